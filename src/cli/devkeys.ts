@@ -1,0 +1,64 @@
+/**
+ * The local dev identity issuer: an ES256 key pair generated on first use in .dev/ (git-ignored,
+ * never committed), its public JWKS written to .dev.vars for `wrangler dev`, and `firebreak token`.
+ * Only the dev overlay (policies/dev/) trusts it, and only `--dev` bundles include that overlay.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+
+export const DEV_ISSUER = "https://dev-issuer.firebreak.local";
+export const DEV_AUDIENCE = "firebreak-dev";
+
+/** Fake credentials for the demo upstream: recognisable, and worthless anywhere else. */
+export const DEV_SECRETS: Record<string, string> = {
+  GITHUB_TOKEN: "dev-github-token-not-real",
+  SLACK_BOT_TOKEN: "dev-slack-token-not-real",
+  STRIPE_SECRET_KEY: "dev-stripe-key-not-real",
+};
+
+interface DevKey {
+  private: JWK;
+  public: JWK;
+}
+
+export async function ensureDevKeys(root: string): Promise<DevKey> {
+  const dir = join(root, ".dev");
+  const file = join(dir, "issuer-key.json");
+  let key: DevKey;
+  if (existsSync(file)) {
+    key = JSON.parse(readFileSync(file, "utf8"));
+  } else {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const kid = `dev-${Date.now().toString(36)}`;
+    key = {
+      private: { ...(await exportJWK(pair.privateKey)), kid, alg: "ES256" },
+      public: { ...(await exportJWK(pair.publicKey)), kid, alg: "ES256", use: "sig" },
+    };
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+  }
+  const vars = [
+    `DEV_ISSUER_JWKS='${JSON.stringify({ keys: [key.public] })}'`,
+    ...Object.entries(DEV_SECRETS).map(([k, v]) => `${k}=${v}`),
+  ];
+  writeFileSync(join(root, ".dev.vars"), `# written by firebreak dev-keys; local only\n${vars.join("\n")}\n`);
+  return key;
+}
+
+export async function mintDevToken(
+  root: string,
+  agent: string,
+  opts: { ttl?: number; claims?: Record<string, unknown> } = {},
+): Promise<string> {
+  const key = await ensureDevKeys(root);
+  const privateKey = await importJWK(key.private, "ES256");
+  return new SignJWT({ ...opts.claims })
+    .setProtectedHeader({ alg: "ES256", kid: key.private.kid, typ: "JWT" })
+    .setIssuer(DEV_ISSUER)
+    .setAudience(DEV_AUDIENCE)
+    .setSubject(agent)
+    .setIssuedAt()
+    .setExpirationTime(`${opts.ttl ?? 3600}s`)
+    .sign(privateKey);
+}

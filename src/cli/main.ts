@@ -1,0 +1,162 @@
+/**
+ * The `firebreak` CLI (Node): compile, test, build, explain, token, schema.
+ * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { compilePolicies } from "../compiler/compile";
+import { SCHEMAS } from "../compiler/schema";
+import { explainRequest } from "../policy/explain";
+import { loadBundle } from "../policy/load";
+import type { Bundle } from "../policy/types";
+import { ensureDevKeys, mintDevToken } from "./devkeys";
+import { runPolicyTests } from "./policy-tests";
+
+const USAGE = `firebreak <command> [options]
+
+  compile   [--policies DIR] [--out FILE] [--dev]   validate policies/ and write the bundle
+  test      [--policies DIR] [--dev]                 run policies/tests/*.yaml against the bundle
+  build     [--policies DIR] [--out FILE]            compile + test (wrangler's build step;
+                                                     FIREBREAK_DEV=1 adds the dev overlay)
+  explain   --agent SUB [--issuer NAME] [--claims JSON] (METHOD URL | --request FILE)
+  token     --agent SUB [--ttl SECONDS] [--claims JSON]   mint a dev identity token
+  dev-keys                                           create the local dev issuer key and .dev.vars
+  schema    [--out DIR]                              write the policy JSON Schemas`;
+
+const root = process.cwd();
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      policies: { type: "string", default: "policies" },
+      out: { type: "string" },
+      dev: { type: "boolean", default: false },
+      agent: { type: "string" },
+      issuer: { type: "string" },
+      claims: { type: "string" },
+      request: { type: "string" },
+      ttl: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const dev = values.dev || process.env.FIREBREAK_DEV === "1";
+  switch (command) {
+    case "compile":
+      return compileCmd(values.policies, values.out ?? "build/bundle.json", dev) ? 0 : 1;
+    case "test": {
+      const bundle = compileOrReport(values.policies, dev);
+      return bundle && testCmd(bundle, values.policies) ? 0 : 1;
+    }
+    case "build": {
+      const bundle = compileOrReport(values.policies, dev);
+      if (!bundle || !testCmd(bundle, values.policies)) return 1;
+      writeBundle(bundle, values.out ?? "build/bundle.json");
+      return 0;
+    }
+    case "explain":
+      return explainCmd(values, positionals, dev);
+    case "token": {
+      if (!values.agent) return usage("token needs --agent");
+      const claims = values.claims ? JSON.parse(values.claims) : undefined;
+      process.stdout.write(`${await mintDevToken(root, values.agent, { ttl: Number(values.ttl ?? 3600), claims })}\n`);
+      return 0;
+    }
+    case "dev-keys":
+      await ensureDevKeys(root);
+      console.error("dev issuer key in .dev/issuer-key.json, public JWKS and demo secrets in .dev.vars");
+      return 0;
+    case "schema": {
+      const out = values.out ?? join(values.policies, "schema");
+      mkdirSync(out, { recursive: true });
+      for (const [file, schema] of Object.entries(SCHEMAS)) {
+        writeFileSync(join(out, file), `${JSON.stringify(schema, null, 2)}\n`);
+      }
+      console.error(`wrote ${Object.keys(SCHEMAS).length} schemas to ${out}`);
+      return 0;
+    }
+    default:
+      return usage(command ? `unknown command "${command}"` : "");
+  }
+}
+
+function usage(problem: string): number {
+  if (problem) console.error(`firebreak: ${problem}\n`);
+  console.error(USAGE);
+  return 2;
+}
+
+function compileOrReport(policies: string, dev: boolean): Bundle | null {
+  const result = compilePolicies(resolve(policies), { dev });
+  if (!result.ok) {
+    console.error(result.problems.format());
+    console.error(`\n${result.problems.list.length} problem(s); nothing was written.`);
+    return null;
+  }
+  return result.bundle;
+}
+
+function writeBundle(bundle: Bundle, out: string): void {
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(bundle));
+  const c = bundle.manifest.counts;
+  console.error(
+    `bundle ${bundle.manifest.revision.slice(0, 12)}${bundle.manifest.dev ? " (dev)" : ""}: ${c.services} services, ${c.actions} actions, ${c.rules} rules, ${c.issuers} issuers -> ${out}`,
+  );
+}
+
+function compileCmd(policies: string, out: string, dev: boolean): boolean {
+  const bundle = compileOrReport(policies, dev);
+  if (!bundle) return false;
+  writeBundle(bundle, out);
+  return true;
+}
+
+function testCmd(bundle: Bundle, policies: string): boolean {
+  const report = runPolicyTests(loadBundle(bundle), resolve(policies));
+  if (report.problems.any) console.error(report.problems.format());
+  for (const f of report.failed) console.error(`FAIL ${f.where} ${f.name}\n  ${f.diff.join("\n  ")}`);
+  const ok = report.failed.length === 0 && !report.problems.any;
+  console.error(`policy tests: ${report.passed} passed, ${report.failed.length} failed`);
+  return ok;
+}
+
+function explainCmd(values: Record<string, unknown>, positionals: string[], dev: boolean): number {
+  if (typeof values.agent !== "string") return usage("explain needs --agent");
+  const bundle = compileOrReport(values.policies as string, dev);
+  if (!bundle) return 1;
+  const loaded = loadBundle(bundle);
+  const request =
+    typeof values.request === "string"
+      ? JSON.parse(readFileSync(values.request, "utf8"))
+      : positionals.length === 2
+        ? { method: positionals[0], url: positionals[1] }
+        : null;
+  if (!request) return usage("explain needs METHOD URL or --request FILE");
+  const issuerName = (values.issuer as string | undefined) ?? loaded.spec.issuers[0]?.name ?? "";
+  const issuer = loaded.spec.issuers.find((i) => i.name === issuerName);
+  const claims = typeof values.claims === "string" ? JSON.parse(values.claims) : {};
+  const agent = { issuer: issuerName, iss: issuer?.issuer ?? "", sub: values.agent, claims };
+  const result = explainRequest(loaded, agent, request, new Date());
+  if (values.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  }
+  const d = result.decision;
+  console.log(`agent     ${issuerName}:${values.agent}`);
+  console.log(
+    `action    ${result.action ?? "-"}${result.kind ? ` (kind ${result.kind}, risk ${result.risk}${result.data.length ? `, data ${result.data.join(",")}` : ""})` : ""}`,
+  );
+  console.log(`resource  ${result.resource || "-"}`);
+  if (Object.keys(result.args).length) console.log(`args      ${JSON.stringify(result.args)}`);
+  console.log(`rules     ${d.rules.length ? d.rules.map((r) => `${r} (${result.sources[r]})`).join(", ") : "none"}`);
+  console.log(`decision  ${d.effect} (${d.reason})${d.message ? `: ${d.message}` : ""}`);
+  if (d.report)
+    console.log(
+      `report    would ${d.report.effect} (${d.report.reason}) by ${d.report.rules.join(", ") || "default deny"}`,
+    );
+  return 0;
+}

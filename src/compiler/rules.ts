@@ -1,0 +1,108 @@
+/**
+ * Rule selectors resolved at compile time, and the rule index the worker walks: for each action, the
+ * rules that select it, keyed by the subject they name (or `any`). The worker never scans rules that
+ * cannot apply to the request's action and subject.
+ */
+import type { ActionSpec, RuleBucket, RuleSpec, ServiceSpec } from "../policy/types";
+
+const LABELS: Record<string, (a: ActionSpec) => string[]> = {
+  kind: (a) => [a.kind],
+  risk: (a) => [a.risk],
+  data: (a) => a.data,
+};
+
+/**
+ * Resolves a rule's `actions` selectors to action indexes. Names and globs also select the actions
+ * that declare `same_effect_as` one of the selected actions, so a rule on merging covers every alias.
+ */
+export function resolveSelectors(
+  selectors: string[],
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  fail: (selectorIndex: number, message: string) => void,
+): number[] {
+  const selected = new Set<number>();
+  selectors.forEach((sel, k) => {
+    const hits = resolveOne(sel, actions, services);
+    if (typeof hits === "string") fail(k, hits);
+    else for (const h of hits) selected.add(h);
+  });
+  return [...selected].sort((a, b) => a - b);
+}
+
+function resolveOne(sel: string, actions: ActionSpec[], services: Record<string, ServiceSpec>): number[] | string {
+  const all = actions.map((_, i) => i);
+  if (sel === "*") return all;
+  const colon = sel.indexOf(":");
+  if (colon === -1)
+    return `"${sel}" is not an action selector: write service:action, service:glob.*, kind:, risk: or data:`;
+  const head = sel.slice(0, colon);
+  const tail = sel.slice(colon + 1);
+  const label = LABELS[head];
+  if (label) {
+    const hits = all.filter((i) => label(actions[i]).includes(tail));
+    return hits.length > 0 ? hits : `no action has ${head} "${tail}": check the label against the catalogs`;
+  }
+  if (!Object.hasOwn(services, head))
+    return `unknown service "${head}" in "${sel}": add policies/services/${head}.yaml or fix the name`;
+  const pattern = globRegExp(tail);
+  const direct = all.filter((i) => actions[i].service === head && pattern.test(actions[i].name.slice(colon + 1)));
+  if (direct.length === 0) {
+    const near = nearest(
+      sel,
+      actions.filter((a) => a.service === head).map((a) => a.name),
+    );
+    return `unknown action "${sel}"${near ? `: did you mean "${near}"?` : ""}`;
+  }
+  const names = new Set(direct.map((i) => actions[i].name));
+  const aliases = all.filter((i) => actions[i].same_effect_as.some((t) => names.has(t)));
+  return [...new Set([...direct, ...aliases])];
+}
+
+function globRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*");
+  return new RegExp(`^${escaped}$`);
+}
+
+/** The closest name by edit distance, if it is close enough to be a likely typo. */
+function nearest(target: string, names: string[]): string | null {
+  let best: string | null = null;
+  let bestDist = Math.max(3, Math.floor(target.length / 4)) + 1;
+  for (const n of names) {
+    const d = distance(target, n);
+    if (d < bestDist) [best, bestDist] = [n, d];
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
+
+export function buildIndex(actions: ActionSpec[], rules: RuleSpec[], selections: number[][]): RuleBucket[] {
+  const index: RuleBucket[] = actions.map(() => ({ by_sub: Object.create(null), any: [] }));
+  rules.forEach((rule, r) => {
+    for (const a of selections[r]) {
+      const bucket = index[a];
+      const subs = rule.agents?.sub;
+      if (!subs) bucket.any.push(r);
+      else {
+        for (const s of subs) {
+          bucket.by_sub[s] ??= [];
+          bucket.by_sub[s].push(r);
+        }
+      }
+    }
+  });
+  return index;
+}

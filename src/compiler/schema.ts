@@ -1,0 +1,220 @@
+/**
+ * JSON Schemas of the policy files. Published to policies/schema/ by `firebreak schema` so editors
+ * complete and check policy files; the compiler validates with the same objects.
+ */
+const name = { type: "string", pattern: "^[a-z][a-z0-9-]*$", maxLength: 40 };
+const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", maxLength: 64 };
+const strings = { type: "array", items: { type: "string", minLength: 1 } };
+const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+const issuer = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "issuer", "audience", "algorithms"],
+  properties: {
+    name,
+    issuer: { type: "string", minLength: 1, description: "Exact `iss` value" },
+    audience: { ...strings, minItems: 1, description: "Accepted `aud` values" },
+    algorithms: {
+      type: "array",
+      minItems: 1,
+      items: { enum: ALGORITHMS },
+      description: "Pinned signature algorithms (HS* and none are never accepted)",
+    },
+    jwks_uri: { type: "string", description: "https URL of the issuer's JWKS" },
+    jwks_var: { ...secretName, description: "Worker var/secret holding an inline JWKS" },
+    clock_tolerance: { type: "integer", minimum: 0, maximum: 60, default: 30 },
+    max_token_age: { type: "integer", minimum: 1, description: "Seconds since iat (iat then required)" },
+    claims: { ...strings, description: "Claims exposed to policy as agent.claims" },
+    spiffe: {
+      type: "object",
+      additionalProperties: false,
+      required: ["trust_domains"],
+      properties: { trust_domains: { ...strings, minItems: 1 } },
+    },
+  },
+  oneOf: [{ required: ["jwks_uri"] }, { required: ["jwks_var"] }],
+};
+
+export const configSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://firebreak.dev/schema/firebreak.schema.json",
+  title: "Firebreak settings and trusted issuers (policies/firebreak.yaml)",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    settings: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        mode: { enum: ["enforce", "report"], default: "enforce" },
+        max_body_bytes: { type: "integer", minimum: 1024, maximum: 10485760, default: 1048576 },
+        upstream_timeout_ms: { type: "integer", minimum: 100, maximum: 300000, default: 30000 },
+      },
+    },
+    secrets: { type: "array", items: secretName, description: "Worker secrets and vars the policies may reference" },
+    issuers: { type: "array", items: issuer },
+    upstreams: {
+      type: "object",
+      description: "Dev overlay only: service -> local upstream base URL",
+      additionalProperties: { type: "string" },
+    },
+  },
+};
+
+const action = {
+  type: "object",
+  additionalProperties: false,
+  required: ["method", "path", "kind", "risk"],
+  properties: {
+    method: {
+      oneOf: [
+        { enum: ["GET", "POST", "PUT", "PATCH", "DELETE"] },
+        { type: "array", minItems: 1, items: { enum: ["GET", "POST", "PUT", "PATCH", "DELETE"] } },
+      ],
+    },
+    path: { type: "string", pattern: "^/", description: "Template: literals, {param}, {param+} as last segment" },
+    kind: { enum: ["read", "write", "delete", "admin"] },
+    risk: { enum: ["low", "medium", "high", "critical"] },
+    data: { type: "array", items: { type: "string", pattern: "^[a-z][a-z0-9_]*$" } },
+    resource: { type: "string", description: "e.g. repo:{owner}/{repo} or channel:{args.channel}" },
+    args: {
+      type: "object",
+      propertyNames: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+      additionalProperties: { enum: ["string", "integer", "number", "boolean"] },
+    },
+    same_effect_as: { type: "array", items: { type: "string" } },
+    forbidden: { type: "string", minLength: 1 },
+    description: { type: "string" },
+  },
+};
+
+export const serviceSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://firebreak.dev/schema/service.schema.json",
+  title: "A Firebreak service and its action catalog (policies/services/*.yaml)",
+  type: "object",
+  additionalProperties: false,
+  required: ["service", "upstream", "credential", "actions"],
+  properties: {
+    service: name,
+    upstream: { type: "string", description: "https base URL of the API" },
+    credential: {
+      type: "object",
+      additionalProperties: false,
+      required: ["secret", "header", "format"],
+      properties: {
+        secret: secretName,
+        header: { type: "string", pattern: "^[A-Za-z0-9-]+$" },
+        format: { type: "string", pattern: "\\{secret\\}" },
+      },
+    },
+    args_in: { type: "array", items: { enum: ["body", "query"] }, uniqueItems: true },
+    reject_params: { type: "array", items: { type: "string" } },
+    strip_headers: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9-]+$" } },
+    actions: {
+      type: "object",
+      minProperties: 1,
+      propertyNames: { pattern: "^[a-z][A-Za-z0-9_]*(\\.[a-z][A-Za-z0-9_]*)*$" },
+      additionalProperties: action,
+    },
+  },
+};
+
+const rule = {
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "effect", "actions"],
+  properties: {
+    id: { type: "string", pattern: "^[a-z0-9][a-z0-9._-]*$", maxLength: 80 },
+    description: { type: "string" },
+    effect: { enum: ["allow", "deny", "approve"] },
+    mode: { enum: ["enforce", "report"] },
+    agents: {
+      type: "object",
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        issuer: strings,
+        sub: strings,
+        claims: { type: "object", additionalProperties: { oneOf: [{ type: "string" }, strings] } },
+      },
+    },
+    actions: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    when: {
+      type: "string",
+      minLength: 1,
+      description: "CEL condition over agent, action, resource, request, task, now",
+    },
+    message: { type: "string", maxLength: 300 },
+  },
+};
+
+export const rulesSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://firebreak.dev/schema/rules.schema.json",
+  title: "Firebreak rules (policies/rules/*.yaml)",
+  type: "object",
+  additionalProperties: false,
+  required: ["rules"],
+  properties: { rules: { type: "array", items: rule } },
+};
+
+export const testsSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://firebreak.dev/schema/tests.schema.json",
+  title: "Firebreak policy tests (policies/tests/*.yaml)",
+  type: "object",
+  additionalProperties: false,
+  required: ["tests"],
+  properties: {
+    tests: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "agent", "request", "expect"],
+        properties: {
+          name: { type: "string" },
+          agent: {
+            type: "object",
+            additionalProperties: false,
+            required: ["issuer", "sub"],
+            properties: { issuer: { type: "string" }, sub: { type: "string" }, claims: { type: "object" } },
+          },
+          request: {
+            type: "object",
+            additionalProperties: false,
+            required: ["method", "url"],
+            properties: {
+              method: { type: "string" },
+              url: { type: "string", description: "/<service>/<path>?<query>" },
+              headers: { type: "object", additionalProperties: { type: "string" } },
+              body: {},
+            },
+          },
+          now: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T", description: "ISO 8601 time of the request" },
+          expect: {
+            type: "object",
+            additionalProperties: false,
+            required: ["decision"],
+            properties: {
+              decision: { enum: ["allow", "deny", "approval_required"] },
+              reason: { type: "string" },
+              action: { type: "string" },
+              resource: { type: "string" },
+              rules: strings,
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const SCHEMAS = {
+  "firebreak.schema.json": configSchema,
+  "service.schema.json": serviceSchema,
+  "rules.schema.json": rulesSchema,
+  "tests.schema.json": testsSchema,
+} as const;

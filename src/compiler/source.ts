@@ -1,0 +1,100 @@
+/**
+ * Policy sources: YAML files parsed with positions, so every error can name file:line, and validated
+ * against the published JSON Schemas with ajv.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { type Document, isNode, LineCounter, parseDocument } from "yaml";
+import { configSchema, rulesSchema, serviceSchema, testsSchema } from "./schema";
+
+export class Problems {
+  readonly list: { where: string; message: string }[] = [];
+  add(where: string, message: string): void {
+    this.list.push({ where, message });
+  }
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+  format(): string {
+    return this.list.map((p) => `${p.where}: ${p.message}`).join("\n");
+  }
+}
+
+export interface SourceFile {
+  /** Path relative to the policy root's parent, as shown in errors (`policies/rules/x.yaml`). */
+  file: string;
+  data: unknown;
+  /** `file:line` of the node at `path` (or of its nearest existing parent). */
+  at(path: (string | number)[]): string;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = {
+  config: ajv.compile(configSchema),
+  service: ajv.compile(serviceSchema),
+  rules: ajv.compile(rulesSchema),
+  tests: ajv.compile(testsSchema),
+} satisfies Record<string, ValidateFunction>;
+export type SourceKind = keyof typeof validators;
+
+export function yamlFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Reads, parses and schema-checks one file; returns null (with problems added) when it is unusable. */
+export function readSource(path: string, kind: SourceKind, root: string, problems: Problems): SourceFile | null {
+  const file = relative(root, path) || path;
+  const lines = new LineCounter();
+  const doc = parseDocument(readFileSync(path, "utf8"), { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const lineOf = (offset: number) => `${file}:${lines.linePos(offset).line}`;
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) problems.add(lineOf(e.pos[0]), `YAML: ${e.message.split("\n")[0]}`);
+    return null;
+  }
+  const data = doc.toJS();
+  const at = (path: (string | number)[]) => lineOf(offsetOf(doc, path));
+  const validate = validators[kind];
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) problems.add(at(pointer(e.instancePath)), schemaMessage(e));
+    return null;
+  }
+  return { file, data, at };
+}
+
+function offsetOf(doc: Document, path: (string | number)[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return 0;
+}
+
+function pointer(instancePath: string): (string | number)[] {
+  if (instancePath === "") return [];
+  return instancePath
+    .slice(1)
+    .split("/")
+    .map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+function schemaMessage(e: ErrorObject): string {
+  const field = e.instancePath ? `"${e.instancePath.slice(1).replaceAll("/", ".")}"` : "the file";
+  switch (e.keyword) {
+    case "additionalProperties":
+      return `${field} has an unknown key "${(e.params as { additionalProperty: string }).additionalProperty}": remove it or check its spelling`;
+    case "required":
+      return `${field} is missing "${(e.params as { missingProperty: string }).missingProperty}": add it`;
+    case "enum":
+      return `${field} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
+    case "pattern":
+      return `${field} must match ${(e.params as { pattern: string }).pattern}`;
+    default:
+      return `${field} ${e.message ?? "is invalid"}`;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Stage 3, classify: method + canonical path -> exactly one catalog action (the compiler proved no
+ * two templates overlap), its path parameters, and later the resource it touches. Pure.
+ *
+ * HEAD is classified as the GET action of the same path: it reads the same thing, minus the body.
+ */
+import type { LoadedBundle } from "../policy/load";
+import { matchRoute } from "../policy/routes";
+import type { ActionSpec } from "../policy/types";
+import { type Result, refuse } from "./result";
+import type { CanonicalRequest } from "./route";
+
+export interface Classification {
+  action: number;
+  spec: ActionSpec;
+  params: Record<string, string>;
+}
+
+export function classify(bundle: LoadedBundle, req: CanonicalRequest): Result<{ value: Classification }> {
+  const method = req.method === "HEAD" ? "GET" : req.method;
+  const match = matchRoute(req.service.routes, req.segments, method);
+  if (!match) return refuse("action.unknown", `${req.method} ${req.service.name}${req.path}`.slice(0, 256));
+  const spec = bundle.spec.actions[match.action];
+  const params: Record<string, string> = Object.create(null);
+  spec.params.forEach((name, i) => {
+    // Canonical segments are valid UTF-8 escapes (route checked), so this cannot throw.
+    params[name] = decodeURIComponent(match.values[i]);
+  });
+  return { ok: true, value: { action: match.action, spec, params } };
+}
+
+/** Renders the action's resource template (`repo:{owner}/{repo}`); "" when there is none or a part is missing. */
+export function resourceOf(spec: ActionSpec, params: Record<string, string>, args: Record<string, unknown>): string {
+  if (spec.resource === null) return "";
+  let out = "";
+  for (const part of spec.resource) {
+    if ("t" in part) out += part.t;
+    else {
+      const v = "param" in part ? params[part.param] : args[part.arg];
+      if (v === undefined || v === null || typeof v === "object") return "";
+      out += String(v);
+    }
+  }
+  return out;
+}

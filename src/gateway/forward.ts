@@ -1,0 +1,127 @@
+/**
+ * Stage 6, forward: the agent's own credentials and hop-by-hop headers are removed, the service
+ * credential is injected from its Worker secret, the call is made with `redirect: "manual"`, and the
+ * response comes back through a header allowlist. Bodies stream both ways unless already read to
+ * extract declared arguments (then the same bytes are sent).
+ */
+import type { ServiceSpec } from "../policy/types";
+import { type Result, refuse } from "./result";
+import type { CanonicalRequest } from "./route";
+
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+
+/** Request headers never forwarded: credentials of the agent, routing and Firebreak's own. */
+const DROP_REQUEST = [
+  "authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "forwarded",
+  "x-real-ip",
+  "cf-connecting-ip",
+];
+const DROP_REQUEST_PREFIX = ["firebreak-", "x-forwarded-", "cf-"];
+
+/** Response headers passed back to the agent; everything else (set-cookie, scopes, ...) is dropped. */
+const RESPONSE_ALLOW = new Set([
+  "content-type",
+  "content-language",
+  "content-disposition",
+  "etag",
+  "last-modified",
+  "cache-control",
+  "expires",
+  "vary",
+  "link",
+  "location",
+  "retry-after",
+  "x-ratelimit-limit",
+  "x-ratelimit-remaining",
+  "x-ratelimit-reset",
+  "x-ratelimit-used",
+  "x-ratelimit-resource",
+  "x-github-request-id",
+  "x-github-media-type",
+  "x-slack-req-id",
+  "request-id",
+  "stripe-version",
+  "idempotency-key",
+]);
+
+export function upstreamHeaders(incoming: Headers, service: ServiceSpec, secret: string): Headers {
+  const out = new Headers();
+  const nominated = new Set(
+    (incoming.get("connection") ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  for (const [name, value] of incoming) {
+    if (
+      HOP_BY_HOP.includes(name) ||
+      nominated.has(name) ||
+      DROP_REQUEST.includes(name) ||
+      DROP_REQUEST_PREFIX.some((p) => name.startsWith(p)) ||
+      service.strip_headers.includes(name)
+    ) {
+      continue;
+    }
+    out.set(name, value);
+  }
+  out.set(service.credential.header, service.credential.format.replace("{secret}", secret));
+  return out;
+}
+
+export function responseHeaders(upstream: Headers): Headers {
+  const out = new Headers();
+  for (const [name, value] of upstream) if (RESPONSE_ALLOW.has(name)) out.append(name, value);
+  return out;
+}
+
+export interface ForwardInput {
+  req: CanonicalRequest;
+  headers: Headers;
+  /** The bytes already read for argument extraction, or the incoming stream. */
+  body: BodyInit | null;
+  secret: string;
+  timeoutMs: number;
+  fetcher: (request: Request) => Promise<Response>;
+}
+
+export async function forward(input: ForwardInput): Promise<Result<{ response: Response }>> {
+  const { req } = input;
+  const url = `${req.service.upstream}${req.path}${req.rawQuery}`;
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  const request = new Request(url, {
+    method: req.method,
+    headers: upstreamHeaders(input.headers, req.service, input.secret),
+    body: hasBody ? input.body : null,
+    redirect: "manual",
+    signal: AbortSignal.timeout(input.timeoutMs),
+  });
+  let upstream: Response;
+  try {
+    upstream = await input.fetcher(request);
+  } catch (e) {
+    const name = (e as Error)?.name;
+    return refuse(name === "TimeoutError" || name === "AbortError" ? "upstream.timeout" : "upstream.unreachable");
+  }
+  return {
+    ok: true,
+    response: new Response(upstream.body, {
+      status: upstream.status,
+      statusText: upstream.statusText,
+      headers: responseHeaders(upstream.headers),
+    }),
+  };
+}

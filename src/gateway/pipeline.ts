@@ -1,0 +1,187 @@
+/**
+ * The request path, in DESIGN.md's order. Each stage returns a result; the first refusal ends the
+ * request with its reason, and every request, refused or forwarded, ends in exactly one record.
+ *
+ *   1. route     service + canonical request from one parse of the URL (pure)
+ *   2. identity  the agent's bearer token verified against the bundle's issuers
+ *   3. classify  method + canonical path -> exactly one catalog action (pure)
+ *      facts     declared arguments from the (bounded) body and query; the resource (pure)
+ *   4. decide    the bundle's rules, default deny (pure)
+ *   5. admit     the task's Durable Object reserves the step (no task yet: admitted)
+ *   6. forward   the real credential injected, the agent's removed, redirects not followed
+ *   7. record    Analytics Engine data point + one JSON log line
+ */
+import type { Agent, Decision } from "../policy/evaluate";
+import { decide } from "../policy/evaluate";
+import type { LoadedBundle } from "../policy/load";
+import { admit } from "./admit";
+import { classify, resourceOf } from "./classify";
+import { extractArgs, needsBody } from "./facts";
+import { forward } from "./forward";
+import { bearerToken, verifyAgent } from "./identity";
+import type { DecisionRecord } from "./record";
+import { type AnalyticsSink, record } from "./record";
+import { decisionResponse, refusalResponse } from "./respond";
+import type { Refusal } from "./result";
+import { route } from "./route";
+
+export interface Deps {
+  bundle: LoadedBundle;
+  env: Record<string, unknown>;
+  gatewayDomain: string | undefined;
+  now: () => Date;
+  fetcher: (request: Request) => Promise<Response>;
+  analytics: AnalyticsSink | undefined;
+  newId: () => string;
+}
+
+export async function handleProxy(request: Request, deps: Deps): Promise<Response> {
+  const started = Date.now();
+  const rec = newRecord(request, deps);
+  let response: Response;
+  try {
+    response = await run(request, deps, rec);
+  } catch (e) {
+    // A bug of ours must still fail closed, recorded, with no stack trace on the wire.
+    rec.detail = `internal: ${(e as Error)?.name ?? "error"}`;
+    response = refusalResponse({ ok: false, reason: "internal.error" }, rec);
+  }
+  rec.status = response.status;
+  rec.latency_ms = Date.now() - started;
+  record(rec, deps.analytics);
+  return response;
+}
+
+async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<Response> {
+  const { bundle, now } = deps;
+  const stop = (refusal: Refusal) => {
+    rec.reason = refusal.reason;
+    rec.detail = refusal.detail ?? null;
+    return refusalResponse(refusal, rec);
+  };
+
+  const routed = route(request, bundle.spec.services, deps.gatewayDomain);
+  if (!routed.ok) return stop(routed);
+  const req = routed.request;
+  rec.service = req.service.name;
+  rec.path = req.path;
+
+  const bearer = bearerToken(req.authorization);
+  if (!bearer.ok) return stop(bearer);
+  const identity = await verifyAgent(bearer.token, bundle.spec.issuers, deps.env, now());
+  if (!identity.ok) return stop(identity);
+  setAgent(rec, identity.agent);
+
+  const classified = classify(bundle, req);
+  if (!classified.ok) return stop(classified);
+  const { action, spec, params } = classified.value;
+  rec.action = spec.name;
+
+  let body: Uint8Array | null = null;
+  if (needsBody(req.service, spec) && req.method !== "GET" && req.method !== "HEAD") {
+    const read = await readBounded(request, bundle.spec.settings.max_body_bytes);
+    if (!read.ok) return stop(read);
+    body = read.bytes;
+  }
+  const text = body === null ? null : new TextDecoder().decode(body);
+  const facts = extractArgs(req.service, spec, req.query, request.headers.get("content-type"), text);
+  if (!facts.ok) return stop(facts);
+  const resource = resourceOf(spec, params, facts.args);
+  rec.resource = resource || null;
+
+  const decision = decide(bundle, {
+    agent: identity.agent,
+    action,
+    resource,
+    request: { method: req.method, path: req.path, params, query: req.query, args: facts.args },
+    task: {},
+    now: now(),
+  });
+  applyDecision(rec, decision);
+  if (decision.effect !== "allow") {
+    return stop({ ok: false, reason: decision.reason, message: decision.message, detail: decision.rules.join(",") });
+  }
+
+  const secret = deps.env[req.service.credential.secret];
+  if (typeof secret !== "string" || secret === "") {
+    return stop({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
+  }
+  const admitted = await admit({ decisionId: rec.decision_id, action: spec.name, service: req.service.name, resource });
+  if (!admitted.ok) return stop(admitted);
+  rec.task_id = admitted.admission.taskId;
+
+  const forwarded = await forward({
+    req,
+    headers: request.headers,
+    body: body ?? request.body,
+    secret,
+    timeoutMs: bundle.spec.settings.upstream_timeout_ms,
+    fetcher: deps.fetcher,
+  });
+  admitted.admission.settle(forwarded.ok ? forwarded.response.status : null);
+  if (!forwarded.ok) return stop(forwarded);
+  rec.upstream_status = forwarded.response.status;
+  return decisionResponse(forwarded.response, rec);
+}
+
+function newRecord(request: Request, deps: Deps): DecisionRecord {
+  return {
+    decision_id: deps.newId(),
+    ts: deps.now().toISOString(),
+    bundle_revision: deps.bundle.spec.manifest.revision,
+    effect: "deny",
+    reason: "internal.error",
+    would: null,
+    rules: [],
+    status: 0,
+    upstream_status: null,
+    agent_issuer: null,
+    agent_sub: null,
+    task_id: null,
+    service: null,
+    action: null,
+    resource: null,
+    method: request.method.slice(0, 16),
+    path: null,
+    latency_ms: 0,
+    detail: null,
+  };
+}
+
+function setAgent(rec: DecisionRecord, agent: Agent): void {
+  rec.agent_issuer = agent.issuer;
+  rec.agent_sub = agent.sub;
+}
+
+function applyDecision(rec: DecisionRecord, d: Decision): void {
+  rec.effect = d.effect;
+  rec.reason = d.reason;
+  rec.rules = d.rules;
+  rec.would = d.report && { effect: d.report.effect, reason: d.report.reason, rules: d.report.rules };
+}
+
+async function readBounded(request: Request, max: number): Promise<{ ok: true; bytes: Uint8Array } | Refusal> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > max) return { ok: false, reason: "request.body_too_large" };
+  if (!request.body) return { ok: true, bytes: new Uint8Array(0) };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return { ok: false, reason: "request.body_too_large" };
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return { ok: true, bytes };
+}

@@ -1,0 +1,15 @@
+import type { Reason } from "./reasons";
+
+/** A stage's refusal: a reason code for the wire and a detail for the decision record only. */
+export interface Refusal {
+  ok: false;
+  reason: Reason;
+  /** Internal detail for the decision record and logs; never holds a token or secret. */
+  detail?: string;
+  /** Operator-written message that may be shown to the agent (a rule's `message`). */
+  message?: string | null;
+}
+
+export type Result<T> = ({ ok: true } & T) | Refusal;
+
+export const refuse = (reason: Reason, detail?: string): Refusal => ({ ok: false, reason, detail });

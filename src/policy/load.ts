@@ -1,0 +1,36 @@
+/**
+ * Loading a compiled bundle: check the manifest, parse each CEL condition once. Runs once per isolate
+ * (the worker) or per command (the CLI), never per request.
+ */
+import { type Condition, compileCondition } from "./cel";
+import { BUNDLE_FORMAT, type Bundle } from "./types";
+
+export interface LoadedBundle {
+  spec: Bundle;
+  conditions: (Condition | null)[];
+  /** Qualified action name -> index. */
+  actionIndex: Map<string, number>;
+}
+
+export class BundleError extends Error {}
+
+export function loadBundle(json: unknown): LoadedBundle {
+  const spec = json as Bundle;
+  const m = spec?.manifest;
+  if (!m || m.format !== BUNDLE_FORMAT) {
+    throw new BundleError(`bundle format ${String(m?.format)} is not ${BUNDLE_FORMAT}: recompile the policies`);
+  }
+  if (!/^[0-9a-f]{64}$/.test(m.revision)) throw new BundleError("bundle revision is not a sha256");
+  if (
+    m.counts.actions !== spec.actions.length ||
+    m.counts.rules !== spec.rules.length ||
+    m.counts.issuers !== spec.issuers.length ||
+    m.counts.services !== Object.keys(spec.services).length ||
+    spec.index.length !== spec.actions.length
+  ) {
+    throw new BundleError("bundle counts do not match its manifest");
+  }
+  const conditions = spec.rules.map((r) => (r.when === null ? null : compileCondition(r.when)));
+  const actionIndex = new Map(spec.actions.map((a, i) => [a.name, i]));
+  return { spec, conditions, actionIndex };
+}

@@ -1,0 +1,134 @@
+/**
+ * The bundle model shared by the compiler (Node) and the worker. A bundle is plain JSON: the worker
+ * never parses YAML, validates a schema or builds a catalog per request; it only walks what the
+ * compiler precomputed (route tries, rule index by action and subject).
+ */
+
+export const BUNDLE_FORMAT = 1;
+
+export type Effect = "allow" | "deny" | "approve";
+export type Mode = "enforce" | "report";
+export type Kind = "read" | "write" | "delete" | "admin";
+export type Risk = "low" | "medium" | "high" | "critical";
+export type ArgType = "string" | "integer" | "number" | "boolean";
+export type ArgSource = "body" | "query";
+
+export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface Manifest {
+  format: typeof BUNDLE_FORMAT;
+  /** sha256 (hex) of the canonical bundle content, manifest excluded. */
+  revision: string;
+  compiler_version: string;
+  /** True when the dev overlay (dev issuer, local upstreams) was compiled in. Never deploy such a bundle. */
+  dev: boolean;
+  counts: { issuers: number; services: number; actions: number; rules: number };
+}
+
+export interface Settings {
+  mode: Mode;
+  max_body_bytes: number;
+  upstream_timeout_ms: number;
+}
+
+export interface IssuerSpec {
+  name: string;
+  issuer: string;
+  audience: string[];
+  algorithms: string[];
+  jwks: { uri: string } | { var: string };
+  clock_tolerance_s: number;
+  max_token_age_s: number | null;
+  claims: string[];
+  spiffe: { trust_domains: string[] } | null;
+}
+
+export interface CredentialSpec {
+  secret: string;
+  header: string;
+  /** Contains `{secret}` exactly once. */
+  format: string;
+}
+
+/**
+ * A node of a service's route trie. `l`: literal children; `p`: the single-segment parameter child;
+ * `g`: a greedy tail parameter (`{name+}`) -> method -> action index; `m`: method -> action index for
+ * a path ending here.
+ */
+export interface RouteNode {
+  l?: Record<string, RouteNode>;
+  p?: RouteNode;
+  g?: Record<string, number>;
+  m?: Record<string, number>;
+}
+
+export interface ServiceSpec {
+  name: string;
+  /** https origin plus optional base path, no trailing slash. */
+  upstream: string;
+  credential: CredentialSpec;
+  args_in: ArgSource[];
+  /** Lower-case parameter names that would carry an agent's own credential. */
+  reject_params: string[];
+  /** Lower-case request headers removed before forwarding (besides the global list). */
+  strip_headers: string[];
+  /** Whether bodies of this service are always read (to check reject_params). */
+  inspect_body: boolean;
+  routes: RouteNode;
+}
+
+/** One template segment of a resource string: literal text, a path param, or a declared argument. */
+export type ResourcePart = { t: string } | { param: string } | { arg: string };
+
+export interface ActionSpec {
+  /** Qualified name, e.g. `github:pulls.merge`. */
+  name: string;
+  service: string;
+  method: Method[];
+  path: string;
+  kind: Kind;
+  risk: Risk;
+  data: string[];
+  /** Parameter names in path order, for the values the route matcher collects. */
+  params: string[];
+  resource: ResourcePart[] | null;
+  args: Record<string, ArgType>;
+  same_effect_as: string[];
+  forbidden: string | null;
+  source: string;
+}
+
+export interface AgentMatch {
+  issuer?: string[];
+  sub?: string[];
+  claims?: Record<string, string[]>;
+}
+
+export interface RuleSpec {
+  id: string;
+  effect: Effect;
+  mode: Mode;
+  agents: AgentMatch | null;
+  when: string | null;
+  message: string | null;
+  /** `file:line` of the rule in policies/. */
+  source: string;
+}
+
+/** Rules that may apply to one action: those naming a subject, keyed by it, and those for any subject. */
+export interface RuleBucket {
+  by_sub: Record<string, number[]>;
+  any: number[];
+}
+
+export interface Bundle {
+  manifest: Manifest;
+  settings: Settings;
+  issuers: IssuerSpec[];
+  services: Record<string, ServiceSpec>;
+  actions: ActionSpec[];
+  rules: RuleSpec[];
+  /** Action index -> rules selecting that action (sorted ascending). */
+  index: RuleBucket[];
+}

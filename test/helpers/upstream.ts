@@ -1,0 +1,61 @@
+/**
+ * The fake outside world for tests inside workerd: every outbound fetch of the worker lands here (the
+ * pool's `outboundService`), so nothing can reach the internet. It serves the test issuers' JWKS,
+ * answers like the SaaS APIs, and records every request it receives. Tests read and reset the record
+ * through `http://recorder.test/` from inside the worker.
+ *
+ * Hosts:
+ *   oidc.acme.example, jwks.test.example    JWKS of the test keys
+ *   jwks-down.test.example                  always 503 (an unreachable issuer)
+ *   anything else                           echoes the request as JSON (status from `x-fake-status`)
+ *   slow.test.example                       answers after 3 s (for upstream timeouts)
+ *   unreachable.test.example                network error
+ */
+import keys from "../fixtures/keys.json" with { type: "json" };
+
+export interface Recorded {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const recorded: Recorded[] = [];
+const publicJwks = JSON.stringify({ keys: [keys.rs256.public, keys.es256.public, keys.es256_spiffe.public] });
+
+export async function outbound(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.hostname === "recorder.test") {
+    if (url.pathname === "/reset") recorded.length = 0;
+    return Response.json(recorded);
+  }
+  if (url.hostname === "oidc.acme.example" || url.hostname === "jwks.test.example") {
+    return new Response(publicJwks, { headers: { "content-type": "application/json" } });
+  }
+  if (url.hostname === "jwks-down.test.example") return new Response("down", { status: 503 });
+  if (url.hostname === "unreachable.test.example") throw new TypeError("connection refused");
+  const headers: Record<string, string> = {};
+  request.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  const body = await request.text();
+  recorded.push({ method: request.method, url: request.url, headers, body });
+  if (url.hostname === "slow.test.example") await new Promise((r) => setTimeout(r, 3000));
+  const status = Number(request.headers.get("x-fake-status") ?? 200);
+  return new Response(
+    status === 204 || status === 304
+      ? null
+      : JSON.stringify({ ok: true, echo: { method: request.method, path: url.pathname } }),
+    {
+      status,
+      headers: {
+        "content-type": "application/json",
+        "set-cookie": "session=upstream-cookie",
+        "x-oauth-scopes": "repo, admin:org",
+        "x-ratelimit-remaining": "4999",
+        etag: '"abc"',
+        location: status >= 300 && status < 400 ? "https://elsewhere.example/next" : "",
+      },
+    },
+  );
+}

@@ -1,0 +1,46 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import keys from "./test/fixtures/keys.json" with { type: "json" };
+import { outbound } from "./test/helpers/upstream.ts";
+
+/** Canary credentials: tests assert they reach the upstream and never appear anywhere else. */
+export const CANARY = {
+  GITHUB_TOKEN: "canary-gh-7f3a9c2e1b",
+  SLACK_BOT_TOKEN: "canary-slack-5d8e2a6f0c",
+  STRIPE_SECRET_KEY: "canary-stripe-9b1c4e7a3d",
+};
+
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/helpers/global-setup.ts"],
+    projects: [
+      {
+        // Pure stages, the compiler and the CLI: plain Node.
+        test: {
+          name: "node",
+          include: ["test/unit/**/*.test.ts", "test/compiler/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The worker inside workerd, every outbound fetch caught by the recording fake upstream.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ...CANARY,
+                GATEWAY_DOMAIN: "gw.test.example",
+                TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
+              },
+              outboundService: outbound,
+            },
+          }),
+        ],
+        test: { name: "workers", include: ["test/integration/**/*.test.ts"], testTimeout: 20_000 },
+      },
+    ],
+  },
+});
