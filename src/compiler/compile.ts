@@ -47,6 +47,9 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
   const settings = compileSettings(config.data as ConfigData);
   const issuers = compileIssuers(configs, declared, problems);
   const upstreamOverrides = Object.assign({}, ...configs.slice(1).map((c) => (c.data as ConfigData).upstreams ?? {}));
+  // Fix: `upstreams` in firebreak.yaml used to be ignored without a word; it is honoured only in policies/dev/.
+  if ((config.data as ConfigData).upstreams !== undefined)
+    problems.add(config.at(["upstreams"]), "upstreams is only read from the dev overlay: move it to policies/dev/");
 
   const compiledServices: Record<string, ServiceSpec> = {};
   const actions: ActionSpec[] = [];
@@ -55,9 +58,15 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
     const svc = compileService(src, declared, upstreamOverrides, actions, problems);
     if (svc) compiledServices[svc.name] = svc;
   }
-  for (const name of Object.keys(upstreamOverrides)) {
-    if (!compiledServices[name])
-      problems.add(configs[1]?.file ?? "policies/dev", `upstreams names unknown service "${name}"`);
+  for (const overlay of configs.slice(1)) {
+    for (const name of Object.keys((overlay.data as ConfigData).upstreams ?? {})) {
+      // Fix: own-property lookup and the overlay's file:line (was the first overlay's file, no line).
+      if (!Object.hasOwn(compiledServices, name))
+        problems.add(
+          overlay.at(["upstreams", name]),
+          `upstreams names unknown service "${name}": remove it or fix the name`,
+        );
+    }
   }
 
   const rules: RuleSpec[] = [];
@@ -228,8 +237,10 @@ function compileService(
     );
   if (RESERVED_SERVICES.has(d.service))
     problems.add(src.at(["service"]), `"${d.service}" is reserved: choose another service name`);
-  const upstream = overrides[d.service] ?? d.upstream;
-  const bad = httpsProblem(upstream, d.service in overrides);
+  // Fix: own property only; a service named `constructor` read Object as its dev upstream.
+  const overridden = Object.hasOwn(overrides, d.service);
+  const upstream = overridden ? overrides[d.service] : d.upstream;
+  const bad = httpsProblem(upstream, overridden);
   if (bad) problems.add(src.at(["upstream"]), `upstream ${bad}`);
   if (!declared.has(d.credential.secret)) {
     problems.add(
@@ -244,14 +255,19 @@ function compileService(
   const mine: { name: string; methods: Method[]; segs: TemplateSegment[]; key: string }[] = [];
   for (const [key, a] of Object.entries(d.actions)) {
     const at = (...p: string[]) => src.at(["actions", key, ...p]);
-    let segs: TemplateSegment[];
+    let segs: TemplateSegment[] | null = null;
     try {
       segs = parseTemplate(a.path);
     } catch (e) {
       problems.add(at("path"), (e as Error).message);
-      continue;
     }
     const methods = Array.isArray(a.method) ? a.method : [a.method];
+    if (segs === null) {
+      // Fix: an action whose path does not parse is still declared (the compile fails anyway), so rules
+      // selecting it do not also report it as an unknown action: one mistake, one problem.
+      actions.push(declaredOnly(d.service, key, methods, a, at()));
+      continue;
+    }
     for (const other of mine) {
       const shared = methods.filter((m) => other.methods.includes(m));
       if (shared.length > 0 && templatesOverlap(segs, other.segs)) {
@@ -260,6 +276,12 @@ function compileService(
           `${shared.join(",")} ${a.path} can match the same requests as ${other.key} (${src.at(["actions", other.key, "path"])}): make the templates disjoint or remove one`,
         );
       }
+    }
+    // Fix: argument names that are Object.prototype keys (`__proto__`, `constructor`, ...) cannot be
+    // carried by the worker's plain argument objects (`__proto__` was silently dropped): refuse them.
+    for (const name of Object.keys(a.args ?? {})) {
+      if (name in Object.prototype)
+        problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
     }
     const params = segs.flatMap((s) => (s.kind === "literal" ? [] : [s.name]));
     const resource =
@@ -305,6 +327,25 @@ function compileService(
   };
 }
 
+/** An action kept only by name and labels, for selectors, when its path template is broken. */
+function declaredOnly(service: string, key: string, method: Method[], a: ActionData, source: string): ActionSpec {
+  return {
+    name: `${service}:${key}`,
+    service,
+    method,
+    path: a.path,
+    kind: a.kind,
+    risk: a.risk,
+    data: a.data ?? [],
+    params: [],
+    resource: null,
+    args: a.args ?? {},
+    same_effect_as: [],
+    forbidden: a.forbidden ?? null,
+    source,
+  };
+}
+
 function parseResource(
   tpl: string,
   params: string[],
@@ -319,7 +360,9 @@ function parseResource(
       if (piece.includes("{") || piece.includes("}")) fail(`"${piece}" in resource is not {param} or {args.name}`);
       parts.push({ t: piece });
     } else if (m[1]) {
-      if (!(m[2] in args)) fail(`resource uses {args.${m[2]}} but args does not declare ${m[2]}: declare it`);
+      // Fix: own property only; `{args.constructor}` used to pass because `in` sees Object.prototype.
+      if (!Object.hasOwn(args, m[2]))
+        fail(`resource uses {args.${m[2]}} but args does not declare ${m[2]}: declare it`);
       parts.push({ arg: m[2] });
     } else {
       if (!params.includes(m[2])) fail(`resource uses {${m[2]}} but the path has no {${m[2]}}`);

@@ -38,7 +38,8 @@ function resolveOne(sel: string, actions: ActionSpec[], services: Record<string,
     return `"${sel}" is not an action selector: write service:action, service:glob.*, kind:, risk: or data:`;
   const head = sel.slice(0, colon);
   const tail = sel.slice(colon + 1);
-  const label = LABELS[head];
+  // Fix: own property only; `constructor:x` used to crash the compiler and `toString:object` selected every action.
+  const label = Object.hasOwn(LABELS, head) ? LABELS[head] : undefined;
   if (label) {
     const hits = all.filter((i) => label(actions[i]).includes(tail));
     return hits.length > 0 ? hits : `no action has ${head} "${tail}": check the label against the catalogs`;
@@ -48,15 +49,30 @@ function resolveOne(sel: string, actions: ActionSpec[], services: Record<string,
   const pattern = globRegExp(tail);
   const direct = all.filter((i) => actions[i].service === head && pattern.test(actions[i].name.slice(colon + 1)));
   if (direct.length === 0) {
+    // Fix: a glob that matches nothing is not an "unknown action"; say so and where the names come from.
+    if (tail.includes("*"))
+      return `"${sel}" matches no action of ${head}: check the pattern against policies/services/${head}.yaml`;
     const near = nearest(
       sel,
       actions.filter((a) => a.service === head).map((a) => a.name),
     );
     return `unknown action "${sel}"${near ? `: did you mean "${near}"?` : ""}`;
   }
+  // Fix: aliases are followed transitively (an alias of an alias has the same effect too); this used
+  // to stop after one step.
+  const hits = new Set(direct);
   const names = new Set(direct.map((i) => actions[i].name));
-  const aliases = all.filter((i) => actions[i].same_effect_as.some((t) => names.has(t)));
-  return [...new Set([...direct, ...aliases])];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const i of all) {
+      if (!hits.has(i) && actions[i].same_effect_as.some((t) => names.has(t))) {
+        hits.add(i);
+        names.add(actions[i].name);
+        grew = true;
+      }
+    }
+  }
+  return [...hits];
 }
 
 function globRegExp(glob: string): RegExp {
@@ -97,7 +113,8 @@ export function buildIndex(actions: ActionSpec[], rules: RuleSpec[], selections:
       const subs = rule.agents?.sub;
       if (!subs) bucket.any.push(r);
       else {
-        for (const s of subs) {
+        // Fix: a subject listed twice indexed the rule twice (it then showed twice in a decision's rules).
+        for (const s of new Set(subs)) {
           bucket.by_sub[s] ??= [];
           bucket.by_sub[s].push(r);
         }

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { type Document, isNode, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { configSchema, rulesSchema, serviceSchema, testsSchema } from "./schema";
 
 export class Problems {
@@ -60,7 +60,7 @@ export function readSource(path: string, kind: SourceKind, root: string, problem
   const at = (path: (string | number)[]) => lineOf(offsetOf(doc, path));
   const validate = validators[kind];
   if (!validate(data)) {
-    for (const e of validate.errors ?? []) problems.add(at(pointer(e.instancePath)), schemaMessage(e));
+    for (const e of validate.errors ?? []) problems.add(at(errorPath(e)), schemaMessage(e));
     return null;
   }
   return { file, data, at };
@@ -68,10 +68,24 @@ export function readSource(path: string, kind: SourceKind, root: string, problem
 
 function offsetOf(doc: Document, path: (string | number)[]): number {
   for (let n = path.length; n >= 0; n--) {
+    // Fix: a mapping entry is shown on the line of its key. Its value may start on a later line (a block
+    // mapping), or have no node at all (`key:` with an empty value), which used to fall back to the parent.
+    const parent = n > 0 ? doc.getIn(path.slice(0, n - 1), true) : undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === path[n - 1]);
+      if (pair && isNode(pair.key) && pair.key.range) return pair.key.range[0];
+    }
     const node = doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return node.range[0];
   }
   return 0;
+}
+
+/** Where an error is shown. Fix: an unknown key is shown on its own line, not on its parent's first line. */
+function errorPath(e: ErrorObject): (string | number)[] {
+  const path = pointer(e.instancePath);
+  if (e.keyword === "additionalProperties") path.push((e.params as { additionalProperty: string }).additionalProperty);
+  return path;
 }
 
 function pointer(instancePath: string): (string | number)[] {

@@ -78,7 +78,10 @@ export function upstreamHeaders(incoming: Headers, service: ServiceSpec, secret:
     }
     out.set(name, value);
   }
-  out.set(service.credential.header, service.credential.format.replace("{secret}", secret));
+  // A replacer function, not a string: String.replace would expand `$&`, `$'`, `$$`... inside the
+  // secret itself and send a mangled (or format-leaking) credential.
+  const credential = service.credential.format.replace("{secret}", () => secret);
+  out.set(service.credential.header, credential);
   return out;
 }
 

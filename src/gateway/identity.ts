@@ -56,7 +56,13 @@ export async function verifyAgent(
     if (e instanceof KeysUnavailable) return refuse("identity.jwks_unavailable", `${issuer.name}: ${e.message}`);
     return refuse(reasonForJoseError(e), `${issuer.name}: ${(e as { code?: string }).code ?? "error"}`);
   }
-  const sub = payload.sub as string;
+  // jose checks that `sub` is present, not what it holds: a number, an array or "" would reach the
+  // rules and the decision record as something other than an agent's name (an array even passes the
+  // SPIFFE regex, which stringifies it).
+  if (typeof payload.sub !== "string" || payload.sub === "") {
+    return refuse("identity.missing_claim", `${issuer.name}: sub is not a non-empty string`);
+  }
+  const sub = payload.sub;
   if (issuer.spiffe && !isSpiffeId(sub, issuer.spiffe.trust_domains)) {
     return refuse("identity.bad_spiffe_id", issuer.name);
   }

@@ -20,9 +20,12 @@ export function keysFor(issuer: IssuerSpec, env: Record<string, unknown>): JWTVe
     try {
       return await resolver(header, token);
     } catch (e) {
-      // An unknown kid after a refetch is the token's fault; anything else is ours to fail closed on.
-      if ((e as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") throw e;
-      throw new KeysUnavailable((e as { code?: string }).code ?? "fetch failed");
+      // An unknown kid after a refetch, or no kid where the set holds several keys for the algorithm
+      // (jose does not try each one; an ambiguous key is refused, not guessed), is the token's fault:
+      // identity.bad_signature, 401. Anything else is ours to fail closed on: 503.
+      const code = (e as { code?: string }).code;
+      if (code === "ERR_JWKS_NO_MATCHING_KEY" || code === "ERR_JWKS_MULTIPLE_MATCHING_KEYS") throw e;
+      throw new KeysUnavailable(code ?? "fetch failed");
     }
   };
 }

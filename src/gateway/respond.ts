@@ -3,13 +3,21 @@
  * A refusal is DESIGN.md's JSON shape; its message is a fixed text per reason or the operator's rule
  * message, never a detail that could carry request data.
  */
-import { DEFAULT_MESSAGES, httpFor } from "./reasons";
+import { DEFAULT_MESSAGES, httpFor, type Reason } from "./reasons";
 import type { DecisionRecord } from "./record";
 import type { Refusal } from "./result";
 
+/**
+ * Failures after the call was allowed and sent: the decision stays `allow`, because the upstream may
+ * have acted on the call (a timed-out merge can still have merged), and the record must not say it was
+ * refused.
+ */
+const AFTER_FORWARD: ReadonlySet<Reason> = new Set(["upstream.timeout", "upstream.unreachable"]);
+
 export function refusalResponse(refusal: Refusal, rec: DecisionRecord): Response {
   const { status, error } = httpFor(refusal.reason);
-  const effect = refusal.reason === "approval.required" ? "approval_required" : "deny";
+  const effect =
+    refusal.reason === "approval.required" ? "approval_required" : AFTER_FORWARD.has(refusal.reason) ? "allow" : "deny";
   rec.effect = effect;
   const headers = new Headers({
     "content-type": "application/json; charset=utf-8",

@@ -104,11 +104,17 @@ export function canonicalSegment(raw: string): Result<{ value: string }> {
   if (raw.includes("\\")) return refuse("route.encoded_slash", "backslash");
   const decoded = percentDecode(raw);
   if (decoded === null) return refuse("route.bad_encoding");
-  if (decoded.includes("/") || decoded.includes("\\")) return refuse("route.encoded_slash");
-  if (/%(2f|5c)/i.test(decoded)) return refuse("route.encoded_slash", "double-encoded");
-  if (decoded === "." || decoded === ".." || /%2e/i.test(decoded)) return refuse("route.dot_segment");
-  if (decoded.includes(";")) return refuse("route.path_parameter", "encoded");
-  if (/[\x00-\x1f\x7f]/.test(decoded)) return refuse("route.control_character", "encoded");
+  // Check every layer an upstream or a proxy in front of it might decode, not only the first:
+  // `%252F` and `%25252F` are a slash to something that decodes two or three times.
+  let layer: string | null = decoded;
+  for (let depth = 0; layer !== null && depth < 4; depth++) {
+    if (layer.includes("/") || layer.includes("\\")) return refuse("route.encoded_slash", depth ? "multiply-encoded" : undefined);
+    if (layer === "." || layer === "..") return refuse("route.dot_segment", depth ? "multiply-encoded" : undefined);
+    if (layer.includes(";")) return refuse("route.path_parameter", "encoded");
+    if (/[\x00-\x1f\x7f]/.test(layer)) return refuse("route.control_character", "encoded");
+    const next: string | null = /%[0-9a-fA-F]{2}/.test(layer) ? percentDecode(layer) : null;
+    layer = next === layer ? null : next;
+  }
   return { ok: true, value: encodeSegment(raw, decoded) };
 }
 

@@ -52,8 +52,134 @@ export function checkCondition(expr: string): string | null {
     if (result.type !== "bool" && result.type !== "dyn") {
       return `the condition must be a bool, but it is a ${result.type}`;
     }
-    return null;
+    // Added: ReDoS protection. cel-js runs matches() with a backtracking JS RegExp, so every pattern
+    // must be a literal the compiler can prove safe (see "CEL conditions" in docs/policy-format.md).
+    return checkMatchesCalls((celEnvironment().parse(expr) as unknown as { ast: unknown }).ast);
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+/** A cel-js AST node: `{ op, args }`, where args nest nodes, arrays of nodes and plain values. */
+interface CelNode {
+  op: string;
+  args: unknown;
+}
+
+const isNode = (v: unknown): v is CelNode =>
+  typeof v === "object" && v !== null && typeof (v as CelNode).op === "string" && "args" in v;
+
+/**
+ * Walks the parsed AST and checks the pattern of every `x.matches(p)` (op `rcall`) and `matches(x, p)`
+ * (op `call`): it must be a string literal that `regexProblem` accepts. Returns the first problem.
+ */
+export function checkMatchesCalls(ast: unknown): string | null {
+  const stack: unknown[] = [ast];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      stack.push(...v);
+      continue;
+    }
+    if (!isNode(v)) continue;
+    const args = v.args;
+    if ((v.op === "rcall" || v.op === "call") && Array.isArray(args) && args[0] === "matches") {
+      // rcall: [name, receiver, [pattern]]; call: [name, [subject, pattern]].
+      const list = v.op === "rcall" ? args[2] : args[1];
+      const pattern = Array.isArray(list) ? list[list.length - 1] : undefined;
+      if (!isNode(pattern) || pattern.op !== "value" || typeof pattern.args !== "string") {
+        return 'the pattern of matches() must be a string literal, e.g. resource.matches("^repo:acme/[a-z-]+$"): move the variable part to the left of .matches()';
+      }
+      const bad = regexProblem(pattern.args);
+      if (bad) return `matches(${JSON.stringify(pattern.args)}): ${bad}`;
+    }
+    if (Array.isArray(args)) stack.push(...args);
+    else if (typeof args === "object" && args !== null) stack.push(args);
+  }
+  return null;
+}
+
+/**
+ * Why a regular expression could backtrack catastrophically in a JS (backtracking) engine, or null.
+ * Refused: backreferences, lookaround, and a repeated group (`*`, `+`, `{n,}`, `{n,m}` with m > 1)
+ * that itself contains a quantifier or an alternation: `(a+)+`, `(a*)*`, `(a|aa)+`, `(.*a){3}`.
+ */
+export function regexProblem(pattern: string): string | null {
+  try {
+    new RegExp(pattern);
+  } catch {
+    return "is not a valid regular expression: fix its syntax";
+  }
+  interface Frame {
+    quantified: boolean;
+    alternation: boolean;
+  }
+  const frames: Frame[] = [{ quantified: false, alternation: false }];
+  /** The atom a following quantifier applies to: a closed group (with what it contains) or anything else. */
+  let last: Frame | "atom" | null = null;
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i];
+    const top = frames[frames.length - 1];
+    if (c === "\\") {
+      const n = pattern[i + 1] ?? "";
+      if (/[1-9]/.test(n) || pattern.startsWith("k<", i + 1)) {
+        return `uses a backreference (\\${n}${n === "k" ? "<" : ""}): remove it, patterns must not refer back to a group`;
+      }
+      i += 2;
+      last = "atom";
+      continue;
+    }
+    if (c === "[") {
+      // A character class is one atom; `]` right after `[` or `[^` closes it (JS: empty / any class).
+      let j = i + 1;
+      if (pattern[j] === "^") j++;
+      while (j < pattern.length && pattern[j] !== "]") j += pattern[j] === "\\" ? 2 : 1;
+      i = j + 1;
+      last = "atom";
+      continue;
+    }
+    if (c === "(") {
+      const look = /^\(\?(<=|<!|=|!)/.exec(pattern.slice(i));
+      if (look) {
+        return `uses lookaround "${look[0]}": remove it, or split the test into several matches() joined with && and !`;
+      }
+      frames.push({ quantified: false, alternation: false });
+      // Skip the group's opening: `(`, `(?:` or `(?<name>`.
+      i = !pattern.startsWith("(?", i) ? i + 1 : pattern.startsWith("(?<", i) ? pattern.indexOf(">", i) + 1 : i + 3;
+      last = null;
+      continue;
+    }
+    if (c === ")") {
+      const group = frames.pop() as Frame;
+      const parent = frames[frames.length - 1];
+      parent.quantified ||= group.quantified;
+      parent.alternation ||= group.alternation;
+      i++;
+      last = group;
+      continue;
+    }
+    if (c === "|") {
+      top.alternation = true;
+      i++;
+      last = null;
+      continue;
+    }
+    const q = /^(?:[*+?]|\{(\d+)(,(\d*))?\})\??/.exec(pattern.slice(i));
+    if (q && last !== null) {
+      // The most times the quantifier repeats its atom: `?`, `{0,1}` and `{1}` do not repeat.
+      let max = q[0][0] === "?" ? 1 : Number.POSITIVE_INFINITY;
+      if (q[0][0] === "{") max = q[2] === undefined ? Number(q[1]) : q[3] === "" ? max : Number(q[3]);
+      if (max > 1 && typeof last === "object" && (last.quantified || last.alternation)) {
+        return `repeats a group that contains a quantifier or an alternation (nested quantifiers, e.g. "(a+)+", "(a|aa)+", "(.*a){3}"): remove the inner quantifier or the repetition of the group (e.g. "(a+)+" -> "a+", "(a|b)+" -> "[ab]+")`;
+      }
+      top.quantified = true;
+      i += q[0].length;
+      last = null;
+      continue;
+    }
+    i++;
+    last = "atom";
+  }
+  return null;
 }

@@ -3,7 +3,7 @@
  * classify, facts, decide): what `firebreak test` and `firebreak explain` run. Pure.
  */
 import { classify, resourceOf } from "../gateway/classify";
-import { extractArgs } from "../gateway/facts";
+import { extractArgs, needsBody } from "../gateway/facts";
 import type { Reason } from "../gateway/reasons";
 import { route } from "../gateway/route";
 import { type Agent, type Decision, decide } from "./evaluate";
@@ -66,7 +66,17 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
   if (!classified.ok) return refused(classified.reason);
   const { action, spec, params } = classified.value;
   Object.assign(out, { action: spec.name, kind: spec.kind, risk: spec.risk, data: spec.data, params });
-  const facts = extractArgs(routed.request.service, spec, routed.request.query, headers.get("content-type"), body);
+  // Fix: read the body only when the worker would (src/gateway/pipeline.ts): a body the worker never
+  // parses (a text body on an action without declared arguments, any GET body) used to be refused here.
+  const reads =
+    needsBody(routed.request.service, spec) && routed.request.method !== "GET" && routed.request.method !== "HEAD";
+  const facts = extractArgs(
+    routed.request.service,
+    spec,
+    routed.request.query,
+    headers.get("content-type"),
+    reads ? body : null,
+  );
   if (!facts.ok) return refused(facts.reason);
   out.args = facts.args;
   const resource = resourceOf(spec, params, facts.args);

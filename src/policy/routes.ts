@@ -57,9 +57,16 @@ export function insertRoute(root: RouteNode, segments: TemplateSegment[], method
       node.p ??= {};
       node = node.p;
     } else {
-      node.l ??= {};
-      node.l[seg.value] ??= {};
-      node = node.l[seg.value];
+      // Fix: a prototype-less map and an own-property lookup. With `{}` and `??=`, a literal segment
+      // named `constructor` or `__proto__` found the inherited value and wrote the route onto
+      // Object / Object.prototype (prototype pollution in the compiler; the route itself was lost).
+      node.l ??= Object.create(null) as Record<string, RouteNode>;
+      let child = own(node.l, seg.value);
+      if (child === undefined) {
+        child = {};
+        node.l[seg.value] = child;
+      }
+      node = child;
     }
   }
   node.m ??= {};

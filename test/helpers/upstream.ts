@@ -7,9 +7,11 @@
  * Hosts:
  *   oidc.acme.example, jwks.test.example    JWKS of the test keys
  *   jwks-down.test.example                  always 503 (an unreachable issuer)
- *   anything else                           echoes the request as JSON (status from `x-fake-status`)
+ *   api.github.com, slack.com, api.stripe.com, *.test.example
+ *                                           echo the request as JSON (status from `x-fake-status`)
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
  *   unreachable.test.example                network error
+ *   any other host                          unmocked egress: a network error, and the test fails
  */
 import keys from "../fixtures/keys.json" with { type: "json" };
 
@@ -21,6 +23,7 @@ export interface Recorded {
 }
 
 const recorded: Recorded[] = [];
+const FAKE_HOSTS = new Set(["api.github.com", "slack.com", "api.stripe.com"]);
 const publicJwks = JSON.stringify({ keys: [keys.rs256.public, keys.es256.public, keys.es256_spiffe.public] });
 
 export async function outbound(request: Request): Promise<Response> {
@@ -34,6 +37,9 @@ export async function outbound(request: Request): Promise<Response> {
   }
   if (url.hostname === "jwks-down.test.example") return new Response("down", { status: 503 });
   if (url.hostname === "unreachable.test.example") throw new TypeError("connection refused");
+  if (!FAKE_HOSTS.has(url.hostname) && !url.hostname.endsWith(".test.example")) {
+    throw new Error(`unmocked egress to ${url.hostname}: tests never reach the internet`);
+  }
   const headers: Record<string, string> = {};
   request.headers.forEach((v, k) => {
     headers[k] = v;

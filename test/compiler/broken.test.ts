@@ -1,0 +1,202 @@
+/**
+ * Broken policy sets: test/fixtures/broken/<case>/ is a minimal policy set with exactly one mistake
+ * (except the multi-mistake cases). Each must fail to compile with exactly one problem, at the right
+ * file:line, saying what to change.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type CompileOptions, compilePolicies } from "../../src/compiler/compile";
+import { matchRoute } from "../../src/policy/routes";
+
+const BROKEN = join(import.meta.dirname, "..", "fixtures", "broken");
+
+interface Case {
+  /** Directory under test/fixtures/broken/. */
+  dir: string;
+  /** `file:line` relative to the case directory. */
+  where: string;
+  /** A distinctive part of the message (what is wrong / what to change). */
+  says: string | RegExp;
+  options?: CompileOptions;
+}
+
+const CASES: Case[] = [
+  // YAML and schema
+  { dir: "yaml-syntax", where: "rules/rules.yaml:3", says: "YAML: Nested mappings are not allowed" },
+  { dir: "yaml-duplicate-key", where: "services/svc.yaml:10", says: "YAML: Map keys must be unique" },
+  { dir: "unknown-key", where: "rules/rules.yaml:4", says: 'unknown key "priority": remove it or check its spelling' },
+  { dir: "missing-required-key", where: "services/svc.yaml:5", says: '"actions.items.get" is missing "risk": add it' },
+  { dir: "bad-enum", where: "services/svc.yaml:14", says: 'kind" must be one of read, write, delete, admin' },
+  { dir: "algorithm-hs256", where: "firebreak.yaml:7", says: /algorithms\.1" must be one of RS256, .*EdDSA$/ },
+  { dir: "clock-tolerance", where: "firebreak.yaml:9", says: '"issuers.0.clock_tolerance" must be <= 60' },
+  { dir: "reserved-service-name", where: "services/_firebreak.yaml:1", says: '"service" must match ^[a-z]' },
+  // services
+  {
+    dir: "overlapping-templates",
+    where: "services/svc.yaml:21",
+    says: "GET /items/special can match the same requests as items.get (overlapping-templates/services/svc.yaml:7): make the templates disjoint",
+  },
+  {
+    dir: "greedy-not-last",
+    where: "services/svc.yaml:7",
+    says: '"{id+}" in "/items/{id+}/raw" must be the last segment',
+  },
+  { dir: "upstream-http", where: "services/svc.yaml:2", says: 'upstream "http://api.example.com" must use https' },
+  { dir: "upstream-ipv4", where: "services/svc.yaml:2", says: "is an IP literal: use the service's host name" },
+  { dir: "upstream-ipv6", where: "services/svc.yaml:2", says: 'upstream "https://[::1]" is an IP literal' },
+  {
+    dir: "upstream-credentials",
+    where: "services/svc.yaml:2",
+    says: "must not carry credentials: use credential.secret",
+  },
+  {
+    dir: "secret-undeclared",
+    where: "services/svc.yaml:3",
+    says: 'secret OTHER_TOKEN is not declared: add it to "secrets"',
+  },
+  { dir: "service-file-mismatch", where: "services/store.yaml:1", says: 'service "svc" must be in services/svc.yaml' },
+  {
+    dir: "reserved-label-service",
+    where: "services/kind.yaml:1",
+    says: '"kind" is reserved: choose another service name',
+  },
+  {
+    dir: "resource-unknown-param",
+    where: "services/svc.yaml:10",
+    says: "uses {item_id} but the path has no {item_id}",
+  },
+  { dir: "resource-undeclared-arg", where: "services/svc.yaml:16", says: "{args.slug} but args does not declare slug" },
+  { dir: "arg-prototype-name", where: "services/svc.yaml:19", says: 'argument name "__proto__" is reserved' },
+  {
+    dir: "same-effect-unknown-action",
+    where: "services/svc.yaml:19",
+    says: 'same_effect_as names unknown action "svc:items.put"',
+  },
+  // issuers and the dev overlay
+  { dir: "jwks-uri-http", where: "firebreak.yaml:8", says: 'jwks_uri "http://ci.example.com/jwks" must use https' },
+  {
+    dir: "jwks-var-undeclared",
+    where: "firebreak.yaml:8",
+    says: 'jwks_var CI_JWKS is not declared: add it to "secrets"',
+  },
+  { dir: "upstreams-outside-dev-overlay", where: "firebreak.yaml:10", says: "move it to policies/dev/" },
+  {
+    dir: "dev-upstream-unknown-service",
+    where: "dev/dev.yaml:4",
+    says: 'upstreams names unknown service "shop"',
+    options: { dev: true },
+  },
+  // rules
+  {
+    dir: "unknown-action",
+    where: "rules/rules.yaml:5",
+    says: 'unknown action "svc:items.gte": did you mean "svc:items.get"?',
+  },
+  { dir: "unknown-service", where: "rules/rules.yaml:5", says: 'unknown service "gitlab" in "gitlab:items.get"' },
+  { dir: "glob-matches-nothing", where: "rules/rules.yaml:5", says: '"svc:orders.*" matches no action of svc' },
+  {
+    dir: "selector-prototype-key",
+    where: "rules/rules.yaml:5",
+    says: 'unknown service "toString" in "toString:object"',
+  },
+  { dir: "unknown-label", where: "rules/rules.yaml:5", says: 'no action has kind "writ"' },
+  { dir: "unknown-issuer", where: "rules/rules.yaml:4", says: 'unknown issuer "github-actions": declare it' },
+  {
+    dir: "duplicate-rule-id",
+    where: "rules/rules.yaml:7",
+    says: 'rule id "read-items" is used twice (also duplicate-rule-id/rules/rules.yaml:2)',
+  },
+  // CEL
+  { dir: "cel-syntax", where: "rules/rules.yaml:6", says: "CEL: Expected RPAREN" },
+  { dir: "cel-unknown-variable", where: "rules/rules.yaml:6", says: "CEL: Unknown variable: agnet" },
+  { dir: "cel-type-error", where: "rules/rules.yaml:6", says: "CEL: no such overload: string + int" },
+  { dir: "cel-not-bool", where: "rules/rules.yaml:6", says: "CEL: the condition must be a bool, but it is a string" },
+  {
+    dir: "cel-regex-dos",
+    where: "rules/rules.yaml:6",
+    says: 'matches("^item:(a+)+$"): repeats a group that contains a quantifier',
+  },
+  {
+    dir: "cel-regex-not-literal",
+    where: "rules/rules.yaml:6",
+    says: "the pattern of matches() must be a string literal",
+  },
+  { dir: "cel-regex-lookahead", where: "rules/rules.yaml:6", says: 'uses lookaround "(?!": remove it' },
+  { dir: "cel-regex-backreference", where: "rules/rules.yaml:6", says: "uses a backreference (\\1): remove it" },
+];
+
+/** Several mistakes in several files: every one is reported, in one run. */
+const MULTI: Record<string, [string, string][]> = {
+  "three-mistakes": [
+    ["firebreak.yaml:8", 'jwks_uri "http://ci.example.com/jwks" must use https'],
+    ["services/svc.yaml:2", 'upstream "http://api.example.com" must use https'],
+    ["rules/rules.yaml:6", "CEL: Unknown variable: agnet"],
+  ],
+  "schema-errors-in-every-file": [
+    ["firebreak.yaml:9", "must be <= 60"],
+    ["services/svc.yaml:14", "must be one of read, write, delete, admin"],
+    ["rules/rules.yaml:4", 'unknown key "priority"'],
+  ],
+};
+
+/** Directories that compile: the control cases next to a broken one. */
+const COMPILES = ["overlap-other-method-ok", "service-named-constructor-ok", "route-literal-proto-ok"];
+
+function problemsOf(dir: string, options?: CompileOptions) {
+  const result = compilePolicies(join(BROKEN, dir), options);
+  return result.ok ? null : result.problems.list;
+}
+
+describe("broken policy sets", () => {
+  it.each(CASES)("$dir -> $where", ({ dir, where, says, options }) => {
+    const problems = problemsOf(dir, options);
+    expect(problems, "the set should not compile").not.toBeNull();
+    // One mistake, one problem: nothing cascades from it.
+    expect(problems?.map((p) => `${p.where}: ${p.message}`)).toHaveLength(1);
+    const [problem] = problems ?? [];
+    expect(problem.where).toBe(`${dir}/${where}`);
+    if (typeof says === "string") expect(problem.message).toContain(says);
+    else expect(problem.message).toMatch(says);
+  });
+
+  it.each(Object.entries(MULTI))("%s reports every problem in one run", (dir, expected) => {
+    const problems = problemsOf(dir) ?? [];
+    expect(problems).toHaveLength(expected.length);
+    for (const [where, says] of expected) {
+      expect(
+        problems.some((p) => p.where === `${dir}/${where}` && p.message.includes(says)),
+        `${where}: ${says}`,
+      ).toBe(true);
+    }
+  });
+
+  it.each(COMPILES)("control case %s compiles", (dir) => {
+    expect(problemsOf(dir)).toBeNull();
+  });
+
+  it("literal route segments named like prototype keys are routes, not prototype writes", () => {
+    const result = compilePolicies(join(BROKEN, "route-literal-proto-ok"));
+    if (!result.ok) throw new Error(result.problems.format());
+    const { bundle } = result;
+    expect(({} as Record<string, unknown>).m).toBeUndefined();
+    expect((Object as unknown as Record<string, unknown>).m).toBeUndefined();
+    for (const routes of [bundle.services.svc.routes, JSON.parse(JSON.stringify(bundle.services.svc.routes))]) {
+      const proto = matchRoute(routes, ["items", "1", "__proto__"], "GET");
+      expect(proto && bundle.actions[proto.action].name).toBe("svc:items.proto");
+      const ctor = matchRoute(routes, ["constructor", "7"], "GET");
+      expect(ctor && bundle.actions[ctor.action].name).toBe("svc:items.ctor");
+      expect(matchRoute(routes, ["items", "1"], "GET")?.values).toEqual(["1"]);
+    }
+  });
+
+  it("the dev overlay is not read without --dev", () => {
+    expect(problemsOf("dev-upstream-unknown-service")).toBeNull();
+  });
+
+  it("every fixture directory is covered by a case", () => {
+    const covered = new Set([...CASES.map((c) => c.dir), ...Object.keys(MULTI), ...COMPILES]);
+    const dirs = readdirSync(BROKEN, { withFileTypes: true }).filter((d) => d.isDirectory());
+    expect(dirs.map((d) => d.name).filter((d) => !covered.has(d))).toEqual([]);
+  });
+});
