@@ -39,7 +39,12 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "workers", include: ["test/integration/**/*.test.ts"], testTimeout: 20_000 },
+        test: {
+          name: "workers",
+          include: ["test/integration/**/*.test.ts"],
+          setupFiles: ["./test/helpers/no-egress.ts"],
+          testTimeout: 20_000,
+        },
       },
     ],
   },

@@ -1,4 +1,5 @@
 import { register } from "tsx/esm/api";
+
 register();
 const { runMicro } = await import("/work/main/bench/micro.mjs");
 const r = await runMicro("/work/main", process.argv.slice(2).map(Number));

@@ -45,7 +45,10 @@ export async function measure({ url, connections, seconds, headers, workerdPid =
     cpu_utilisation: {
       other_processes: otherCores(cpu0, cpu1, r.duration),
       node_load_generator: round((cpu1.node - cpu0.node) / (r.duration * 1e6), 2),
-      workerd: cpu0.workerd === null || cpu1.workerd === null ? null : round((cpu1.workerd - cpu0.workerd) / (r.duration * 1e6), 2),
+      workerd:
+        cpu0.workerd === null || cpu1.workerd === null
+          ? null
+          : round((cpu1.workerd - cpu0.workerd) / (r.duration * 1e6), 2),
     },
     autocannon: {
       requests_per_s_mean: r.requests.average,

@@ -46,7 +46,10 @@ export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = c
     const r = {
       ...c.info,
       classify_decide_us: stats(s.total),
-      round_p50s_us: Array.from({ length: ROUNDS }, (_, i) => stats(s.total.slice(i * SAMPLES_PER_ROUND, (i + 1) * SAMPLES_PER_ROUND)).p50),
+      round_p50s_us: Array.from(
+        { length: ROUNDS },
+        (_, i) => stats(s.total.slice(i * SAMPLES_PER_ROUND, (i + 1) * SAMPLES_PER_ROUND)).p50,
+      ),
       classify_us: stats(s.classify),
       decide_us: stats(s.decide),
     };

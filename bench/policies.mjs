@@ -184,7 +184,10 @@ export function generateRules(total, seed = 1) {
       };
       const templates = [
         { effect: "allow", actions: [pick(catalog.labels)] },
-        { effect: "allow", actions: [pick(catalog.actions).name, pick(catalog.actions).name, pick(catalog.actions).name] },
+        {
+          effect: "allow",
+          actions: [pick(catalog.actions).name, pick(catalog.actions).name, pick(catalog.actions).name],
+        },
         { effect: "allow", actions: [pick(catalog.globs)] },
         { effect: "approve", actions: [pick(["risk:high", "risk:critical", pick(catalog.actions).name])] },
         { effect: "deny", actions: [pick(catalog.actions).name, pick(catalog.labels)], message: "Not for this agent." },

@@ -47,7 +47,9 @@ const machine = {
   autocannon: pkg("autocannon"),
 };
 log(`Firebreak bench — ${new Date().toISOString()}`);
-log(`${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, miniflare ${machine.miniflare}, workerd ${machine.workerd}`);
+log(
+  `${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, miniflare ${machine.miniflare}, workerd ${machine.workerd}`,
+);
 
 const out = {
   date: new Date().toISOString(),
@@ -80,7 +82,8 @@ if (!argv.includes("--skip-http")) {
   try {
     const { compilePolicies } = await import(join(ROOT, "src/compiler/compile.ts"));
     const compiled = compilePolicies(join(ROOT, "test/fixtures/policies/gateway"));
-    if (!compiled.ok) throw new Error(`test/fixtures/policies/gateway does not compile:\n${compiled.problems.format()}`);
+    if (!compiled.ok)
+      throw new Error(`test/fixtures/policies/gateway does not compile:\n${compiled.problems.format()}`);
     const bundlePath = join(tmp, "bundle.json");
     writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
     const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
@@ -158,7 +161,8 @@ async function checkAnswers(urls, headers) {
       throw new Error(`firebreak did not allow the benchmark request: ${res.headers.get("firebreak-decision")}`);
     }
   }
-  if (bodies.firebreak !== bodies.passthrough) throw new Error("firebreak and the pass-through answered different bodies");
+  if (bodies.firebreak !== bodies.passthrough)
+    throw new Error("firebreak and the pass-through answered different bodies");
 }
 
 function table(o) {
@@ -179,7 +183,9 @@ function table(o) {
     lines.push("");
   }
   if (o.micro) {
-    lines.push("| rules | classify+decide p50 us | classify p50 us | decide p50 us | rules scanned (sub + any) | compile ms |");
+    lines.push(
+      "| rules | classify+decide p50 us | classify p50 us | decide p50 us | rules scanned (sub + any) | compile ms |",
+    );
     lines.push("|---:|---:|---:|---:|---:|---:|");
     for (const n of RULE_COUNTS) {
       const m = o.micro[String(n)];
@@ -191,9 +197,14 @@ function table(o) {
     lines.push("");
   }
   const t = [];
-  if (o.http) t.push(`ratio at c=50 ${o.throughput_ratio_c50.toFixed(3)} (target >= 0.85: ${yes(o.targets_met.throughput_ratio_c50)})`);
+  if (o.http)
+    t.push(
+      `ratio at c=50 ${o.throughput_ratio_c50.toFixed(3)} (target >= 0.85: ${yes(o.targets_met.throughput_ratio_c50)})`,
+    );
   if (o.micro) {
-    t.push(`classify+decide p50 at 1,000 rules ${o.decide_us_p50["1000"]} us (target <= 5: ${yes(o.targets_met.decide_us_p50_at_1000)})`);
+    t.push(
+      `classify+decide p50 at 1,000 rules ${o.decide_us_p50["1000"]} us (target <= 5: ${yes(o.targets_met.decide_us_p50_at_1000)})`,
+    );
     t.push(`10,000 / 10 rules ${o.decide_10000_over_10}x (target <= 2: ${yes(o.targets_met.decide_10000_over_10)})`);
   }
   lines.push(`Targets: ${t.join("; ")}`);

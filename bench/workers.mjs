@@ -90,10 +90,11 @@ export async function signToken(keys, sub = "agent-1") {
  * Starts the three workers. Worker stdout (Firebreak's one JSON log line per decision) is drained
  * and counted, not printed: it still crosses the pipe into this process, as in `wrangler dev`.
  */
-export async function startWorkers({ firebreakScript, keys, variants = [] }) {
+export async function startWorkers({ firebreakScript, keys, variants = [], inspectorPort }) {
   const stdio = { lines: 0, decisionLines: 0, stderr: "" };
   const mf = new Miniflare({
     log: new Log(LogLevel.WARN),
+    inspectorPort,
     cf: { colo: "BENCH", country: "XX" }, // no fetch of the real Request.cf (no internet here)
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (chunk) => {

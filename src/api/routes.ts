@@ -1,7 +1,7 @@
 /** Firebreak's own API under /_firebreak/v1. Tasks, approvals and decisions join here in later issues. */
 import { Hono } from "hono";
-import type { BundleState } from "../app";
 import type { Env } from "../env";
+import type { BundleState } from "../policy/load";
 
 export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
   const api = new Hono<{ Bindings: Env }>();

@@ -105,19 +105,24 @@ export async function forward(input: ForwardInput): Promise<Result<{ response: R
   const { req } = input;
   const url = `${req.service.upstream}${req.path}${req.rawQuery}`;
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  // The timeout bounds the wait for the upstream's response headers only: a long download that has
+  // started must not be cut off mid-body.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new DOMException("upstream timeout", "TimeoutError")), input.timeoutMs);
   const request = new Request(url, {
     method: req.method,
     headers: upstreamHeaders(input.headers, req.service, input.secret),
     body: hasBody ? input.body : null,
     redirect: "manual",
-    signal: AbortSignal.timeout(input.timeoutMs),
+    signal: abort.signal,
   });
   let upstream: Response;
   try {
     upstream = await input.fetcher(request);
-  } catch (e) {
-    const name = (e as Error)?.name;
-    return refuse(name === "TimeoutError" || name === "AbortError" ? "upstream.timeout" : "upstream.unreachable");
+  } catch {
+    return refuse(abort.signal.aborted ? "upstream.timeout" : "upstream.unreachable");
+  } finally {
+    clearTimeout(timer);
   }
   return {
     ok: true,

@@ -13,7 +13,7 @@
  */
 import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
-import type { LoadedBundle } from "../policy/load";
+import type { BundleState } from "../policy/load";
 import { admit } from "./admit";
 import { classify, resourceOf } from "./classify";
 import { extractArgs, needsBody } from "./facts";
@@ -26,7 +26,8 @@ import type { Refusal } from "./result";
 import { route } from "./route";
 
 export interface Deps {
-  bundle: LoadedBundle;
+  /** The bundle, or why it could not be loaded: then every call is refused (fail closed). */
+  bundle: BundleState;
   env: Record<string, unknown>;
   gatewayDomain: string | undefined;
   now: () => Date;
@@ -53,12 +54,14 @@ export async function handleProxy(request: Request, deps: Deps): Promise<Respons
 }
 
 async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<Response> {
-  const { bundle, now } = deps;
+  const { now } = deps;
   const stop = (refusal: Refusal) => {
     rec.reason = refusal.reason;
     rec.detail = refusal.detail ?? null;
     return refusalResponse(refusal, rec);
   };
+  if (!deps.bundle.ok) return stop({ ok: false, reason: "bundle.invalid", detail: deps.bundle.error });
+  const { bundle } = deps.bundle;
 
   const routed = route(request, bundle.spec.services, deps.gatewayDomain);
   if (!routed.ok) return stop(routed);
@@ -128,7 +131,7 @@ function newRecord(request: Request, deps: Deps): DecisionRecord {
   return {
     decision_id: deps.newId(),
     ts: deps.now().toISOString(),
-    bundle_revision: deps.bundle.spec.manifest.revision,
+    bundle_revision: deps.bundle.ok ? deps.bundle.bundle.spec.manifest.revision : "",
     effect: "deny",
     reason: "internal.error",
     would: null,

@@ -108,7 +108,8 @@ export function canonicalSegment(raw: string): Result<{ value: string }> {
   // `%252F` and `%25252F` are a slash to something that decodes two or three times.
   let layer: string | null = decoded;
   for (let depth = 0; layer !== null && depth < 4; depth++) {
-    if (layer.includes("/") || layer.includes("\\")) return refuse("route.encoded_slash", depth ? "multiply-encoded" : undefined);
+    if (layer.includes("/") || layer.includes("\\"))
+      return refuse("route.encoded_slash", depth ? "multiply-encoded" : undefined);
     if (layer === "." || layer === "..") return refuse("route.dot_segment", depth ? "multiply-encoded" : undefined);
     if (layer.includes(";")) return refuse("route.path_parameter", "encoded");
     if (/[\x00-\x1f\x7f]/.test(layer)) return refuse("route.control_character", "encoded");

@@ -14,6 +14,23 @@ export interface LoadedBundle {
 
 export class BundleError extends Error {}
 
+export type BundleState = { ok: true; bundle: LoadedBundle } | { ok: false; error: string };
+
+/** Loads the bundle once per isolate, on first use; a bundle that does not load is kept as its error. */
+export function bundleState(json: unknown): () => BundleState {
+  let state: BundleState | undefined;
+  return () => {
+    if (!state) {
+      try {
+        state = { ok: true, bundle: loadBundle(json) };
+      } catch (e) {
+        state = { ok: false, error: e instanceof Error ? e.message : "unloadable bundle" };
+      }
+    }
+    return state;
+  };
+}
+
 export function loadBundle(json: unknown): LoadedBundle {
   const spec = json as Bundle;
   const m = spec?.manifest;

@@ -10,8 +10,9 @@
  *   api.github.com, slack.com, api.stripe.com, *.test.example
  *                                           echo the request as JSON (status from `x-fake-status`)
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
+ *   slowbody.test.example                   headers at once, the body's second half 1.5 s later
  *   unreachable.test.example                network error
- *   any other host                          unmocked egress: a network error, and the test fails
+ *   any other host                          unmocked egress: 599, and the test file fails
  */
 import keys from "../fixtures/keys.json" with { type: "json" };
 
@@ -23,6 +24,7 @@ export interface Recorded {
 }
 
 const recorded: Recorded[] = [];
+const unmocked: string[] = [];
 const FAKE_HOSTS = new Set(["api.github.com", "slack.com", "api.stripe.com"]);
 const publicJwks = JSON.stringify({ keys: [keys.rs256.public, keys.es256.public, keys.es256_spiffe.public] });
 
@@ -30,6 +32,8 @@ export async function outbound(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.hostname === "recorder.test") {
     if (url.pathname === "/reset") recorded.length = 0;
+    if (url.pathname === "/unmocked") return Response.json(unmocked);
+    if (url.pathname === "/unmocked-clear") unmocked.length = 0;
     return Response.json(recorded);
   }
   if (url.hostname === "oidc.acme.example" || url.hostname === "jwks.test.example") {
@@ -38,7 +42,9 @@ export async function outbound(request: Request): Promise<Response> {
   if (url.hostname === "jwks-down.test.example") return new Response("down", { status: 503 });
   if (url.hostname === "unreachable.test.example") throw new TypeError("connection refused");
   if (!FAKE_HOSTS.has(url.hostname) && !url.hostname.endsWith(".test.example")) {
-    throw new Error(`unmocked egress to ${url.hostname}: tests never reach the internet`);
+    // test/helpers/no-egress.ts fails the test file that caused it.
+    unmocked.push(`${request.method} ${url.origin}${url.pathname}`);
+    return new Response(`unmocked egress to ${url.hostname}: tests never reach the internet`, { status: 599 });
   }
   const headers: Record<string, string> = {};
   request.headers.forEach((v, k) => {
@@ -47,6 +53,7 @@ export async function outbound(request: Request): Promise<Response> {
   const body = await request.text();
   recorded.push({ method: request.method, url: request.url, headers, body });
   if (url.hostname === "slow.test.example") await new Promise((r) => setTimeout(r, 3000));
+  if (url.hostname === "slowbody.test.example") return slowBody();
   const status = Number(request.headers.get("x-fake-status") ?? 200);
   return new Response(
     status === 204 || status === 304
@@ -64,4 +71,18 @@ export async function outbound(request: Request): Promise<Response> {
       },
     },
   );
+}
+
+/** Headers at once, then a body that takes longer than the gateway's upstream timeout to finish. */
+function slowBody(): Response {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(encoder.encode("first half,"));
+      await new Promise((r) => setTimeout(r, 1500));
+      controller.enqueue(encoder.encode("second half"));
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/plain" } });
 }

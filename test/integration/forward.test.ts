@@ -260,6 +260,13 @@ describe("upstream failures", () => {
     expect(sent.records[0]).toMatchObject({ effect: "allow", upstream_status: null, status: 504 });
   });
 
+  it("the timeout bounds the wait for response headers, not a body that is still streaming", async () => {
+    // Headers come at once; the body's second half arrives 1.5 s later, past the 1000 ms timeout.
+    const sent = await send(app, "/slowbody/thing");
+    expectAllowed(sent);
+    expect(sent.text).toBe("first half,second half");
+  });
+
   it("answers 502 upstream.unreachable when the upstream cannot be reached", async () => {
     const down = failConnectionsTo("unreachable.test.example");
     let sent: Sent;
@@ -271,5 +278,15 @@ describe("upstream failures", () => {
     expectRefusal(sent, 502, "upstream.unreachable", "allow");
     expect(down.refused).toEqual(["https://unreachable.test.example/thing"]);
     expect(sent.records[0]).toMatchObject({ effect: "allow", upstream_status: null, status: 502 });
+  });
+});
+
+describe("unmocked egress", () => {
+  it("a fetch to a host no fake stands in for never leaves the machine and is flagged", async () => {
+    expect((await fetch("https://example.org/")).status).toBe(599);
+    const unmocked = (await (await fetch("http://recorder.test/unmocked")).json()) as string[];
+    expect(unmocked).toContain("GET https://example.org/");
+    // Leave the list as the no-egress check expects it: this entry was deliberate.
+    await fetch("http://recorder.test/unmocked-clear");
   });
 });

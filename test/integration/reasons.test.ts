@@ -10,7 +10,7 @@ import reasonsDoc from "../../docs/reasons.md?raw";
 import { createApp } from "../../src/app";
 import { httpFor, REASONS, type Reason, type WireError } from "../../src/gateway/reasons";
 import { ISSUERS, token } from "../helpers/tokens";
-import { failConnectionsTo, gatewayApp, type SendInit, type Sent, send } from "./support";
+import { expectRefusal, failConnectionsTo, gatewayApp, type SendInit, type Sent, send } from "./support";
 
 /** The expected mapping, written out: a change to httpFor must change this table too. */
 const EXPECTED: Record<Reason, [number, WireError]> = {
@@ -224,8 +224,8 @@ describe("every reason code is produced by a request", () => {
 
   it("bundle.invalid: an app whose bundle does not load refuses every proxied call, forwarding nothing", async () => {
     const sent = await send(createApp({}), ISSUE);
-    expect(sent.res.status).toBe(503);
-    expect(sent.json).toMatchObject({ reason: "bundle.invalid", error: httpFor("bundle.invalid").error });
-    expect(sent.upstream).toEqual([]);
+    expectRefusal(sent, 503, "bundle.invalid");
+    expect(sent.json?.error).toBe(httpFor("bundle.invalid").error);
+    expect(sent.records[0].bundle_revision).toBe("");
   });
 });
