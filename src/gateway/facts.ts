@@ -27,7 +27,7 @@ export function extractArgs(
     if (Object.hasOwn(bodyFields, p)) return refuse("request.agent_credential", `body ${p}`);
   if (Object.hasOwn(bodyFields, "_method")) return refuse("route.method_override", "body _method");
 
-  const args: Record<string, unknown> = {};
+  const args: Record<string, unknown> = Object.create(null);
   for (const [name, type] of Object.entries(action.args)) {
     const inQuery = service.args_in.includes("query") && name in query;
     const inBody = service.args_in.includes("body") && Object.hasOwn(bodyFields, name);

@@ -86,7 +86,8 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     if (!read.ok) return stop(read);
     body = read.bytes;
   }
-  const text = body === null ? null : new TextDecoder().decode(body);
+  const text = body === null ? null : decodeUtf8(body);
+  if (text === undefined) return stop({ ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" });
   const facts = extractArgs(req.service, spec, req.query, request.headers.get("content-type"), text);
   if (!facts.ok) return stop(facts);
   const resource = resourceOf(spec, params, facts.args);
@@ -187,4 +188,13 @@ async function readBounded(request: Request, max: number): Promise<{ ok: true; b
     offset += c.byteLength;
   }
   return { ok: true, bytes };
+}
+
+/** Strict UTF-8: a body policy reads must mean the same to the upstream, so no replacement characters. */
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return undefined;
+  }
 }

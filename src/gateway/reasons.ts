@@ -1,7 +1,7 @@
 /**
  * The closed set of reason codes. Every decision carries exactly one; `httpFor` maps each to its HTTP
  * status and wire error with an exhaustive switch, so a new code cannot compile without a status.
- * docs/reasons.md documents each code; test/unit/reasons.test.ts keeps the two in step.
+ * docs/reasons.md documents each code; test/integration/reasons.test.ts keeps the two in step.
  */
 export const REASONS = [
   // allowed

@@ -116,18 +116,20 @@ export function canonicalSegment(raw: string): Result<{ value: string }> {
     const next: string | null = /%[0-9a-fA-F]{2}/.test(layer) ? percentDecode(layer) : null;
     layer = next === layer ? null : next;
   }
-  return { ok: true, value: encodeSegment(raw, decoded) };
+  return { ok: true, value: encodeSegment(raw) };
 }
 
-/** RFC 3986 normalisation: unreserved characters decoded, other escapes upper-case, the rest as sent. */
-function encodeSegment(raw: string, decoded: string): string {
+/**
+ * RFC 3986 section 6.2.2 normalisation of a segment already checked to decode cleanly: escapes of
+ * unreserved characters are decoded (`%6D` -> `m`), other escapes are upper-cased, everything else is
+ * kept exactly as sent.
+ */
+function encodeSegment(raw: string): string {
   if (!raw.includes("%")) return raw;
-  let out = "";
-  for (const ch of decoded) {
-    if (UNRESERVED.test(ch) || /[!$&'()*+,=:@]/.test(ch)) out += ch;
-    else out += encodeURIComponent(ch).toUpperCase();
-  }
-  return out;
+  return raw.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => {
+    const ch = String.fromCharCode(Number.parseInt(hex, 16));
+    return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+  });
 }
 
 /** Strict percent-decoding: malformed escapes and invalid UTF-8 give null. */

@@ -203,6 +203,18 @@ describe("bodies", () => {
     expectRefusal(sent, 400, "request.body_invalid");
   });
 
+  it("refuses a body that is not valid UTF-8 (policy and upstream could read it differently)", async () => {
+    const body = new Uint8Array([
+      ...new TextEncoder().encode('{"body": "'),
+      0xc3,
+      0x28,
+      ...new TextEncoder().encode('"}'),
+    ]);
+    const sent = await send(app, COMMENTS, { method: "POST", headers: JSON_TYPE, body });
+    expectRefusal(sent, 400, "request.body_invalid");
+    expect(sent.records[0].detail).toBe("body is not UTF-8");
+  });
+
   it("refuses a declared argument of the wrong type", async () => {
     const sent = await send(app, MERGE, { method: "PUT", headers: JSON_TYPE, body: '{"merge_method": 5}' });
     expectRefusal(sent, 400, "request.body_invalid");

@@ -113,6 +113,12 @@ describe("canonicalSegment: normalisation", () => {
     expect(canonicalSegment("a!$&'()*+,=:@%6d")).toEqual({ ok: true, value: "a!$&'()*+,=:@m" });
   });
 
+  it("escaped sub-delims stay escaped and raw characters stay raw (RFC 3986 6.2.2)", () => {
+    expect(canonicalSegment("%2b%3a%40")).toEqual({ ok: true, value: "%2B%3A%40" });
+    expect(canonicalSegment("a|b%41")).toEqual({ ok: true, value: "a|bA" });
+    expect(canonicalSegment("a+b%2B")).toEqual({ ok: true, value: "a+b%2B" });
+  });
+
   it("the canonical form is a fixed point", () => {
     for (const raw of ["%6d", "%c3%a9", "a%2eb", "%7e%20x", "a!%41"]) {
       const once = canonicalSegment(raw);
