@@ -9,6 +9,7 @@ import type { IssuerSpec } from "../policy/types";
 import { KeysUnavailable, keysFor } from "./jwks";
 import type { Reason } from "./reasons";
 import { type Result, refuse } from "./result";
+import { cachedAgent, rememberAgent } from "./token-cache";
 
 const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -22,6 +23,17 @@ export function bearerToken(authorization: string | null): Result<{ token: strin
 }
 
 export async function verifyAgent(
+  token: string,
+  issuers: IssuerSpec[],
+  env: Record<string, unknown>,
+  now: Date,
+): Promise<Result<{ agent: Agent }>> {
+  const cached = cachedAgent(token, issuers, env, now);
+  if (cached) return { ok: true, agent: cached };
+  return verifyUncached(token, issuers, env, now);
+}
+
+async function verifyUncached(
   token: string,
   issuers: IssuerSpec[],
   env: Record<string, unknown>,
@@ -68,7 +80,9 @@ export async function verifyAgent(
   }
   const claims: Record<string, unknown> = {};
   for (const name of issuer.claims) if (Object.hasOwn(payload, name)) claims[name] = payload[name];
-  return { ok: true, agent: { issuer: issuer.name, iss: issuer.issuer, sub, claims } };
+  const agent: Agent = Object.freeze({ issuer: issuer.name, iss: issuer.issuer, sub, claims: Object.freeze(claims) });
+  rememberAgent(token, issuer, env, agent, payload, now);
+  return { ok: true, agent };
 }
 
 function reasonForJoseError(e: unknown): Reason {
