@@ -3,27 +3,16 @@
  * matching, and the rule index buckets. Bundles are compiled from small policy sets written to a
  * temporary directory (JSON is YAML), so the index and conditions are the compiler's own.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { compilePolicies, type RuleData } from "../../src/compiler/compile";
+import { describe, expect, it } from "vitest";
+import type { RuleData } from "../../src/compiler/compile";
 import { type Agent, agentMatches, type DecisionInput, decide } from "../../src/policy/evaluate";
-import { type LoadedBundle, loadBundle } from "../../src/policy/load";
-
-const root = mkdtempSync(join(tmpdir(), "firebreak-evaluate-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+import type { LoadedBundle } from "../../src/policy/load";
+import { CI_ISSUER, compileSet } from "../helpers/policy-set";
 
 const CONFIG = {
   secrets: ["API_TOKEN"],
   issuers: [
-    {
-      name: "ci",
-      issuer: "https://ci.example.com",
-      audience: ["fb"],
-      algorithms: ["RS256"],
-      jwks_uri: "https://ci.example.com/jwks",
-    },
+    CI_ISSUER,
     {
       name: "k8s",
       issuer: "https://k8s.example.com",
@@ -51,17 +40,12 @@ const SERVICE = {
   },
 };
 
-let n = 0;
 function bundleOf(rules: RuleData[], mode: "enforce" | "report" = "enforce"): LoadedBundle {
-  const dir = join(root, `set-${n++}`);
-  mkdirSync(join(dir, "services"), { recursive: true });
-  mkdirSync(join(dir, "rules"));
-  writeFileSync(join(dir, "firebreak.yaml"), JSON.stringify({ settings: { mode }, ...CONFIG }));
-  writeFileSync(join(dir, "services", "svc.yaml"), JSON.stringify(SERVICE));
-  writeFileSync(join(dir, "rules", "rules.yaml"), JSON.stringify({ rules }));
-  const result = compilePolicies(dir);
-  if (!result.ok) throw new Error(result.problems.format());
-  return loadBundle(JSON.parse(JSON.stringify(result.bundle)));
+  return compileSet({
+    "firebreak.yaml": { settings: { mode }, ...CONFIG },
+    "services/svc.yaml": SERVICE,
+    "rules/rules.yaml": { rules },
+  });
 }
 
 const BOT: Agent = {

@@ -1,35 +1,11 @@
 /** explainRequest (what `firebreak test` and `explain` run) reads bodies exactly when the worker does. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { compilePolicies } from "../../src/compiler/compile";
+import { describe, expect, it } from "vitest";
 import { explainRequest } from "../../src/policy/explain";
-import { loadBundle } from "../../src/policy/load";
+import { CI_ISSUER, compileSet } from "../helpers/policy-set";
 
-const dir = mkdtempSync(join(tmpdir(), "firebreak-explain-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-mkdirSync(join(dir, "services"));
-mkdirSync(join(dir, "rules"));
-writeFileSync(
-  join(dir, "firebreak.yaml"),
-  JSON.stringify({
-    secrets: ["API_TOKEN"],
-    issuers: [
-      {
-        name: "ci",
-        issuer: "https://ci.example.com",
-        audience: ["fb"],
-        algorithms: ["RS256"],
-        jwks_uri: "https://ci.example.com/jwks",
-      },
-    ],
-  }),
-);
-writeFileSync(
-  join(dir, "services", "svc.yaml"),
-  JSON.stringify({
+const bundle = compileSet({
+  "firebreak.yaml": { secrets: ["API_TOKEN"], issuers: [CI_ISSUER] },
+  "services/svc.yaml": {
     service: "svc",
     upstream: "https://api.example.com",
     credential: { secret: "API_TOKEN", header: "Authorization", format: "Bearer {secret}" },
@@ -45,15 +21,9 @@ writeFileSync(
       },
       "items.list": { method: "GET", path: "/items", kind: "read", risk: "low", args: { name: "string" } },
     },
-  }),
-);
-writeFileSync(
-  join(dir, "rules", "rules.yaml"),
-  JSON.stringify({ rules: [{ id: "all", effect: "allow", actions: ["*"] }] }),
-);
-const compiled = compilePolicies(dir);
-if (!compiled.ok) throw new Error(compiled.problems.format());
-const bundle = loadBundle(compiled.bundle);
+  },
+  "rules/rules.yaml": { rules: [{ id: "all", effect: "allow", actions: ["*"] }] },
+});
 const agent = { issuer: "ci", iss: "https://ci.example.com", sub: "bot", claims: {} };
 const now = new Date("2025-01-01T00:00:00Z");
 
