@@ -3,27 +3,15 @@
  * all problems are collected before failing, so one run shows them all.
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { checkCondition } from "../policy/cel";
-import { insertRoute, parseTemplate, type TemplateSegment, templatesOverlap } from "../policy/routes";
-import type {
-  ActionSpec,
-  Bundle,
-  IssuerSpec,
-  Manifest,
-  Method,
-  ResourcePart,
-  RouteNode,
-  RuleSpec,
-  ServiceSpec,
-  Settings,
-} from "../policy/types";
+import type { ActionSpec, Bundle, IssuerSpec, Manifest, RuleSpec, ServiceSpec, Settings } from "../policy/types";
 import { BUNDLE_FORMAT } from "../policy/types";
 import { buildIndex, resolveSelectors } from "./rules";
+import { compileService, httpsProblem } from "./services";
 import { Problems, readSource, type SourceFile, yamlFiles } from "./source";
 
 export const COMPILER_VERSION = "0.1.0";
-const RESERVED_SERVICES = new Set(["_firebreak", "kind", "risk", "data", "firebreak"]);
 
 export interface CompileOptions {
   /** Include policies/dev/ (dev issuer, local upstreams). Never for a deployed bundle. */
@@ -127,26 +115,6 @@ interface IssuerData {
   claims?: string[];
   spiffe?: { trust_domains: string[] };
 }
-interface ServiceData {
-  service: string;
-  upstream: string;
-  credential: { secret: string; header: string; format: string };
-  args_in?: ("body" | "query")[];
-  reject_params?: string[];
-  strip_headers?: string[];
-  actions: Record<string, ActionData>;
-}
-interface ActionData {
-  method: Method | Method[];
-  path: string;
-  kind: ActionSpec["kind"];
-  risk: ActionSpec["risk"];
-  data?: string[];
-  resource?: string;
-  args?: Record<string, ActionSpec["args"][string]>;
-  same_effect_as?: string[];
-  forbidden?: string;
-}
 export interface RuleData {
   id: string;
   effect: RuleSpec["effect"];
@@ -199,177 +167,6 @@ function compileIssuers(configs: SourceFile[], declared: Set<string>, problems: 
     });
   });
   return out;
-}
-
-/** Upstreams and JWKS URLs must be https to a host name: no IP literal, no credentials, no query. */
-export function httpsProblem(raw: string, allowLocal = false): string | null {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return `"${raw}" is not a URL`;
-  }
-  const local =
-    allowLocal && url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost");
-  if (local) return null;
-  if (url.protocol !== "https:") return `"${raw}" must use https`;
-  if (/^[\d.]+$/.test(url.hostname) || url.hostname.startsWith("[")) {
-    return `"${raw}" is an IP literal: use the service's host name`;
-  }
-  if (url.username || url.password) return `"${raw}" must not carry credentials: use credential.secret`;
-  if (url.search || url.hash) return `"${raw}" must not have a query or fragment`;
-  return null;
-}
-
-function compileService(
-  src: SourceFile,
-  declared: Set<string>,
-  overrides: Record<string, string>,
-  actions: ActionSpec[],
-  problems: Problems,
-): ServiceSpec | null {
-  const d = src.data as ServiceData;
-  const expected = basename(src.file).replace(/\.ya?ml$/, "");
-  if (d.service !== expected)
-    problems.add(
-      src.at(["service"]),
-      `service "${d.service}" must be in services/${d.service}.yaml (file is ${expected})`,
-    );
-  if (RESERVED_SERVICES.has(d.service))
-    problems.add(src.at(["service"]), `"${d.service}" is reserved: choose another service name`);
-  // Fix: own property only; a service named `constructor` read Object as its dev upstream.
-  const overridden = Object.hasOwn(overrides, d.service);
-  const upstream = overridden ? overrides[d.service] : d.upstream;
-  const bad = httpsProblem(upstream, overridden);
-  if (bad) problems.add(src.at(["upstream"]), `upstream ${bad}`);
-  if (!declared.has(d.credential.secret)) {
-    problems.add(
-      src.at(["credential", "secret"]),
-      `secret ${d.credential.secret} is not declared: add it to "secrets" in policies/firebreak.yaml and set it with \`wrangler secret put ${d.credential.secret}\``,
-    );
-  }
-  if (d.credential.format.split("{secret}").length !== 2)
-    problems.add(src.at(["credential", "format"]), `format must contain {secret} exactly once`);
-
-  const routes: RouteNode = {};
-  const mine: { name: string; methods: Method[]; segs: TemplateSegment[]; key: string }[] = [];
-  for (const [key, a] of Object.entries(d.actions)) {
-    const at = (...p: string[]) => src.at(["actions", key, ...p]);
-    let segs: TemplateSegment[] | null = null;
-    try {
-      segs = parseTemplate(a.path);
-    } catch (e) {
-      problems.add(at("path"), (e as Error).message);
-    }
-    const methods = Array.isArray(a.method) ? a.method : [a.method];
-    if (segs === null) {
-      // Fix: an action whose path does not parse is still declared (the compile fails anyway), so rules
-      // selecting it do not also report it as an unknown action: one mistake, one problem.
-      actions.push(declaredOnly(d.service, key, methods, a, at()));
-      continue;
-    }
-    for (const other of mine) {
-      const shared = methods.filter((m) => other.methods.includes(m));
-      if (shared.length > 0 && templatesOverlap(segs, other.segs)) {
-        problems.add(
-          at("path"),
-          `${shared.join(",")} ${a.path} can match the same requests as ${other.key} (${src.at(["actions", other.key, "path"])}): make the templates disjoint or remove one`,
-        );
-      }
-    }
-    // Fix: argument names that are Object.prototype keys (`__proto__`, `constructor`, ...) cannot be
-    // carried by the worker's plain argument objects (`__proto__` was silently dropped): refuse them.
-    for (const name of Object.keys(a.args ?? {})) {
-      if (name in Object.prototype)
-        problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
-    }
-    const params = segs.flatMap((s) => (s.kind === "literal" ? [] : [s.name]));
-    const resource =
-      a.resource === undefined
-        ? null
-        : parseResource(a.resource, params, a.args ?? {}, (m) => problems.add(at("resource"), m));
-    const index = actions.length;
-    actions.push({
-      name: `${d.service}:${key}`,
-      service: d.service,
-      method: methods,
-      path: a.path,
-      kind: a.kind,
-      risk: a.risk,
-      data: a.data ?? [],
-      params,
-      resource,
-      args: a.args ?? {},
-      same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${d.service}:${t}`)),
-      forbidden: a.forbidden ?? null,
-      source: at(),
-    });
-    mine.push({ name: `${d.service}:${key}`, methods, segs, key });
-    for (const m of methods) insertRoute(routes, segs, m, index);
-  }
-  for (const { key } of mine) {
-    for (const target of d.actions[key].same_effect_as ?? []) {
-      const name = target.includes(":") ? target : `${d.service}:${target}`;
-      if (!mine.some((o) => o.name === name))
-        problems.add(src.at(["actions", key, "same_effect_as"]), `same_effect_as names unknown action "${name}"`);
-    }
-  }
-  const reject = (d.reject_params ?? []).map((p) => p.toLowerCase());
-  return {
-    name: d.service,
-    upstream: upstream.replace(/\/+$/, ""),
-    credential: d.credential,
-    args_in: d.args_in ?? ["body"],
-    reject_params: reject,
-    strip_headers: (d.strip_headers ?? []).map((h) => h.toLowerCase()),
-    inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
-    routes,
-  };
-}
-
-/** An action kept only by name and labels, for selectors, when its path template is broken. */
-function declaredOnly(service: string, key: string, method: Method[], a: ActionData, source: string): ActionSpec {
-  return {
-    name: `${service}:${key}`,
-    service,
-    method,
-    path: a.path,
-    kind: a.kind,
-    risk: a.risk,
-    data: a.data ?? [],
-    params: [],
-    resource: null,
-    args: a.args ?? {},
-    same_effect_as: [],
-    forbidden: a.forbidden ?? null,
-    source,
-  };
-}
-
-function parseResource(
-  tpl: string,
-  params: string[],
-  args: Record<string, unknown>,
-  fail: (m: string) => void,
-): ResourcePart[] {
-  const parts: ResourcePart[] = [];
-  for (const piece of tpl.split(/(\{[^}]*\})/)) {
-    if (piece === "") continue;
-    const m = /^\{(args\.)?([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(piece);
-    if (!m) {
-      if (piece.includes("{") || piece.includes("}")) fail(`"${piece}" in resource is not {param} or {args.name}`);
-      parts.push({ t: piece });
-    } else if (m[1]) {
-      // Fix: own property only; `{args.constructor}` used to pass because `in` sees Object.prototype.
-      if (!Object.hasOwn(args, m[2]))
-        fail(`resource uses {args.${m[2]}} but args does not declare ${m[2]}: declare it`);
-      parts.push({ arg: m[2] });
-    } else {
-      if (!params.includes(m[2])) fail(`resource uses {${m[2]}} but the path has no {${m[2]}}`);
-      parts.push({ param: m[2] });
-    }
-  }
-  return parts;
 }
 
 function compileRule(
