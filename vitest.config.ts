@@ -13,6 +13,8 @@ export const CANARY = {
 export default defineConfig({
   test: {
     globalSetup: ["./test/helpers/global-setup.ts"],
+    // The JSON report lets .ci/run print one plain "N passed, N failed" line.
+    reporters: ["default", ["json", { outputFile: "build/test-results.json" }]],
     projects: [
       {
         // Pure stages, the compiler and the CLI: plain Node.

@@ -14,6 +14,7 @@
 import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
+import type { ActionSpec } from "../policy/types";
 import { admit } from "./admit";
 import { classify, resourceOf } from "./classify";
 import { extractArgs, needsBody } from "./facts";
@@ -22,8 +23,8 @@ import { bearerToken, verifyAgent } from "./identity";
 import type { DecisionRecord } from "./record";
 import { type AnalyticsSink, record } from "./record";
 import { decisionResponse, refusalResponse } from "./respond";
-import type { Refusal } from "./result";
-import { route } from "./route";
+import type { Refusal, Result } from "./result";
+import { type CanonicalRequest, route } from "./route";
 
 export interface Deps {
   /** The bundle, or why it could not be loaded: then every call is refused (fail closed). */
@@ -80,16 +81,9 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const { action, spec, params } = classified.value;
   rec.action = spec.name;
 
-  let body: Uint8Array | null = null;
-  if (needsBody(req.service, spec) && req.method !== "GET" && req.method !== "HEAD") {
-    const read = await readBounded(request, bundle.spec.settings.max_body_bytes);
-    if (!read.ok) return stop(read);
-    body = read.bytes;
-  }
-  const text = body === null ? null : decodeUtf8(body);
-  if (text === undefined) return stop({ ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" });
-  const facts = extractArgs(req.service, spec, req.query, request.headers.get("content-type"), text);
+  const facts = await requestFacts(request, req, spec, bundle.spec.settings.max_body_bytes);
   if (!facts.ok) return stop(facts);
+  const { body } = facts;
   const resource = resourceOf(spec, params, facts.args);
   rec.resource = resource || null;
 
@@ -126,6 +120,25 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (!forwarded.ok) return stop(forwarded);
   rec.upstream_status = forwarded.response.status;
   return decisionResponse(forwarded.response, rec);
+}
+
+/** The declared arguments, from the query and (read only when the action needs it) the bounded body. */
+async function requestFacts(
+  request: Request,
+  req: CanonicalRequest,
+  spec: ActionSpec,
+  maxBodyBytes: number,
+): Promise<Result<{ body: Uint8Array | null; args: Record<string, unknown> }>> {
+  let body: Uint8Array | null = null;
+  if (needsBody(req.service, spec) && req.method !== "GET" && req.method !== "HEAD") {
+    const read = await readBounded(request, maxBodyBytes);
+    if (!read.ok) return read;
+    body = read.bytes;
+  }
+  const text = body === null ? null : decodeUtf8(body);
+  if (text === undefined) return { ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" };
+  const facts = extractArgs(req.service, spec, req.query, request.headers.get("content-type"), text);
+  return facts.ok ? { ok: true, body, args: facts.args } : facts;
 }
 
 function newRecord(request: Request, deps: Deps): DecisionRecord {
