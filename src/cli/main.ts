@@ -104,7 +104,7 @@ function writeBundle(bundle: Bundle, out: string): void {
   writeFileSync(out, JSON.stringify(bundle));
   const c = bundle.manifest.counts;
   console.error(
-    `bundle ${bundle.manifest.revision.slice(0, 12)}${bundle.manifest.dev ? " (dev)" : ""}: ${c.services} services, ${c.actions} actions, ${c.rules} rules, ${c.issuers} issuers -> ${out}`,
+    `bundle ${bundle.manifest.revision.slice(0, 12)}${bundle.manifest.dev ? " (dev)" : ""}: ${c.services} services, ${c.actions} actions, ${c.rules} rules, ${c.profiles} profiles, ${c.issuers} issuers -> ${out}`,
   );
 }
 

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { checkCondition } from "../policy/cel";
 import type { ActionSpec, Bundle, IssuerSpec, Manifest, RuleSpec, ServiceSpec, Settings } from "../policy/types";
 import { BUNDLE_FORMAT } from "../policy/types";
+import { compileProfiles } from "./profiles";
 import { buildIndex, resolveSelectors } from "./rules";
 import { compileService, httpsProblem } from "./services";
 import { Problems, readSource, type SourceFile, yamlFiles } from "./source";
@@ -28,6 +29,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
   const overlays = options.dev ? yamlFiles(join(dir, "dev")).map((f) => readSource(f, "config", root, problems)) : [];
   const services = yamlFiles(join(dir, "services")).map((f) => readSource(f, "service", root, problems));
   const ruleFiles = yamlFiles(join(dir, "rules")).map((f) => readSource(f, "rules", root, problems));
+  const profileFiles = yamlFiles(join(dir, "profiles")).map((f) => readSource(f, "profiles", root, problems));
   if (problems.any || !config) return { ok: false, problems };
 
   const configs = [config, ...(overlays.filter(Boolean) as SourceFile[])];
@@ -72,6 +74,13 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
       rules.push(compiled);
     });
   }
+  const profiles = compileProfiles(
+    profileFiles.filter((f): f is SourceFile => f !== null),
+    actions,
+    compiledServices,
+    issuers,
+    problems,
+  );
   if (problems.any) return { ok: false, problems };
 
   const content = {
@@ -81,6 +90,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
     actions,
     rules,
     index: buildIndex(actions, rules, selections),
+    profiles,
   };
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
@@ -92,6 +102,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
       services: Object.keys(compiledServices).length,
       actions: actions.length,
       rules: rules.length,
+      profiles: profiles.length,
     },
   };
   return { ok: true, bundle: { manifest, ...content } };
@@ -130,6 +141,7 @@ function compileSettings(data: ConfigData): Settings {
     mode: data.settings?.mode ?? "enforce",
     max_body_bytes: data.settings?.max_body_bytes ?? 1_048_576,
     upstream_timeout_ms: data.settings?.upstream_timeout_ms ?? 30_000,
+    bare_workload_tokens: data.settings?.bare_workload_tokens ?? false,
   };
 }
 

@@ -13,24 +13,31 @@ const LABELS: Record<string, (a: ActionSpec) => string[]> = {
 
 /**
  * Resolves a rule's `actions` selectors to action indexes. Names and globs also select the actions
- * that declare `same_effect_as` one of the selected actions, so a rule on merging covers every alias.
+ * that declare `same_effect_as` one of the selected actions, so a rule on merging covers every alias
+ * (`aliases: false`, used by task profiles, selects exactly the named actions).
  */
 export function resolveSelectors(
   selectors: string[],
   actions: ActionSpec[],
   services: Record<string, ServiceSpec>,
   fail: (selectorIndex: number, message: string) => void,
+  options: { aliases?: boolean } = {},
 ): number[] {
   const selected = new Set<number>();
   selectors.forEach((sel, k) => {
-    const hits = resolveOne(sel, actions, services);
+    const hits = resolveOne(sel, actions, services, options.aliases ?? true);
     if (typeof hits === "string") fail(k, hits);
     else for (const h of hits) selected.add(h);
   });
   return [...selected].sort((a, b) => a - b);
 }
 
-function resolveOne(sel: string, actions: ActionSpec[], services: Record<string, ServiceSpec>): number[] | string {
+function resolveOne(
+  sel: string,
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  aliases: boolean,
+): number[] | string {
   const all = actions.map((_, i) => i);
   if (sel === "*") return all;
   const colon = sel.indexOf(":");
@@ -58,6 +65,7 @@ function resolveOne(sel: string, actions: ActionSpec[], services: Record<string,
     );
     return `unknown action "${sel}"${near ? `: did you mean "${near}"?` : ""}`;
   }
+  if (!aliases) return direct;
   // Fix: aliases are followed transitively (an alias of an alias has the same effect too); this used
   // to stop after one step.
   const hits = new Set(direct);
@@ -73,6 +81,38 @@ function resolveOne(sel: string, actions: ActionSpec[], services: Record<string,
     }
   }
   return [...hits];
+}
+
+/**
+ * One exact qualified action name (no glob, no label), as budgets and sequence rules name them:
+ * its index, or what to change.
+ */
+export function lookupAction(
+  name: string,
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+): number | string {
+  if (name.includes("*") || Object.hasOwn(LABELS, name.slice(0, name.indexOf(":"))))
+    return `"${name}" is a selector: name one action as service:action`;
+  const hits = resolveOne(name, actions, services, false);
+  return typeof hits === "string" ? hits : hits[0];
+}
+
+/** A `kind:`, `risk:` or `data:` label that some action carries, or what to change. */
+export function labelProblem(label: string, actions: ActionSpec[]): string | null {
+  const colon = label.indexOf(":");
+  const head = label.slice(0, colon);
+  const tail = label.slice(colon + 1);
+  if (colon === -1 || !Object.hasOwn(LABELS, head))
+    return `"${label}" is not a label: write kind:<kind>, risk:<risk> or data:<label>`;
+  return actions.some((a) => LABELS[head](a).includes(tail))
+    ? null
+    : `no action has ${head} "${tail}": check the label against the catalogs`;
+}
+
+/** The labels an action carries: `kind:<k>`, `risk:<r>`, `data:<d>`. */
+export function labelsOf(a: ActionSpec): string[] {
+  return [`kind:${a.kind}`, `risk:${a.risk}`, ...a.data.map((d) => `data:${d}`)];
 }
 
 function globRegExp(glob: string): RegExp {

@@ -50,6 +50,12 @@ export const configSchema = {
         mode: { enum: ["enforce", "report"], default: "enforce" },
         max_body_bytes: { type: "integer", minimum: 1024, maximum: 10485760, default: 1048576 },
         upstream_timeout_ms: { type: "integer", minimum: 100, maximum: 300000, default: 30000 },
+        bare_workload_tokens: {
+          type: "boolean",
+          default: false,
+          description:
+            "Whether a workload token without a task may call services (false: every call needs a task token). Not enforced yet.",
+        },
       },
     },
     secrets: { type: "array", items: secretName, description: "Worker secrets and vars the policies may reference" },
@@ -121,6 +127,18 @@ export const serviceSchema = {
   },
 };
 
+const agents = {
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    issuer: strings,
+    sub: strings,
+    claims: { type: "object", additionalProperties: { oneOf: [{ type: "string" }, strings] } },
+  },
+};
+const selectors = { type: "array", minItems: 1, items: { type: "string", minLength: 1 } };
+
 const rule = {
   type: "object",
   additionalProperties: false,
@@ -130,17 +148,8 @@ const rule = {
     description: { type: "string" },
     effect: { enum: ["allow", "deny", "approve"] },
     mode: { enum: ["enforce", "report"] },
-    agents: {
-      type: "object",
-      additionalProperties: false,
-      minProperties: 1,
-      properties: {
-        issuer: strings,
-        sub: strings,
-        claims: { type: "object", additionalProperties: { oneOf: [{ type: "string" }, strings] } },
-      },
-    },
-    actions: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    agents,
+    actions: selectors,
     when: {
       type: "string",
       minLength: 1,
@@ -158,6 +167,134 @@ export const rulesSchema = {
   additionalProperties: false,
   required: ["rules"],
   properties: { rules: { type: "array", items: rule } },
+};
+
+// Action names and labels are checked by the compiler, which says what is wrong and suggests a name.
+const actionName = { type: "string", minLength: 1, description: "One qualified action name, service:action" };
+const actionNames = { type: "array", minItems: 1, items: actionName };
+const label = { type: "string", minLength: 1, description: "kind:<kind>, risk:<risk> or data:<label>" };
+const labels = { type: "array", minItems: 1, items: label };
+const count = { type: "integer", minimum: 0 };
+
+const budgets = {
+  type: "object",
+  additionalProperties: false,
+  description: "Limits on what one task may do; each is checked and reserved atomically before a call is forwarded",
+  properties: {
+    calls: { ...count, description: "Total calls in the task" },
+    per_action: {
+      type: "object",
+      description: "Qualified action name -> max calls of exactly that action",
+      additionalProperties: count,
+    },
+    per_label: {
+      type: "object",
+      description: "Label (kind:write, risk:high, data:pii) -> max calls of actions carrying it",
+      additionalProperties: count,
+    },
+    services: { type: "integer", minimum: 1, description: "Distinct services the task may touch" },
+    windows: {
+      type: "array",
+      description: "At most `calls` in any sliding window of `seconds` (429 with Retry-After beyond)",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["calls", "seconds"],
+        properties: {
+          calls: { type: "integer", minimum: 1 },
+          seconds: { type: "integer", minimum: 1, maximum: 86400 },
+        },
+      },
+    },
+    totals: {
+      type: "array",
+      description: "Running total of a declared numeric argument of one action (in-flight calls included)",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["action", "arg", "max"],
+        properties: {
+          action: actionName,
+          arg: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+          max: { type: "number", minimum: 0 },
+        },
+      },
+    },
+  },
+};
+
+const sequence = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    requires: {
+      type: "array",
+      description: "`action` only after one of `after` succeeded in this task",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["action", "after"],
+        properties: { action: actionName, after: actionNames },
+      },
+    },
+    forbid_after: {
+      type: "array",
+      description:
+        "Once an action carrying a `read` label succeeded, actions carrying a `deny` label are refused outside `allow_services`",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["read", "deny"],
+        properties: {
+          read: labels,
+          deny: labels,
+          allow_services: { type: "array", items: name },
+        },
+      },
+    },
+    correlate: {
+      type: "array",
+      description: "`action` may only target a resource that one of `read_by` returned in this task",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["action", "read_by"],
+        properties: { action: actionName, read_by: actionNames },
+      },
+    },
+  },
+};
+
+const profile = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "actions"],
+  properties: {
+    name,
+    description: { type: "string" },
+    agents: { ...agents, description: "Who may start a task of this profile (omitted: any verified agent)" },
+    ttl: { type: "integer", minimum: 1, maximum: 3600, default: 600, description: "Task token lifetime, seconds" },
+    max_lifetime: {
+      type: "integer",
+      minimum: 1,
+      maximum: 86400,
+      default: 3600,
+      description: "Hard end of a task from its start, seconds (>= ttl); renewals never pass it",
+    },
+    actions: { ...selectors, description: "Selectors of the actions a task may call at all (as in rules)" },
+    budgets,
+    sequence,
+  },
+};
+
+export const profilesSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://firebreak.dev/schema/profiles.schema.json",
+  title: "Firebreak task profiles (policies/profiles/*.yaml)",
+  type: "object",
+  additionalProperties: false,
+  required: ["profiles"],
+  properties: { profiles: { type: "array", items: profile } },
 };
 
 export const testsSchema = {
@@ -216,5 +353,6 @@ export const SCHEMAS = {
   "firebreak.schema.json": configSchema,
   "service.schema.json": serviceSchema,
   "rules.schema.json": rulesSchema,
+  "profiles.schema.json": profilesSchema,
   "tests.schema.json": testsSchema,
 } as const;

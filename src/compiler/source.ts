@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { type Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
-import { configSchema, rulesSchema, serviceSchema, testsSchema } from "./schema";
+import { configSchema, profilesSchema, rulesSchema, serviceSchema, testsSchema } from "./schema";
 
 export class Problems {
   readonly list: { where: string; message: string }[] = [];
@@ -34,6 +34,7 @@ const validators = {
   config: ajv.compile(configSchema),
   service: ajv.compile(serviceSchema),
   rules: ajv.compile(rulesSchema),
+  profiles: ajv.compile(profilesSchema),
   tests: ajv.compile(testsSchema),
 } satisfies Record<string, ValidateFunction>;
 export type SourceKind = keyof typeof validators;

@@ -43,6 +43,8 @@ export function loadBundle(json: unknown): LoadedBundle {
     m.counts.rules !== spec.rules.length ||
     m.counts.issuers !== spec.issuers.length ||
     m.counts.services !== Object.keys(spec.services).length ||
+    !Array.isArray(spec.profiles) ||
+    m.counts.profiles !== spec.profiles.length ||
     spec.index.length !== spec.actions.length
   ) {
     throw new BundleError("bundle counts do not match its manifest");

@@ -4,6 +4,8 @@
  * compiler precomputed (route tries, rule index by action and subject).
  */
 
+import type { ProfileSpec } from "../tasks/types";
+
 export const BUNDLE_FORMAT = 1;
 
 export type Effect = "allow" | "deny" | "approve";
@@ -23,13 +25,18 @@ export interface Manifest {
   compiler_version: string;
   /** True when the dev overlay (dev issuer, local upstreams) was compiled in. Never deploy such a bundle. */
   dev: boolean;
-  counts: { issuers: number; services: number; actions: number; rules: number };
+  counts: { issuers: number; services: number; actions: number; rules: number; profiles: number };
 }
 
 export interface Settings {
   mode: Mode;
   max_body_bytes: number;
   upstream_timeout_ms: number;
+  /**
+   * Whether a workload token without a task may call services (default false: every call needs a
+   * task token). Compiled into the bundle; not enforced yet (issue 3).
+   */
+  bare_workload_tokens: boolean;
 }
 
 export interface IssuerSpec {
@@ -131,4 +138,6 @@ export interface Bundle {
   rules: RuleSpec[];
   /** Action index -> rules selecting that action (sorted ascending). */
   index: RuleBucket[];
+  /** Task profiles (policies/profiles/), in file then declaration order; names are unique. */
+  profiles: ProfileSpec[];
 }

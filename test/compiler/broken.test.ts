@@ -124,6 +124,104 @@ const CASES: Case[] = [
   },
   { dir: "cel-regex-lookahead", where: "rules/rules.yaml:6", says: 'uses lookaround "(?!": remove it' },
   { dir: "cel-regex-backreference", where: "rules/rules.yaml:6", says: "uses a backreference (\\1): remove it" },
+  // task profiles
+  {
+    dir: "profile-unknown-key",
+    where: "profiles/profiles.yaml:9",
+    says: '"profiles.0.budgets" has an unknown key "call": remove it or check its spelling',
+  },
+  { dir: "profile-ttl-too-long", where: "profiles/profiles.yaml:5", says: '"profiles.0.ttl" must be <= 3600' },
+  {
+    dir: "profile-duplicate-name",
+    where: "profiles/profiles.yaml:21",
+    says: 'profile name "ops" is used twice (also profile-duplicate-name/profiles/profiles.yaml:3): rename one',
+  },
+  {
+    dir: "profile-unknown-issuer",
+    where: "profiles/profiles.yaml:4",
+    says: 'unknown issuer "github-actions": declare it',
+  },
+  {
+    dir: "profile-selector-matches-nothing",
+    where: "profiles/profiles.yaml:7",
+    says: '"svc:orders.*" matches no action of svc',
+  },
+  {
+    dir: "profile-per-action-unknown",
+    where: "profiles/profiles.yaml:10",
+    says: 'unknown action "svc:items.updte": did you mean "svc:items.update"?',
+  },
+  {
+    dir: "profile-per-action-selector",
+    where: "profiles/profiles.yaml:10",
+    says: '"svc:items.*" is a selector: name one action as service:action',
+  },
+  {
+    dir: "profile-totals-unknown-action",
+    where: "profiles/profiles.yaml:13",
+    says: 'unknown action "svc:items.refnd": did you mean "svc:items.refund"?',
+  },
+  {
+    dir: "profile-requires-unknown-action",
+    where: "profiles/profiles.yaml:16",
+    says: 'unknown action "svc:item.get": did you mean "svc:items.get"?',
+  },
+  {
+    dir: "profile-correlate-unknown-action",
+    where: "profiles/profiles.yaml:20",
+    says: 'unknown action "svc:items.gett": did you mean "svc:items.get"?',
+  },
+  {
+    dir: "profile-unknown-label",
+    where: "profiles/profiles.yaml:11",
+    says: 'no action has kind "writ": check the label',
+  },
+  {
+    dir: "profile-per-label-not-a-label",
+    where: "profiles/profiles.yaml:11",
+    says: '"svc:items.update" is not a label: write kind:<kind>, risk:<risk> or data:<label>',
+  },
+  { dir: "profile-forbid-after-unknown-label", where: "profiles/profiles.yaml:18", says: 'no action has data "pi"' },
+  {
+    dir: "profile-totals-undeclared-arg",
+    where: "profiles/profiles.yaml:13",
+    says: 'svc:items.refund declares no argument "amt" (it declares amount, note): declare it in',
+  },
+  {
+    dir: "profile-totals-arg-not-numeric",
+    where: "profiles/profiles.yaml:13",
+    says: 'argument "note" is declared string: a running total needs an integer or number argument',
+  },
+  {
+    dir: "profile-allow-services-unknown",
+    where: "profiles/profiles.yaml:18",
+    says: 'unknown service "slack" in allow_services',
+  },
+  {
+    dir: "profile-lifetime-below-ttl",
+    where: "profiles/profiles.yaml:6",
+    says: "max_lifetime 300 is shorter than ttl 600: raise max_lifetime to at least 600 or lower ttl",
+  },
+  {
+    dir: "profile-budget-action-not-in-profile",
+    where: "profiles/profiles.yaml:10",
+    says: 'budgets.per_action names "svc:items.search", which is not in this profile\'s actions (a task could never call it)',
+  },
+  {
+    dir: "profile-requires-after-not-in-profile",
+    where: "profiles/profiles.yaml:16",
+    says: 'sequence.requires.after names "svc:items.search", which is not in this profile\'s actions (a task could never call it, so it never lets svc:items.refund run)',
+  },
+  {
+    dir: "profile-correlate-no-resource",
+    where: "profiles/profiles.yaml:20",
+    says: "svc:items.search has no resource, so correlation cannot compare what it targets",
+  },
+  {
+    dir: "profile-alias-bypass",
+    where: "profiles/profiles.yaml:10",
+    says: '"svc:items.patch" is in this profile and has the same effect as "svc:items.update" (same_effect_as), but budgets.per_action and sequence.correlate limit only "svc:items.update": limit "svc:items.patch" too',
+  },
 ];
 
 /** Several mistakes in several files: every one is reported, in one run. */
@@ -141,7 +239,7 @@ const MULTI: Record<string, [string, string][]> = {
 };
 
 /** Directories that compile: the control cases next to a broken one. */
-const COMPILES = ["overlap-other-method-ok", "service-named-constructor-ok", "route-literal-proto-ok"];
+const COMPILES = ["overlap-other-method-ok", "service-named-constructor-ok", "route-literal-proto-ok", "profile-ok"];
 
 function problemsOf(dir: string, options?: CompileOptions) {
   const result = compilePolicies(join(BROKEN, dir), options);

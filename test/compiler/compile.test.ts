@@ -106,14 +106,18 @@ describe("compiling policies/", () => {
       services: Object.keys(prod.services).length,
       actions: prod.actions.length,
       rules: prod.rules.length,
+      profiles: prod.profiles.length,
     });
     const sources = (sub: string) =>
       ["github", "slack", "stripe"].map((s) => parse(readFileSync(join(POLICIES, sub, `${s}.yaml`), "utf8")));
     const actions = sources("services").reduce((n, svc) => n + Object.keys(svc.actions).length, 0);
-    const rules = ["guardrails", "release-bot", "triage-bot"]
+    const rules = ["guardrails", "release-bot", "support-bot", "triage-bot"]
       .map((f) => parse(readFileSync(join(POLICIES, "rules", `${f}.yaml`), "utf8")).rules.length)
       .reduce((a, b) => a + b, 0);
-    expect(c).toEqual({ issuers: 2, services: 3, actions, rules });
+    const profiles = ["release", "support", "triage"]
+      .map((f) => parse(readFileSync(join(POLICIES, "profiles", `${f}.yaml`), "utf8")).profiles.length)
+      .reduce((a, b) => a + b, 0);
+    expect(c).toEqual({ issuers: 2, services: 3, actions, rules, profiles });
     expect(prod.index).toHaveLength(prod.actions.length);
     expect(dev.manifest.counts).toEqual(c);
   });

@@ -1,0 +1,260 @@
+/**
+ * Task profiles (policies/profiles/*.yaml) -> ProfileSpec: selectors resolved to action names, every
+ * action, label, argument and service a budget or sequence rule names checked against the catalogs and
+ * against the profile's own actions (a limit on an action the task can never call is a mistake).
+ */
+import type { ActionSpec, IssuerSpec, ServiceSpec } from "../policy/types";
+import type { Budgets, ProfileSpec, SequenceRules } from "../tasks/types";
+import { labelProblem, lookupAction, resolveSelectors } from "./rules";
+import type { Problems, SourceFile } from "./source";
+
+export const DEFAULT_TTL_S = 600;
+export const DEFAULT_MAX_LIFETIME_S = 3600;
+
+export interface ProfileData {
+  name: string;
+  description?: string;
+  agents?: { issuer?: string[]; sub?: string[]; claims?: Record<string, string | string[]> };
+  ttl?: number;
+  max_lifetime?: number;
+  actions: string[];
+  budgets?: {
+    calls?: number;
+    per_action?: Record<string, number>;
+    per_label?: Record<string, number>;
+    services?: number;
+    windows?: { calls: number; seconds: number }[];
+    totals?: { action: string; arg: string; max: number }[];
+  };
+  sequence?: {
+    requires?: { action: string; after: string[] }[];
+    forbid_after?: { read: string[]; deny: string[]; allow_services?: string[] }[];
+    correlate?: { action: string; read_by: string[] }[];
+  };
+}
+
+type Path = (string | number)[];
+
+export function compileProfiles(
+  files: SourceFile[],
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  issuers: IssuerSpec[],
+  problems: Problems,
+): ProfileSpec[] {
+  const out: ProfileSpec[] = [];
+  for (const src of files) {
+    (src.data as { profiles: ProfileData[] }).profiles.forEach((p, i) => {
+      const at = (...path: Path) => src.at(["profiles", i, ...path]);
+      const compiled = compileProfile(p, at, actions, services, issuers, problems);
+      const same = out.find((o) => o.name === p.name);
+      if (same) problems.add(at("name"), `profile name "${p.name}" is used twice (also ${same.source}): rename one`);
+      else out.push(compiled);
+    });
+  }
+  return out;
+}
+
+function compileProfile(
+  p: ProfileData,
+  at: (...path: Path) => string,
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  issuers: IssuerSpec[],
+  problems: Problems,
+): ProfileSpec {
+  for (const name of p.agents?.issuer ?? []) {
+    if (!issuers.some((s) => s.name === name))
+      problems.add(at("agents", "issuer"), `unknown issuer "${name}": declare it in policies/firebreak.yaml`);
+  }
+  const ttl = p.ttl ?? DEFAULT_TTL_S;
+  const maxLifetime = p.max_lifetime ?? Math.max(DEFAULT_MAX_LIFETIME_S, ttl);
+  if (maxLifetime < ttl)
+    problems.add(
+      at("max_lifetime"),
+      `max_lifetime ${maxLifetime} is shorter than ttl ${ttl}: raise max_lifetime to at least ${ttl} or lower ttl`,
+    );
+
+  // Exactly the selected actions: a profile is an allow list, so aliases (same_effect_as) are not
+  // pulled in; a limit on an action that an alias in the profile would bypass is refused below.
+  const selected = resolveSelectors(p.actions, actions, services, (k, msg) => problems.add(at("actions", k), msg), {
+    aliases: false,
+  });
+  const inProfile = new Set(selected.map((i) => actions[i].name));
+
+  /** Checks one action name; returns its spec when it exists and the profile may call it. */
+  const action = (name: string, path: Path, role: string, guards?: string): ActionSpec | null => {
+    const hit = lookupAction(name, actions, services);
+    if (typeof hit === "string") {
+      problems.add(at(...path), hit);
+      return null;
+    }
+    if (!inProfile.has(name)) {
+      problems.add(
+        at(...path),
+        `${role} names "${name}", which is not in this profile's actions (a task could never call it${guards ? `, so it never lets ${guards} run` : ""}): add it to actions or remove it here`,
+      );
+      return null;
+    }
+    return actions[hit];
+  };
+  const label = (l: string, path: Path): boolean => {
+    const bad = labelProblem(l, actions);
+    if (bad) problems.add(at(...path), bad);
+    return bad === null;
+  };
+
+  const b = p.budgets ?? {};
+  const budgets: Budgets = {
+    calls: b.calls ?? null,
+    per_action: {},
+    per_label: {},
+    services: b.services ?? null,
+    windows: (b.windows ?? []).map((w) => ({ calls: w.calls, seconds: w.seconds })),
+    totals: [],
+  };
+  for (const [name, max] of Object.entries(b.per_action ?? {})) {
+    if (action(name, ["budgets", "per_action", name], "budgets.per_action")) budgets.per_action[name] = max;
+  }
+  for (const [l, max] of Object.entries(b.per_label ?? {})) {
+    if (label(l, ["budgets", "per_label", l])) budgets.per_label[l] = max;
+  }
+  (b.totals ?? []).forEach((t, k) => {
+    const a = action(t.action, ["budgets", "totals", k, "action"], "budgets.totals");
+    if (!a) return;
+    const type = Object.hasOwn(a.args, t.arg) ? a.args[t.arg] : undefined;
+    if (type === undefined)
+      problems.add(
+        at("budgets", "totals", k, "arg"),
+        `${t.action} declares no argument "${t.arg}"${argList(a)}: declare it in ${a.source.replace(/:\d+$/, "")} or fix the name`,
+      );
+    else if (type !== "integer" && type !== "number")
+      problems.add(
+        at("budgets", "totals", k, "arg"),
+        `${t.action} argument "${t.arg}" is declared ${type}: a running total needs an integer or number argument`,
+      );
+    budgets.totals.push({ action: t.action, arg: t.arg, max: t.max });
+  });
+
+  const s = p.sequence ?? {};
+  const sequence: SequenceRules = { requires: [], forbid_after: [], correlate: [] };
+  (s.requires ?? []).forEach((r, k) => {
+    action(r.action, ["sequence", "requires", k, "action"], "sequence.requires");
+    r.after.forEach((n, j) => {
+      action(n, ["sequence", "requires", k, "after", j], "sequence.requires.after", r.action);
+    });
+    sequence.requires.push({ action: r.action, after: [...r.after] });
+  });
+  (s.forbid_after ?? []).forEach((f, k) => {
+    f.read.forEach((l, j) => {
+      label(l, ["sequence", "forbid_after", k, "read", j]);
+    });
+    f.deny.forEach((l, j) => {
+      label(l, ["sequence", "forbid_after", k, "deny", j]);
+    });
+    (f.allow_services ?? []).forEach((svc, j) => {
+      if (!Object.hasOwn(services, svc))
+        problems.add(
+          at("sequence", "forbid_after", k, "allow_services", j),
+          `unknown service "${svc}" in allow_services: add policies/services/${svc}.yaml or fix the name`,
+        );
+    });
+    sequence.forbid_after.push({ read: [...f.read], deny: [...f.deny], allow_services: [...(f.allow_services ?? [])] });
+  });
+  (s.correlate ?? []).forEach((c, k) => {
+    const a = action(c.action, ["sequence", "correlate", k, "action"], "sequence.correlate");
+    if (a && a.resource === null) problems.add(at("sequence", "correlate", k, "action"), noResource(a));
+    c.read_by.forEach((n, j) => {
+      const r = action(n, ["sequence", "correlate", k, "read_by", j], "sequence.correlate.read_by", c.action);
+      if (r && r.resource === null) problems.add(at("sequence", "correlate", k, "read_by", j), noResource(r));
+    });
+    sequence.correlate.push({ action: c.action, read_by: [...c.read_by] });
+  });
+
+  checkAliasBypass(budgets, sequence, selected, actions, at, problems);
+
+  const claims = p.agents?.claims
+    ? Object.fromEntries(Object.entries(p.agents.claims).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]))
+    : undefined;
+  return {
+    name: p.name,
+    agents: p.agents ? { issuer: p.agents.issuer, sub: p.agents.sub, claims } : null,
+    ttl_s: ttl,
+    max_lifetime_s: maxLifetime,
+    actions: [...inProfile].sort(),
+    budgets,
+    sequence,
+    source: at(),
+  };
+}
+
+const argList = (a: ActionSpec) => {
+  const names = Object.keys(a.args);
+  return names.length > 0 ? ` (it declares ${names.join(", ")})` : "";
+};
+
+const noResource = (a: ActionSpec) =>
+  `${a.name} has no resource, so correlation cannot compare what it targets: give it a resource in ${a.source.replace(/:\d+$/, "")} or remove it here`;
+
+/**
+ * An alias (same_effect_as, followed transitively) reaches the effect of its target. When both are in
+ * a profile, a per-action budget, `requires` or `correlate` on the target alone could be bypassed by
+ * calling the alias: the alias must carry the same kind of limit.
+ */
+function checkAliasBypass(
+  budgets: Budgets,
+  sequence: SequenceRules,
+  selected: number[],
+  actions: ActionSpec[],
+  at: (...path: Path) => string,
+  problems: Problems,
+): void {
+  const byName = new Map(actions.map((a) => [a.name, a]));
+  const targetsOf = (a: ActionSpec): Set<string> => {
+    const seen = new Set<string>();
+    const todo = [...a.same_effect_as];
+    while (todo.length > 0) {
+      const t = todo.pop() as string;
+      if (seen.has(t)) continue;
+      seen.add(t);
+      todo.push(...(byName.get(t)?.same_effect_as ?? []));
+    }
+    return seen;
+  };
+  const limits: [string, Path, (name: string) => boolean, string[]][] = [
+    [
+      "budgets.per_action",
+      ["budgets", "per_action"],
+      (n) => Object.hasOwn(budgets.per_action, n),
+      Object.keys(budgets.per_action),
+    ],
+    [
+      "sequence.requires",
+      ["sequence", "requires"],
+      (n) => sequence.requires.some((r) => r.action === n),
+      sequence.requires.map((r) => r.action),
+    ],
+    [
+      "sequence.correlate",
+      ["sequence", "correlate"],
+      (n) => sequence.correlate.some((r) => r.action === n),
+      sequence.correlate.map((r) => r.action),
+    ],
+  ];
+  for (const i of selected) {
+    const alias = actions[i];
+    const targets = targetsOf(alias);
+    if (targets.size === 0) continue;
+    const missed = limits.flatMap(([what, path, limited, names]) => {
+      const target = limited(alias.name) ? undefined : names.find((n) => targets.has(n));
+      return target ? [{ what, path, target }] : [];
+    });
+    if (missed.length === 0) continue;
+    // One problem per alias, on the first limit it would bypass.
+    const target = missed[0].target;
+    problems.add(
+      at(...missed[0].path),
+      `"${alias.name}" is in this profile and has the same effect as "${target}" (same_effect_as), but ${missed.map((m) => m.what).join(" and ")} limit only "${target}": limit "${alias.name}" too or leave it out of actions`,
+    );
+  }
+}
