@@ -6,3 +6,4 @@ import bundleJson from "../build/bundle.json";
 import { createApp } from "./app";
 
 export default createApp(bundleJson);
+export { TaskObject } from "./tasks/task-object";

@@ -1,0 +1,144 @@
+/**
+ * The checks a task object runs on one step, in the order of issue 3, and the reservation it writes
+ * when they pass. Every function is synchronous over the task's SQLite store: the task object calls
+ * `check` and then `reserve` in one block, so no other call can run between the check and the write.
+ */
+import { key, type TaskStore } from "./task-store";
+import type { ProfileSpec, StepRequest } from "./types";
+
+/** Stable reason codes of a refused step (docs/design/tasks.md, "Built: the task object"). */
+export type AdmitReason =
+  | "task.unknown"
+  | "task.completed"
+  | "task.revoked"
+  | "task.expired"
+  | "task.action_not_in_profile"
+  | "budget.exhausted"
+  | "budget.services"
+  | "budget.window"
+  | "budget.total_exceeded"
+  | "budget.total_unknown"
+  | "sequence.requires"
+  | "sequence.forbidden_after"
+  | "sequence.unread_resource";
+
+export interface Refusal {
+  reason: AdmitReason;
+  /** `budget.window` only: seconds until the window has room again. */
+  retry_after_s?: number;
+}
+
+export type Admit = { ok: true; seq: number } | ({ ok: false } & Refusal);
+
+/** Everything after liveness: profile membership, budgets, then sequence rules. */
+export function check(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
+  if (!profile.actions.includes(step.action)) return { reason: "task.action_not_in_profile" };
+  return (
+    checkCounts(store, profile, step) ??
+    checkWindows(store, profile, step) ??
+    checkTotals(store, profile, step) ??
+    checkSequence(store, profile, step)
+  );
+}
+
+/** Calls, per action, per label, distinct services. */
+function checkCounts(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
+  const b = profile.budgets;
+  if (b.calls !== null && store.counter(key.calls) >= b.calls) return { reason: "budget.exhausted" };
+  const perAction = own(b.per_action, step.action);
+  if (perAction !== undefined && store.counter(key.action(step.action)) >= perAction) {
+    return { reason: "budget.exhausted" };
+  }
+  for (const label of new Set(step.labels)) {
+    const cap = own(b.per_label, label);
+    if (cap !== undefined && store.counter(key.label(label)) >= cap) return { reason: "budget.exhausted" };
+  }
+  if (b.services !== null && store.counter(key.service(step.service)) === 0) {
+    if (store.distinctServices() >= b.services) return { reason: "budget.services" };
+  }
+  return null;
+}
+
+/** Sliding windows: at most `calls` admitted in any `seconds`; Retry-After is when the blocking call leaves. */
+function checkWindows(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
+  let retry = 0;
+  for (const w of profile.budgets.windows) {
+    const span = w.seconds * 1000;
+    const inWindow = store.windowSince(step.now - span);
+    if (inWindow.length < w.calls) continue;
+    // Room for one more once all but `calls - 1` of them have left: the (len - calls)-th oldest leaves last.
+    const leaving = inWindow[inWindow.length - w.calls]!;
+    retry = Math.max(retry, Math.ceil((leaving + span - step.now) / 1000), 1);
+  }
+  return retry > 0 ? { reason: "budget.window", retry_after_s: retry } : null;
+}
+
+/** Running totals, counting the reservations of calls still in flight. */
+function checkTotals(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
+  const totals = totalsOf(profile, step);
+  if (totals === null) return { reason: "budget.total_unknown" };
+  for (const t of totals) {
+    if (store.counter(t.key) + t.amount > t.max) return { reason: "budget.total_exceeded" };
+  }
+  return null;
+}
+
+function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
+  const s = profile.sequence;
+  for (const rule of s.requires) {
+    if (rule.action === step.action && !store.succeededAny(rule.after)) return { reason: "sequence.requires" };
+  }
+  if (s.forbid_after.length > 0) {
+    const read = new Set(store.labelsRead());
+    for (const rule of s.forbid_after) {
+      if (!rule.read.some((l) => read.has(l))) continue;
+      if (!rule.deny.some((l) => step.labels.includes(l))) continue;
+      if (!rule.allow_services.includes(step.service)) return { reason: "sequence.forbidden_after" };
+    }
+  }
+  for (const rule of s.correlate) {
+    if (rule.action === step.action && !store.succeededAny(rule.read_by, step.resource)) {
+      return { reason: "sequence.unread_resource" };
+    }
+  }
+  return null;
+}
+
+/** Writes what an admitted step uses: counters, its window timestamp and its running-total reservations. */
+export function reserve(store: TaskStore, profile: ProfileSpec, step: StepRequest, seq: number): void {
+  store.addCounter(key.calls, 1);
+  store.addCounter(key.action(step.action), 1);
+  for (const label of new Set(step.labels)) store.addCounter(key.label(label), 1);
+  store.addCounter(key.service(step.service), 1);
+  const longest = Math.max(0, ...profile.budgets.windows.map((w) => w.seconds * 1000));
+  if (longest > 0) store.recordWindow(seq, step.now, step.now - longest);
+  for (const t of totalsOf(profile, step) ?? []) store.addCounter(t.key, t.amount);
+}
+
+/** Gives back the running-total reservations of a step whose upstream call failed. */
+export function release(store: TaskStore, profile: ProfileSpec, action: string, args: Record<string, number>): void {
+  for (const t of totalsOf(profile, { action, args }) ?? []) store.addCounter(t.key, -t.amount);
+}
+
+/**
+ * The amounts a step adds to running totals. A totals action whose argument is missing, not a finite
+ * number, or negative (which would lower the total) makes the whole step unknown: null, fail closed.
+ */
+function totalsOf(
+  profile: ProfileSpec,
+  step: Pick<StepRequest, "action" | "args">,
+): { key: string; amount: number; max: number }[] | null {
+  const out: { key: string; amount: number; max: number }[] = [];
+  for (const t of profile.budgets.totals) {
+    if (t.action !== step.action) continue;
+    const amount = own(step.args, t.arg);
+    if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0) return null;
+    out.push({ key: key.total(t.action, t.arg), amount, max: t.max });
+  }
+  return out;
+}
+
+/** A record's own property only: an action named `constructor` must not find Object.prototype's. */
+function own<T>(record: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}

@@ -1,0 +1,54 @@
+/**
+ * The task step log's hash chain: each entry stores `hash = sha256(prev_hash + canonical JSON of the
+ * entry)`, so an edited, inserted or deleted entry breaks every hash after it. Synchronous on purpose:
+ * the task object appends inside its check-and-reserve block, where no `await` may run (TOOLCHAIN.md),
+ * and WebCrypto has no synchronous digest; `node:crypto` (the `nodejs_compat` flag) does.
+ */
+import { createHash } from "node:crypto";
+
+/** `prev_hash` of the first entry. */
+export const GENESIS = "0".repeat(64);
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** JSON with object keys sorted at every level: one byte string per value. */
+export function canonicalJson(value: Json): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as Json)}`).join(",")}}`;
+}
+
+export function chainHash(prevHash: string, entry: Json): string {
+  return createHash("sha256").update(prevHash).update(canonicalJson(entry)).digest("hex");
+}
+
+export interface ChainLink {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+  /** The hashed content of the entry, rebuilt from the stored columns (never a stored blob). */
+  entry: Json;
+}
+
+/**
+ * Walks the links in order: seq must run 1, 2, 3, ..., each prev_hash must be the previous hash and
+ * each hash must match its entry. `head` (the last seq and hash the task row remembers) catches a
+ * truncated tail. Returns the seq of the first entry that does not hold.
+ */
+export function verifyChain(
+  links: Iterable<ChainLink>,
+  head: { seq: number; hash: string },
+): { ok: true } | { ok: false; broken_at: number } {
+  let seq = 0;
+  let prev = GENESIS;
+  for (const link of links) {
+    seq += 1;
+    if (link.seq !== seq || link.prev_hash !== prev || chainHash(prev, link.entry) !== link.hash) {
+      return { ok: false, broken_at: seq };
+    }
+    prev = link.hash;
+  }
+  if (seq !== head.seq || prev !== head.hash) return { ok: false, broken_at: Math.min(seq, head.seq) + 1 };
+  return { ok: true };
+}

@@ -1,0 +1,256 @@
+/**
+ * The task Durable Object (issue 3): one object per task, SQLite storage, native RPC. It holds the
+ * task's profile, state and deadline, its budget counters and reads, and its hash-chained step log.
+ *
+ * Every method that checks and writes does so in one synchronous block (`transactionSync` around
+ * `sql.exec` calls, nothing awaited): calls to one object run one at a time between awaits, so
+ * concurrent admits cannot both pass a check that only one of them may pass (TOOLCHAIN.md).
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { type Admit, check, type Refusal, release, reserve } from "./admission";
+import { canonicalJson, GENESIS, verifyChain } from "./hash-chain";
+import { type Entry, type StepRow, type TaskRow, type TaskState, TaskStore } from "./task-store";
+import type { Budgets, ProfileSpec, StepRequest } from "./types";
+
+export type { Admit, AdmitReason } from "./admission";
+export type { TaskState } from "./task-store";
+
+export interface OpenInit {
+  task_id: string;
+  profile: ProfileSpec;
+  agent: { issuer: string; sub: string };
+  purpose: string;
+  /** Epoch milliseconds. */
+  now: number;
+}
+
+export type OpenResult = { ok: true; deadline: number } | { ok: false; reason: "task.agent_mismatch" };
+
+export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
+
+export interface StepView {
+  seq: number;
+  ts: number;
+  kind: Entry["kind"];
+  decision_id: string | null;
+  action: string | null;
+  service: string | null;
+  resource: string | null;
+  labels: string[] | null;
+  args: Record<string, string | number> | null;
+  outcome: string | null;
+  reason: string | null;
+  ref: number | null;
+  status: number | null;
+  settled: boolean;
+  by: string | null;
+  hash: string;
+}
+
+export interface TaskView {
+  task: Omit<TaskRow, "profile" | "issuer" | "sub"> & { agent: { issuer: string; sub: string }; profile: string };
+  budgets: Budgets;
+  /** Raw counters: `calls`, `action:<a>`, `label:<l>`, `service:<s>`, `total:<action>:<arg>` (reservations included). */
+  counters: Record<string, number>;
+  services: string[];
+  /** Admitted calls still inside the longest window. */
+  window_calls: number;
+  labels_read: string[];
+  resources_read: { action: string; resource: string }[];
+  steps: StepView[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  next_cursor: number | null;
+}
+
+export class TaskObject extends DurableObject<Env> {
+  private readonly store: TaskStore;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new TaskStore(ctx.storage.sql);
+    this.store.migrate();
+  }
+
+  /**
+   * Creates the task once. Opening again for the same agent returns the original deadline and keeps
+   * the original profile; another agent (or task id) is refused `task.agent_mismatch`, as a result, not
+   * an exception: an exception from this object means "unavailable" (503) to the gateway.
+   */
+  async open(init: OpenInit): Promise<OpenResult> {
+    const deadline = this.ctx.storage.transactionSync((): number | OpenResult => {
+      const existing = this.store.task();
+      if (existing) {
+        const same =
+          existing.task_id === init.task_id && existing.issuer === init.agent.issuer && existing.sub === init.agent.sub;
+        return same ? { ok: true, deadline: existing.deadline } : { ok: false, reason: "task.agent_mismatch" };
+      }
+      const lifetime = init.profile.max_lifetime_s;
+      if (!(Number.isFinite(lifetime) && lifetime > 0)) throw new Error("task.bad_profile: max_lifetime_s");
+      const end = init.now + lifetime * 1000;
+      this.store.createTask({ ...init, ...init.agent, created: init.now, deadline: end });
+      const args = canonicalJson({ profile: init.profile.name, purpose: init.purpose, deadline: end });
+      this.store.append({ ts: init.now, kind: "open", by: `${init.agent.issuer} ${init.agent.sub}`, args });
+      return end;
+    });
+    if (typeof deadline !== "number") return deadline;
+    await this.ctx.storage.setAlarm(deadline);
+    return { ok: true, deadline };
+  }
+
+  /** Checks the step and, when it passes, reserves it; a refused step is logged and moves no counter. */
+  admit(step: StepRequest): Admit {
+    return this.ctx.storage.transactionSync((): Admit => {
+      const task = this.store.task();
+      if (!task) return { ok: false, reason: "task.unknown" };
+      const refusal = this.liveness(task, step.now) ?? check(this.store, task.profile, step);
+      const seq = this.store.append({
+        ts: step.now,
+        kind: "call",
+        decision_id: step.decision_id,
+        action: step.action,
+        service: step.service,
+        resource: step.resource,
+        labels: canonicalJson(step.labels),
+        args: canonicalJson(step.args),
+        outcome: refusal ? "refused" : "reserved",
+        reason: refusal?.reason ?? null,
+      });
+      if (refusal) return { ok: false, ...refusal };
+      reserve(this.store, task.profile, step, seq);
+      return { ok: true, seq };
+    });
+  }
+
+  /**
+   * Records the upstream answer of a reserved step, once. 2xx: the step's `data:*` labels join
+   * labels_read, its action joins the succeeded set and its resource resources_read. No answer (null)
+   * or >= 500: its running-total reservations are given back; its calls stay counted (the attempt
+   * happened). Anything else (3xx, 4xx) keeps the reservation. Unknown, refused or settled seqs: no-op.
+   */
+  settle(seq: number, status: number | null, now: number): void {
+    this.ctx.storage.transactionSync(() => {
+      const task = this.store.task();
+      const step = this.store.step(seq);
+      if (!task || !step || step.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
+      this.store.markSettled(seq, status);
+      this.store.append({ ts: now, kind: "settle", ref: seq, status });
+      const action = step.action!;
+      if (status !== null && status >= 200 && status < 300) {
+        this.store.recordSuccess(action, step.resource!, JSON.parse(step.labels!) as string[]);
+      } else if (status === null || status >= 500) {
+        release(this.store, task.profile, action, JSON.parse(step.args!) as Record<string, number>);
+      }
+    });
+  }
+
+  /** The agent ends its task: every later admit is refused `task.completed`. */
+  complete(now: number): Promise<EndResult> {
+    return this.end("completed", now, null);
+  }
+
+  /** An operator ends the task: every later admit is refused `task.revoked`. */
+  revoke(now: number, by: string): Promise<EndResult> {
+    return this.end("revoked", now, by);
+  }
+
+  inspect(cursor = 0, limit = 50): TaskView | null {
+    const task = this.store.task();
+    if (!task) return null;
+    const size = Math.min(Math.max(Math.trunc(limit) || 1, 1), 500);
+    const rows = this.store.steps(cursor, size + 1);
+    const page = rows.slice(0, size);
+    const counters = this.store.counters();
+    const { profile, issuer, sub, ...rest } = task;
+    return {
+      task: { ...rest, agent: { issuer, sub }, profile: profile.name },
+      budgets: profile.budgets,
+      counters,
+      services: Object.keys(counters)
+        .filter((k) => k.startsWith("service:"))
+        .map((k) => k.slice("service:".length)),
+      window_calls: this.store.windowSince(Number.NEGATIVE_INFINITY).length,
+      labels_read: this.store.labelsRead(),
+      resources_read: this.store.resourcesRead(),
+      steps: page.map(stepView),
+      next_cursor: rows.length > size ? page[page.length - 1]!.seq : null,
+    };
+  }
+
+  /**
+   * Recomputes the chain from the stored columns, then checks that every call's settled status is the
+   * one its (hashed) settle entry carries. `broken_at` is the first seq that does not hold.
+   */
+  verifyLog(): { ok: boolean; broken_at?: number } {
+    const links = [...this.store.links()];
+    const head = this.store.task() ? this.store.head() : { seq: 0, hash: GENESIS };
+    const chain = verifyChain(links, head);
+    if (!chain.ok) return chain;
+    const settledBy = new Map<number, number | null>();
+    for (const { row } of links) if (row.kind === "settle") settledBy.set(row.ref!, row.status);
+    for (const { row } of links) {
+      if (row.kind !== "call") continue;
+      const recorded = settledBy.has(row.seq);
+      if (recorded !== Boolean(row.settled) || (recorded ? settledBy.get(row.seq) : null) !== row.status) {
+        return { ok: false, broken_at: row.seq };
+      }
+    }
+    return { ok: true };
+  }
+
+  /** At the deadline a live task expires and the log records it; an early alarm re-arms itself. */
+  async alarm(): Promise<void> {
+    const task = this.store.task();
+    if (task?.state !== "live") return;
+    const now = Date.now();
+    if (now < task.deadline) {
+      await this.ctx.storage.setAlarm(task.deadline);
+      return;
+    }
+    this.ctx.storage.transactionSync(() => this.liveness(task, now));
+  }
+
+  /** Refusal for a task that is not live; a live task past its deadline expires here, logged once. */
+  private liveness(task: TaskRow, now: number): Refusal | null {
+    if (task.state !== "live") return { reason: `task.${task.state}` };
+    if (now < task.deadline) return null;
+    this.store.endTask("expired", now, null);
+    this.store.append({ ts: now, kind: "expire" });
+    return { reason: "task.expired" };
+  }
+
+  private async end(state: "completed" | "revoked", now: number, by: string | null): Promise<EndResult> {
+    const result = this.ctx.storage.transactionSync((): EndResult => {
+      const task = this.store.task();
+      if (!task) return { ok: false, reason: "task.unknown" };
+      const refusal = this.liveness(task, now);
+      if (refusal) return { ok: false, reason: refusal.reason as `task.${Exclude<TaskState, "live">}` };
+      this.store.endTask(state, now, by);
+      this.store.append({ ts: now, kind: state === "completed" ? "complete" : "revoke", by });
+      return { ok: true };
+    });
+    if (result.ok) await this.ctx.storage.deleteAlarm();
+    return result;
+  }
+}
+
+function stepView(row: StepRow): StepView {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    kind: row.kind,
+    decision_id: row.decision_id,
+    action: row.action,
+    service: row.service,
+    resource: row.resource,
+    labels: row.labels === null || row.kind !== "call" ? null : (JSON.parse(row.labels) as string[]),
+    args: row.args === null ? null : (JSON.parse(row.args) as Record<string, string | number>),
+    outcome: row.outcome,
+    reason: row.reason,
+    ref: row.ref,
+    status: row.status,
+    settled: Boolean(row.settled),
+    by: row.by,
+    hash: row.hash,
+  };
+}

@@ -1,0 +1,300 @@
+/**
+ * The task object's SQLite tables and every read and write on them. All methods are synchronous
+ * (`ctx.storage.sql.exec`), so the task object can check and reserve a step in one block with no
+ * `await` in between (TOOLCHAIN.md, Durable Objects).
+ */
+import { type ChainLink, chainHash, GENESIS, type Json } from "./hash-chain";
+import type { ProfileSpec } from "./types";
+
+export type TaskState = "live" | "completed" | "revoked" | "expired";
+
+export interface TaskRow {
+  task_id: string;
+  issuer: string;
+  sub: string;
+  purpose: string;
+  profile: ProfileSpec;
+  state: TaskState;
+  created: number;
+  deadline: number;
+  ended_at: number | null;
+  ended_by: string | null;
+}
+
+/** What one log entry says; `null` where a field does not apply to its kind. */
+export interface Entry {
+  ts: number;
+  /** `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`. */
+  kind: "open" | "call" | "settle" | "complete" | "revoke" | "expire";
+  decision_id?: string | null;
+  action?: string | null;
+  service?: string | null;
+  resource?: string | null;
+  /** Canonical JSON of the step's labels and declared arguments. */
+  labels?: string | null;
+  args?: string | null;
+  /** `reserved` or `refused` (call entries). */
+  outcome?: string | null;
+  reason?: string | null;
+  /** The call a settle entry settles. */
+  ref?: number | null;
+  /** Upstream status of a settle entry (null: no answer). */
+  status?: number | null;
+  /** Who ended the task (revoke) or opened it (`issuer sub`). */
+  by?: string | null;
+}
+
+export interface StepRow extends Required<Entry> {
+  seq: number;
+  /** Call entries only, set by settle (not hashed: the settle entry carries the status in the chain). */
+  settled: number;
+  prev_hash: string;
+  hash: string;
+}
+
+const HASHED = [
+  "seq",
+  "ts",
+  "kind",
+  "decision_id",
+  "action",
+  "service",
+  "resource",
+  "labels",
+  "args",
+  "outcome",
+  "reason",
+  "ref",
+  "by",
+] as const;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS task (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  task_id TEXT NOT NULL, issuer TEXT NOT NULL, sub TEXT NOT NULL, purpose TEXT NOT NULL,
+  profile TEXT NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, deadline INTEGER NOT NULL,
+  ended_at INTEGER, ended_by TEXT, head_seq INTEGER NOT NULL, head_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS window_calls (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS window_calls_ts ON window_calls (ts);
+CREATE TABLE IF NOT EXISTS labels_read (label TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS resources_read (action TEXT NOT NULL, resource TEXT NOT NULL, PRIMARY KEY (action, resource));
+CREATE TABLE IF NOT EXISTS succeeded (action TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS steps (
+  seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+  decision_id TEXT, action TEXT, service TEXT, resource TEXT, labels TEXT, args TEXT,
+  outcome TEXT, reason TEXT, ref INTEGER, status INTEGER, by TEXT,
+  settled INTEGER NOT NULL DEFAULT 0, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);`;
+
+/** Counter keys: budget use, and the running totals with their in-flight reservations. */
+export const key = {
+  calls: "calls",
+  action: (a: string) => `action:${a}`,
+  label: (l: string) => `label:${l}`,
+  service: (s: string) => `service:${s}`,
+  total: (action: string, arg: string) => `total:${action}:${arg}`,
+};
+
+export class TaskStore {
+  /** The profile never changes after open: parse it once, not on every admit. */
+  private parsed: { raw: string; profile: ProfileSpec } | null = null;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  migrate(): void {
+    this.sql.exec(SCHEMA);
+  }
+
+  task(): TaskRow | null {
+    const rows = this.sql.exec("SELECT * FROM task WHERE id = 1").toArray();
+    const row = rows[0];
+    if (!row) return null;
+    const raw = row.profile as string;
+    if (this.parsed?.raw !== raw) this.parsed = { raw, profile: JSON.parse(raw) as ProfileSpec };
+    return { ...(row as unknown as TaskRow), profile: this.parsed.profile };
+  }
+
+  createTask(t: Omit<TaskRow, "state" | "ended_at" | "ended_by">): void {
+    this.sql.exec(
+      `INSERT INTO task (id, task_id, issuer, sub, purpose, profile, state, created, deadline, head_seq, head_hash)
+       VALUES (1, ?, ?, ?, ?, ?, 'live', ?, ?, 0, ?)`,
+      t.task_id,
+      t.issuer,
+      t.sub,
+      t.purpose,
+      JSON.stringify(t.profile),
+      t.created,
+      t.deadline,
+      GENESIS,
+    );
+  }
+
+  endTask(state: Exclude<TaskState, "live">, now: number, by: string | null): void {
+    this.sql.exec("UPDATE task SET state = ?, ended_at = ?, ended_by = ? WHERE id = 1", state, now, by);
+  }
+
+  counter(k: string): number {
+    const row = this.sql.exec<{ n: number }>("SELECT n FROM counters WHERE key = ?", k).toArray()[0];
+    return row ? row.n : 0;
+  }
+
+  addCounter(k: string, delta: number): void {
+    this.sql.exec(
+      "INSERT INTO counters (key, n) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = n + ?",
+      k,
+      delta,
+      delta,
+    );
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const row of this.sql.exec<{ key: string; n: number }>("SELECT key, n FROM counters ORDER BY key")) {
+      out[row.key] = row.n;
+    }
+    return out;
+  }
+
+  distinctServices(): number {
+    return this.sql.exec<{ c: number }>("SELECT count(*) AS c FROM counters WHERE key LIKE 'service:%'").one().c;
+  }
+
+  /** Timestamps of admitted calls after `since`, oldest first. */
+  windowSince(since: number): number[] {
+    return this.sql
+      .exec<{ ts: number }>("SELECT ts FROM window_calls WHERE ts > ? ORDER BY ts", since)
+      .toArray()
+      .map((r) => r.ts);
+  }
+
+  recordWindow(seq: number, ts: number, pruneBefore: number): void {
+    this.sql.exec("DELETE FROM window_calls WHERE ts <= ?", pruneBefore);
+    this.sql.exec("INSERT INTO window_calls (seq, ts) VALUES (?, ?)", seq, ts);
+  }
+
+  labelsRead(): string[] {
+    return this.sql
+      .exec<{ label: string }>("SELECT label FROM labels_read ORDER BY label")
+      .toArray()
+      .map((r) => r.label);
+  }
+
+  resourcesRead(): { action: string; resource: string }[] {
+    return this.sql
+      .exec<{ action: string; resource: string }>(
+        "SELECT action, resource FROM resources_read ORDER BY action, resource",
+      )
+      .toArray();
+  }
+
+  /** Whether one of `actions` succeeded in this task (and, when given, returned `resource`). */
+  succeededAny(actions: string[], resource?: string): boolean {
+    if (actions.length === 0) return false;
+    const marks = actions.map(() => "?").join(",");
+    const cursor =
+      resource === undefined
+        ? this.sql.exec(`SELECT 1 FROM succeeded WHERE action IN (${marks}) LIMIT 1`, ...actions)
+        : this.sql.exec(
+            `SELECT 1 FROM resources_read WHERE resource = ? AND action IN (${marks}) LIMIT 1`,
+            resource,
+            ...actions,
+          );
+    return cursor.toArray().length > 0;
+  }
+
+  recordSuccess(action: string, resource: string, labels: string[]): void {
+    this.sql.exec("INSERT OR IGNORE INTO succeeded (action) VALUES (?)", action);
+    this.sql.exec("INSERT OR IGNORE INTO resources_read (action, resource) VALUES (?, ?)", action, resource);
+    for (const label of labels) {
+      if (label.startsWith("data:")) this.sql.exec("INSERT OR IGNORE INTO labels_read (label) VALUES (?)", label);
+    }
+  }
+
+  step(seq: number): StepRow | null {
+    return (this.sql.exec("SELECT * FROM steps WHERE seq = ?", seq).toArray()[0] as unknown as StepRow) ?? null;
+  }
+
+  steps(after: number, limit: number): StepRow[] {
+    return this.sql
+      .exec("SELECT * FROM steps WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+      .toArray() as unknown as StepRow[];
+  }
+
+  markSettled(seq: number, status: number | null): void {
+    this.sql.exec("UPDATE steps SET settled = 1, status = ? WHERE seq = ?", status, seq);
+  }
+
+  /** Appends one entry to the chain and moves the head; returns its seq. */
+  append(entry: Entry): number {
+    const head = this.head();
+    const row = { ...blank(), ...entry, seq: head.seq + 1 };
+    const hash = chainHash(head.hash, hashedEntry(row));
+    this.sql.exec(
+      `INSERT INTO steps (seq, ts, kind, decision_id, action, service, resource, labels, args, outcome, reason, ref,
+         status, by, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.seq,
+      row.ts,
+      row.kind,
+      row.decision_id,
+      row.action,
+      row.service,
+      row.resource,
+      row.labels,
+      row.args,
+      row.outcome,
+      row.reason,
+      row.ref,
+      row.status,
+      row.by,
+      head.hash,
+      hash,
+    );
+    this.sql.exec("UPDATE task SET head_seq = ?, head_hash = ? WHERE id = 1", row.seq, hash);
+    return row.seq;
+  }
+
+  head(): { seq: number; hash: string } {
+    return this.sql
+      .exec<{ seq: number; hash: string }>("SELECT head_seq AS seq, head_hash AS hash FROM task WHERE id = 1")
+      .one();
+  }
+
+  /** Every entry as a chain link, in stored order. */
+  *links(): Generator<ChainLink & { row: StepRow }> {
+    for (const raw of this.sql.exec("SELECT * FROM steps ORDER BY seq")) {
+      const row = raw as unknown as StepRow;
+      yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, entry: hashedEntry(row), row };
+    }
+  }
+}
+
+function blank(): Required<Entry> {
+  return {
+    ts: 0,
+    kind: "call",
+    decision_id: null,
+    action: null,
+    service: null,
+    resource: null,
+    labels: null,
+    args: null,
+    outcome: null,
+    reason: null,
+    ref: null,
+    status: null,
+    by: null,
+  };
+}
+
+/**
+ * The hashed content of a stored entry. A call's `status` is written later by settle, so it is left
+ * out here; the settle entry that set it is hashed with its status, and verifyLog checks the two agree.
+ */
+export function hashedEntry(row: Required<Entry> & { seq: number }): Json {
+  const entry: Record<string, Json> = {};
+  for (const k of HASHED) entry[k] = row[k];
+  if (row.kind !== "call") entry.status = row.status;
+  return entry;
+}
