@@ -2,7 +2,8 @@
 /**
  * `npm start`: the local Firebreak playground.
  *
- *   1. `firebreak dev-keys`  the dev issuer key (.dev/) and .dev.vars (its JWKS + fake service secrets)
+ *   1. `firebreak dev-keys`  the dev issuer and task keys (.dev/) and .dev.vars (the issuer's JWKS, the
+ *                            dev FIREBREAK_TASK_KEY, fake service secrets)
  *   2. the demo upstream     `wrangler dev -c demo/wrangler.toml` on 127.0.0.1:8788
  *   3. the gateway           `wrangler dev` on 127.0.0.1:8787 with FIREBREAK_DEV=1, so wrangler's [build]
  *                            step compiles the dev overlay (dev issuer, upstreams -> the demo)

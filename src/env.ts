@@ -1,3 +1,4 @@
+import type { AgentObject } from "./tasks/agent-object";
 import type { TaskObject } from "./tasks/task-object";
 
 /** Bindings of the Firebreak worker (wrangler.toml); service credentials are secrets named by the bundle. */
@@ -6,6 +7,12 @@ export interface Env {
   DECISIONS?: AnalyticsEngineDataset;
   /** `<service>.<GATEWAY_DOMAIN>` routes by host; empty: path routing only. */
   GATEWAY_DOMAIN?: string;
+  /** Secret: the private Ed25519 JWK (with kid) that signs task tokens (`firebreak task-key`). */
+  FIREBREAK_TASK_KEY?: string;
+  /** Secret, optional: the previous task key during a rotation; verifies, never signs. */
+  FIREBREAK_TASK_KEY_PREVIOUS?: string;
   /** One task Durable Object per task id (`getByName(taskId)`): admission and the step log (issue 3). */
   TASKS?: DurableObjectNamespace<TaskObject>;
+  /** One agent Durable Object per agent (`getByName(agentKey(agent))`): live tasks, starts per hour, kill switch. */
+  AGENTS?: DurableObjectNamespace<AgentObject>;
 }

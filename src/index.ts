@@ -6,4 +6,5 @@ import bundleJson from "../build/bundle.json";
 import { createApp } from "./app";
 
 export default createApp(bundleJson);
+export { AgentObject } from "./tasks/agent-object";
 export { TaskObject } from "./tasks/task-object";

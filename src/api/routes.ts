@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
+import { taskKeys } from "../tasks/task-token";
 
 export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
   const api = new Hono<{ Bindings: Env }>();
@@ -13,6 +14,20 @@ export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
       status: "ok",
       bundle: { revision: m.revision, compiler_version: m.compiler_version, dev: m.dev, counts: m.counts },
     });
+  });
+  // The public task-token keys (current, then previous during a rotation): public members only.
+  api.get("/jwks", async (c) => {
+    const keys = await taskKeys(c.env ?? {});
+    if (!keys.ok) {
+      // The detail names the variable and the problem, never the key.
+      console.error(JSON.stringify({ event: "firebreak.task_keys_unavailable", detail: keys.detail }));
+      return c.json(
+        { error: "unavailable", reason: keys.reason, message: "Task signing keys are not configured." },
+        503,
+        { "cache-control": "no-store" },
+      );
+    }
+    return c.json(keys.keys.jwks, 200, { "cache-control": "public, max-age=300" });
   });
   return api;
 }

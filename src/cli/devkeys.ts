@@ -2,10 +2,13 @@
  * The local dev identity issuer: an ES256 key pair generated on first use in .dev/ (git-ignored,
  * never committed), its public JWKS written to .dev.vars for `wrangler dev`, and `firebreak token`.
  * Only the dev overlay (policies/dev/) trusts it, and only `--dev` bundles include that overlay.
+ * Also the dev task-signing key (.dev/task-key.json), written to .dev.vars as FIREBREAK_TASK_KEY: the
+ * local stand-in for the Worker secret (.dev.vars is git-ignored too).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import { newTaskKey } from "../tasks/task-token";
 
 export const DEV_ISSUER = "https://dev-issuer.firebreak.local";
 export const DEV_AUDIENCE = "firebreak-dev";
@@ -38,8 +41,18 @@ export async function ensureDevKeys(root: string): Promise<DevKey> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
   }
+  const taskKeyFile = join(dir, "task-key.json");
+  let taskKey: JWK;
+  if (existsSync(taskKeyFile)) {
+    taskKey = JSON.parse(readFileSync(taskKeyFile, "utf8"));
+  } else {
+    taskKey = await newTaskKey("dev-task");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(taskKeyFile, `${JSON.stringify(taskKey, null, 2)}\n`, { mode: 0o600 });
+  }
   const vars = [
     `DEV_ISSUER_JWKS='${JSON.stringify({ keys: [key.public] })}'`,
+    `FIREBREAK_TASK_KEY='${JSON.stringify(taskKey)}'`,
     ...Object.entries(DEV_SECRETS).map(([k, v]) => `${k}=${v}`),
   ];
   writeFileSync(join(root, ".dev.vars"), `# written by firebreak dev-keys; local only\n${vars.join("\n")}\n`);

@@ -1,5 +1,5 @@
 /**
- * The `firebreak` CLI (Node): compile, test, build, explain, token, schema.
+ * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { SCHEMAS } from "../compiler/schema";
 import { explainRequest } from "../policy/explain";
 import { loadBundle } from "../policy/load";
 import type { Bundle } from "../policy/types";
+import { newTaskKey } from "../tasks/task-token";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
 import { runPolicyTests } from "./policy-tests";
 
@@ -21,8 +22,15 @@ const USAGE = `firebreak <command> [options]
                                                      FIREBREAK_DEV=1 adds the dev overlay)
   explain   --agent SUB [--issuer NAME] [--claims JSON] (METHOD URL | --request FILE)
   token     --agent SUB [--ttl SECONDS] [--claims JSON]   mint a dev identity token
-  dev-keys                                           create the local dev issuer key and .dev.vars
+  dev-keys                                           create the local dev keys (.dev/) and .dev.vars
+  task-key                                           print a new private task-signing key (JWK) for
+                                                     \`wrangler secret put FIREBREAK_TASK_KEY\`
   schema    [--out DIR]                              write the policy JSON Schemas`;
+
+const TASK_KEY_HINT = `private key: keep it secret. Install it with
+  npx firebreak task-key | npx wrangler secret put FIREBREAK_TASK_KEY
+To rotate, first copy the current value into FIREBREAK_TASK_KEY_PREVIOUS, then put the new key; delete the
+previous one once the longest task token TTL has passed.`;
 
 const root = process.cwd();
 
@@ -67,7 +75,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "dev-keys":
       await ensureDevKeys(root);
-      console.error("dev issuer key in .dev/issuer-key.json, public JWKS and demo secrets in .dev.vars");
+      console.error("dev keys in .dev/; issuer JWKS, task key and demo secrets in .dev.vars");
+      return 0;
+    case "task-key":
+      process.stdout.write(`${JSON.stringify(await newTaskKey())}\n`);
+      console.error(TASK_KEY_HINT);
       return 0;
     case "schema": {
       const out = values.out ?? join(values.policies, "schema");

@@ -85,7 +85,7 @@ async function verifyUncached(
   return { ok: true, agent };
 }
 
-function reasonForJoseError(e: unknown): Reason {
+export function reasonForJoseError(e: unknown): Reason {
   const { code, claim, reason } = e as { code?: string; claim?: string; reason?: string };
   switch (code) {
     case "ERR_JWT_EXPIRED":

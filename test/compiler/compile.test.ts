@@ -13,6 +13,7 @@ import { compilePolicies } from "../../src/compiler/compile";
 import { SCHEMAS } from "../../src/compiler/schema";
 import { loadBundle } from "../../src/policy/load";
 import type { Bundle } from "../../src/policy/types";
+import { taskKeys } from "../../src/tasks/task-token";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const POLICIES = join(REPO, "policies");
@@ -275,7 +276,43 @@ describe("the firebreak CLI", () => {
     const jwks = JSON.parse(/^DEV_ISSUER_JWKS='(.*)'$/m.exec(vars)?.[1] ?? "{}");
     const key = await importJWK(jwks.keys[0], "ES256");
     await expect(jwtVerify(token, key, { issuer: DEV_ISSUER, audience: "firebreak-dev" })).resolves.toBeTruthy();
-    // The private key never lands in .dev.vars.
-    expect(vars).not.toContain('"d":');
+    // The issuer's private key never lands in .dev.vars (the task key does: it is the local FIREBREAK_TASK_KEY).
+    const issuerKey = JSON.parse(readFileSync(join(dir, ".dev", "issuer-key.json"), "utf8"));
+    expect(vars).not.toContain(issuerKey.private.d);
+    expect(/^DEV_ISSUER_JWKS='(.*)'$/m.exec(vars)?.[1]).not.toContain('"d":');
+  });
+
+  it("dev-keys writes a stable dev task key to .dev/ and FIREBREAK_TASK_KEY to .dev.vars", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "firebreak-devkeys-"));
+    temps.push(dir);
+    const first = cli(["dev-keys"], dir);
+    expect(first.code, first.all).toBe(0);
+    const stored = JSON.parse(readFileSync(join(dir, ".dev", "task-key.json"), "utf8"));
+    const vars = readFileSync(join(dir, ".dev.vars"), "utf8");
+    const bound = /^FIREBREAK_TASK_KEY='(.*)'$/m.exec(vars)?.[1] ?? "";
+    expect(JSON.parse(bound)).toEqual(stored);
+    const keys = await taskKeys({ FIREBREAK_TASK_KEY: bound });
+    expect(keys.ok && keys.keys.current.kid).toBe(stored.kid);
+    // Running it again keeps the key.
+    expect(cli(["dev-keys"], dir).code).toBe(0);
+    expect(readFileSync(join(dir, ".dev.vars"), "utf8")).toBe(vars);
+  });
+
+  it("task-key prints a fresh private Ed25519 JWK with a kid on stdout, the how-to on stderr", async () => {
+    const a = cli(["task-key"]);
+    const b = cli(["task-key"]);
+    expect(a.code, a.all).toBe(0);
+    const jwk = JSON.parse(a.stdout);
+    expect(a.stdout.trim().split("\n")).toHaveLength(1);
+    expect(jwk).toMatchObject({
+      kty: "OKP",
+      crv: "Ed25519",
+      alg: "EdDSA",
+      kid: expect.any(String),
+      d: expect.any(String),
+    });
+    expect(JSON.parse(b.stdout).d).not.toBe(jwk.d);
+    expect(a.stderr).toContain("wrangler secret put FIREBREAK_TASK_KEY");
+    expect((await taskKeys({ FIREBREAK_TASK_KEY: a.stdout.trim() })).ok).toBe(true);
   });
 });
