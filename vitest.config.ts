@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import keys from "./test/fixtures/keys.json" with { type: "json" };
@@ -8,6 +9,13 @@ export const CANARY = {
   GITHUB_TOKEN: "canary-gh-7f3a9c2e1b",
   SLACK_BOT_TOKEN: "canary-slack-5d8e2a6f0c",
   STRIPE_SECRET_KEY: "canary-stripe-9b1c4e7a3d",
+};
+
+/** A task signing key for this run only (tests that need another bind their own through app.fetch's env). */
+const TASK_KEY = {
+  ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }),
+  kid: "test-task-key",
+  alg: "EdDSA",
 };
 
 export default defineConfig({
@@ -35,6 +43,8 @@ export default defineConfig({
               bindings: {
                 ...CANARY,
                 GATEWAY_DOMAIN: "gw.test.example",
+                GATEWAY_ORIGIN: "https://firebreak.test.example",
+                FIREBREAK_TASK_KEY: JSON.stringify(TASK_KEY),
                 TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
               },
               outboundService: outbound,

@@ -7,6 +7,12 @@ export interface Env {
   DECISIONS?: AnalyticsEngineDataset;
   /** `<service>.<GATEWAY_DOMAIN>` routes by host; empty: path routing only. */
   GATEWAY_DOMAIN?: string;
+  /**
+   * The gateway's own origin, e.g. `https://firebreak.acme.example`: `iss` and `aud` of the task tokens
+   * it signs. A bearer token whose `iss` is this value is verified as a task token. Empty: tasks are off
+   * (starting one answers 503 `task.unavailable`).
+   */
+  GATEWAY_ORIGIN?: string;
   /** Secret: the private Ed25519 JWK (with kid) that signs task tokens (`firebreak task-key`). */
   FIREBREAK_TASK_KEY?: string;
   /** Secret, optional: the previous task key during a rotation; verifies, never signs. */

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { taskKeys } from "../tasks/task-token";
+import { tasksApi } from "./tasks";
 
 export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
   const api = new Hono<{ Bindings: Env }>();
@@ -29,5 +30,6 @@ export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
     }
     return c.json(keys.keys.jwks, 200, { "cache-control": "public, max-age=300" });
   });
+  api.route("/tasks", tasksApi(getBundle));
   return api;
 }

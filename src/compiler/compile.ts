@@ -36,6 +36,13 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
   const declared = new Set(configs.flatMap((c) => (c.data as ConfigData).secrets ?? []));
   const settings = compileSettings(config.data as ConfigData);
   const issuers = compileIssuers(configs, declared, problems);
+  settings.admins?.issuer?.forEach((name, i) => {
+    if (!issuers.some((iss) => iss.name === name))
+      problems.add(
+        config.at(["settings", "admins", "issuer", i]),
+        `unknown issuer "${name}": declare it in policies/firebreak.yaml`,
+      );
+  });
   const upstreamOverrides = Object.assign({}, ...configs.slice(1).map((c) => (c.data as ConfigData).upstreams ?? {}));
   // Fix: `upstreams` in firebreak.yaml used to be ignored without a word; it is honoured only in policies/dev/.
   if ((config.data as ConfigData).upstreams !== undefined)
@@ -109,7 +116,9 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
 }
 
 interface ConfigData {
-  settings?: Partial<Settings>;
+  settings?: Partial<Omit<Settings, "admins">> & {
+    admins?: { issuer: string[]; sub?: string[]; claims?: Record<string, string | string[]> };
+  };
   secrets?: string[];
   issuers?: IssuerData[];
   upstreams?: Record<string, string>;
@@ -142,6 +151,23 @@ function compileSettings(data: ConfigData): Settings {
     max_body_bytes: data.settings?.max_body_bytes ?? 1_048_576,
     upstream_timeout_ms: data.settings?.upstream_timeout_ms ?? 30_000,
     bare_workload_tokens: data.settings?.bare_workload_tokens ?? false,
+    admins: data.settings?.admins
+      ? {
+          issuer: data.settings.admins.issuer,
+          ...(data.settings.admins.sub ? { sub: data.settings.admins.sub } : {}),
+          ...(data.settings.admins.claims
+            ? {
+                claims: Object.fromEntries(
+                  Object.entries(data.settings.admins.claims).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
+                ),
+              }
+            : {}),
+        }
+      : null,
+    agent_limits: {
+      live_tasks: data.settings?.agent_limits?.live_tasks ?? 10,
+      starts_per_hour: data.settings?.agent_limits?.starts_per_hour ?? 60,
+    },
   };
 }
 

@@ -54,7 +54,33 @@ export const configSchema = {
           type: "boolean",
           default: false,
           description:
-            "Whether a workload token without a task may call services (false: every call needs a task token). Not enforced yet.",
+            "Whether a workload token without a task may call services (false: every call needs a task token, else 403 task.required).",
+        },
+        admins: {
+          type: "object",
+          additionalProperties: false,
+          required: ["issuer"],
+          description:
+            "Who may revoke tasks and use the agent kill switch: verified workload tokens of these issuers (by name), narrowed by sub and/or claims. Omitted: nobody.",
+          properties: {
+            issuer: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+            sub: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+            claims: {
+              type: "object",
+              additionalProperties: {
+                oneOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string", minLength: 1 } }],
+              },
+            },
+          },
+        },
+        agent_limits: {
+          type: "object",
+          additionalProperties: false,
+          description: "Per-agent caps checked when a task starts (the agent Durable Object)",
+          properties: {
+            live_tasks: { type: "integer", minimum: 0, maximum: 100000, default: 10 },
+            starts_per_hour: { type: "integer", minimum: 0, maximum: 1000000, default: 60 },
+          },
         },
       },
     },

@@ -1,22 +1,136 @@
 /**
- * Stage 5, admit: the seam where a task's Durable Object will check and reserve the step atomically
- * (budgets, windows, running totals, sequences) before anything is forwarded. Until task state lands,
- * a call without a task is admitted as is; `settle` is called once the upstream has answered.
+ * Stage 5, admit: the task's Durable Object checks and reserves the step atomically (budgets, windows,
+ * running totals, sequences) before anything is forwarded; `settle` records the upstream's answer.
+ * A call without a task (a workload token, `bare_workload_tokens: true`) is admitted as is.
+ *
+ * Fail closed: an exception from the object, or no answer within TASK_RPC_TIMEOUT_MS, is 503
+ * `task.unavailable` and nothing is forwarded. A budget never fails open.
  */
+import type { Env } from "../env";
+import type { AdmitReason } from "../tasks/admission";
+import type { StepRequest } from "../tasks/types";
+import type { TaskRef } from "./caller";
 import type { Result } from "./result";
+
+export const TASK_RPC_TIMEOUT_MS = 5000;
 
 export interface Step {
   decisionId: string;
   action: string;
   service: string;
   resource: string;
+  /** `kind:<k>`, `risk:<r>`, `data:<d>` of the action. */
+  labels: string[];
+  /** The declared arguments that are numbers (running totals). */
+  args: Record<string, number>;
+  /** Epoch milliseconds. */
+  now: number;
 }
+
+/**
+ * How the upstream call ended: its status, `null` when no connection was made, or `"timeout"` when no
+ * answer came in time. A timeout keeps its running-total reservation (the upstream may have acted: a
+ * refund made, the answer lost); a failed connection gives it back.
+ */
+export type Outcome = number | null | "timeout";
 
 export interface Admission {
   taskId: string | null;
-  settle(upstreamStatus: number | null): void;
+  /** Never throws: a settle that fails is reported as a detail, the reservation stays (fail closed). */
+  settle(outcome: Outcome, now: number): Promise<string | null>;
 }
 
-export async function admit(_step: Step): Promise<Result<{ admission: Admission }>> {
-  return { ok: true, admission: { taskId: null, settle: () => {} } };
+const noTask: Admission = { taskId: null, settle: async () => null };
+
+export async function admit(
+  step: Step,
+  task: TaskRef | null,
+  env: Record<string, unknown>,
+): Promise<Result<{ admission: Admission }>> {
+  if (task === null) return { ok: true, admission: noTask };
+  const ns = (env as Env).TASKS;
+  if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
+  const request: StepRequest = {
+    decision_id: step.decisionId,
+    action: step.action,
+    service: step.service,
+    labels: step.labels,
+    resource: step.resource,
+    args: step.args,
+    now: step.now,
+  };
+  let result: Awaited<ReturnType<typeof admitOnce>>;
+  try {
+    result = await withTimeout(admitOnce(ns, task.id, request), TASK_RPC_TIMEOUT_MS);
+  } catch (e) {
+    return {
+      ok: false,
+      reason: "task.unavailable",
+      detail: `admit: ${(e as Error)?.message ?? "error"}`.slice(0, 200),
+    };
+  }
+  if (!result.ok) {
+    const reason: AdmitReason = result.reason;
+    return {
+      ok: false,
+      reason,
+      detail: `task ${task.id}`,
+      ...(result.retry_after_s !== undefined ? { retryAfter: result.retry_after_s } : {}),
+    };
+  }
+  const seq = result.seq;
+  return {
+    ok: true,
+    admission: {
+      taskId: task.id,
+      settle: async (outcome, now) => {
+        try {
+          const status = outcome === "timeout" ? null : outcome;
+          await withTimeout(ns.getByName(task.id).settle(seq, status, now, outcome === "timeout"), TASK_RPC_TIMEOUT_MS);
+          return null;
+        } catch (e) {
+          return `settle failed: ${(e as Error)?.message ?? "error"}`.slice(0, 200);
+        }
+      },
+    },
+  };
+}
+
+/** Task state for CEL `task` (`calls`, `services`, `labels_read`), bounded like admit; throws on failure. */
+export async function taskView(
+  task: TaskRef,
+  env: Record<string, unknown>,
+): Promise<{ calls: number; services: string[]; labels_read: string[] } | null> {
+  const ns = (env as Env).TASKS;
+  if (!ns) throw new Error("TASKS binding missing");
+  const view = await withTimeout(viewOnce(ns, task.id), TASK_RPC_TIMEOUT_MS);
+  return view === null ? null : { calls: view.calls, services: view.services, labels_read: view.labels_read };
+}
+
+async function viewOnce(ns: NonNullable<Env["TASKS"]>, id: string) {
+  return ns.getByName(id).view();
+}
+
+async function admitOnce(ns: NonNullable<Env["TASKS"]>, id: string, request: StepRequest) {
+  return ns.getByName(id).admit(request);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The labels the task object counts and matches: `kind:`, `risk:` and one `data:` per data class. */
+export function labelsOf(action: { kind: string; risk: string; data: string[] }): string[] {
+  return [`kind:${action.kind}`, `risk:${action.risk}`, ...action.data.map((d) => `data:${d}`)];
+}
+
+/** The declared arguments that are finite numbers (running totals read these; anything else is absent). */
+export function numericArgs(args: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(args)) if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
+  return out;
 }

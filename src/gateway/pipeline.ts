@@ -7,19 +7,20 @@
  *   3. classify  method + canonical path -> exactly one catalog action (pure)
  *      facts     declared arguments from the (bounded) body and query; the resource (pure)
  *   4. decide    the bundle's rules, default deny (pure)
- *   5. admit     the task's Durable Object reserves the step (no task yet: admitted)
+ *   5. admit     the task's Durable Object reserves the step (no task, bare workload token: admitted)
  *   6. forward   the real credential injected, the agent's removed, redirects not followed
  *   7. record    Analytics Engine data point + one JSON log line
  */
 import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
-import type { BundleState } from "../policy/load";
+import type { BundleState, LoadedBundle } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
-import { admit } from "./admit";
+import { admit, labelsOf, numericArgs, taskView } from "./admit";
+import { verifyCaller } from "./caller";
 import { classify, resourceOf } from "./classify";
 import { extractArgs, needsBody } from "./facts";
 import { forward } from "./forward";
-import { bearerToken, verifyAgent } from "./identity";
+import { bearerToken } from "./identity";
 import type { DecisionRecord } from "./record";
 import { type AnalyticsSink, record } from "./record";
 import { decisionResponse, refusalResponse } from "./respond";
@@ -72,9 +73,12 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
 
   const bearer = bearerToken(req.authorization);
   if (!bearer.ok) return stop(bearer);
-  const identity = await verifyAgent(bearer.token, bundle.spec.issuers, deps.env, now());
+  const identity = await verifyCaller(bearer.token, bundle.spec, deps.env, now());
   if (!identity.ok) return stop(identity);
-  setAgent(rec, identity.agent);
+  const { agent, task } = identity.caller;
+  setAgent(rec, agent);
+  rec.task_id = task?.id ?? null;
+  if (task === null && !bundle.spec.settings.bare_workload_tokens) return stop({ ok: false, reason: "task.required" });
 
   const classified = classify(bundle, req);
   if (!classified.ok) return stop(classified);
@@ -87,12 +91,26 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const resource = resourceOf(spec, params, facts.args);
   rec.resource = resource || null;
 
+  // CEL `task`: the id and profile from the token; the task's counters only when a rule reads them
+  // (one more RPC before the decision), so bundles that do not pay nothing.
+  let taskVar: Record<string, unknown> = {};
+  if (task !== null) {
+    taskVar = { id: task.id, profile: task.profile };
+    if (readsTaskState(bundle.spec)) {
+      try {
+        const view = await taskView(task, deps.env);
+        if (view !== null) taskVar = { ...taskVar, ...view };
+      } catch (e) {
+        return stop({ ok: false, reason: "task.unavailable", detail: `view: ${(e as Error)?.message ?? "error"}` });
+      }
+    }
+  }
   const decision = decide(bundle, {
-    agent: identity.agent,
+    agent,
     action,
     resource,
     request: { method: req.method, path: req.path, params, query: req.query, args: facts.args },
-    task: {},
+    task: taskVar,
     now: now(),
   });
   applyDecision(rec, decision);
@@ -104,9 +122,20 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (typeof secret !== "string" || secret === "") {
     return stop({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
   }
-  const admitted = await admit({ decisionId: rec.decision_id, action: spec.name, service: req.service.name, resource });
+  const admitted = await admit(
+    {
+      decisionId: rec.decision_id,
+      action: spec.name,
+      service: req.service.name,
+      resource,
+      labels: labelsOf(spec),
+      args: numericArgs(facts.args),
+      now: now().getTime(),
+    },
+    task,
+    deps.env,
+  );
   if (!admitted.ok) return stop(admitted);
-  rec.task_id = admitted.admission.taskId;
 
   const forwarded = await forward({
     req,
@@ -116,10 +145,25 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     timeoutMs: bundle.spec.settings.upstream_timeout_ms,
     fetcher: deps.fetcher,
   });
-  admitted.admission.settle(forwarded.ok ? forwarded.response.status : null);
+  const settleProblem = await admitted.admission.settle(
+    forwarded.ok ? forwarded.response.status : forwarded.reason === "upstream.timeout" ? "timeout" : null,
+    now().getTime(),
+  );
+  if (settleProblem) rec.detail = settleProblem;
   if (!forwarded.ok) return stop(forwarded);
   rec.upstream_status = forwarded.response.status;
   return decisionResponse(forwarded.response, rec);
+}
+
+const readsState = new WeakMap<object, boolean>();
+/** Whether any rule condition names `task.calls`, `task.services` or `task.labels_read` (cached per bundle). */
+function readsTaskState(spec: LoadedBundle["spec"]): boolean {
+  let v = readsState.get(spec);
+  if (v === undefined) {
+    v = spec.rules.some((r) => r.when !== null && /\btask\.(calls|services|labels_read)\b/.test(r.when));
+    readsState.set(spec, v);
+  }
+  return v;
 }
 
 /** The declared arguments, from the query and (read only when the action needs it) the bounded body. */

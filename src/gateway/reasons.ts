@@ -46,6 +46,29 @@ export const REASONS = [
   "policy.no_match",
   "policy.condition_error",
   "approval.required",
+  // tasks (issue 3): starting one, the task token, the task's Durable Object admitting the step
+  "task.required",
+  "task.profile_denied",
+  "task.mismatch",
+  "task.unknown",
+  "task.completed",
+  "task.revoked",
+  "task.expired",
+  "task.action_not_in_profile",
+  "budget.exhausted",
+  "budget.services",
+  "budget.window",
+  "budget.total_exceeded",
+  "budget.total_unknown",
+  "sequence.requires",
+  "sequence.forbidden_after",
+  "sequence.unread_resource",
+  "agent.live_tasks",
+  "agent.start_rate",
+  "agent.revoked",
+  "admin.denied",
+  "task.unavailable",
+  "task.keys_unavailable",
   // dependencies of the decision or of forwarding
   "credential.unavailable",
   "bundle.invalid",
@@ -64,6 +87,7 @@ export type WireError =
   | "forbidden"
   | "approval_required"
   | "payload_too_large"
+  | "rate_limited"
   | "bad_gateway"
   | "gateway_timeout"
   | "unavailable";
@@ -113,6 +137,28 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "policy.no_match":
     case "policy.condition_error":
       return { status: 403, error: "forbidden" };
+    case "task.required":
+    case "task.profile_denied":
+    case "task.mismatch":
+    case "task.unknown":
+    case "task.completed":
+    case "task.revoked":
+    case "task.expired":
+    case "task.action_not_in_profile":
+    case "budget.exhausted":
+    case "budget.services":
+    case "budget.total_exceeded":
+    case "budget.total_unknown":
+    case "sequence.requires":
+    case "sequence.forbidden_after":
+    case "sequence.unread_resource":
+    case "agent.revoked":
+    case "admin.denied":
+      return { status: 403, error: "forbidden" };
+    case "budget.window":
+    case "agent.live_tasks":
+    case "agent.start_rate":
+      return { status: 429, error: "rate_limited" };
     case "approval.required":
       return { status: 403, error: "approval_required" };
     case "request.body_too_large":
@@ -122,6 +168,8 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "upstream.timeout":
       return { status: 504, error: "gateway_timeout" };
     case "identity.jwks_unavailable":
+    case "task.unavailable":
+    case "task.keys_unavailable":
     case "credential.unavailable":
     case "bundle.invalid":
     case "internal.error":
@@ -172,6 +220,28 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "policy.no_match": "No policy rule allows this call.",
   "policy.condition_error": "A policy condition could not be evaluated for this call.",
   "approval.required": "This call needs a person's approval.",
+  "task.required": "Calls need a task token: start a task at /_firebreak/v1/tasks.",
+  "task.profile_denied": "No task profile of that name may be started by this agent.",
+  "task.mismatch": "The task token is not for this task.",
+  "task.unknown": "The task does not exist.",
+  "task.completed": "The task has been completed.",
+  "task.revoked": "The task has been revoked.",
+  "task.expired": "The task has passed its deadline.",
+  "task.action_not_in_profile": "This call is not among the actions of the task's profile.",
+  "budget.exhausted": "The task's call budget for this is used up.",
+  "budget.services": "The task may not touch another service.",
+  "budget.window": "The task's call rate limit is reached; retry after the Retry-After delay.",
+  "budget.total_exceeded": "This call would exceed the task's running total.",
+  "budget.total_unknown": "The amount this call adds to the task's running total is missing or invalid.",
+  "sequence.requires": "This call needs an earlier step the task has not completed.",
+  "sequence.forbidden_after": "After what this task has read, this call is not allowed.",
+  "sequence.unread_resource": "This call targets a resource the task has not read.",
+  "agent.live_tasks": "The agent has as many live tasks as it may.",
+  "agent.start_rate": "The agent has started as many tasks this hour as it may.",
+  "agent.revoked": "The agent's tasks have been revoked.",
+  "admin.denied": "Only an operator named in settings.admins may do this.",
+  "task.unavailable": "The task's state could not be reached; nothing was forwarded.",
+  "task.keys_unavailable": "Task signing keys are not configured; nothing was forwarded.",
   "credential.unavailable": "The service credential is not configured; nothing was forwarded.",
   "bundle.invalid": "The policy bundle could not be loaded; nothing was forwarded.",
   "upstream.unreachable": "The upstream service could not be reached.",

@@ -26,6 +26,7 @@ export function refusalResponse(refusal: Refusal, rec: DecisionRecord): Response
     "firebreak-decision-id": rec.decision_id,
   });
   if (status === 401) headers.set("www-authenticate", 'Bearer error="invalid_token"');
+  if (refusal.retryAfter !== undefined) headers.set("retry-after", String(refusal.retryAfter));
   const body = {
     error,
     reason: refusal.reason,

@@ -8,6 +8,8 @@ export interface Refusal {
   detail?: string;
   /** Operator-written message that may be shown to the agent (a rule's `message`). */
   message?: string | null;
+  /** Seconds for a Retry-After header (429 `budget.window`, `agent.start_rate`). */
+  retryAfter?: number;
 }
 
 export type Result<T> = ({ ok: true } & T) | Refusal;

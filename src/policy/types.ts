@@ -34,9 +34,13 @@ export interface Settings {
   upstream_timeout_ms: number;
   /**
    * Whether a workload token without a task may call services (default false: every call needs a
-   * task token). Compiled into the bundle; not enforced yet (issue 3).
+   * task token, else 403 `task.required`).
    */
   bare_workload_tokens: boolean;
+  /** Who may revoke tasks and an agent's tasks (workload tokens only); null: nobody. */
+  admins: AgentMatch | null;
+  /** Per-agent caps checked by the agent Durable Object when a task starts (defaults 10 / 60). */
+  agent_limits: { live_tasks: number; starts_per_hour: number };
 }
 
 export interface IssuerSpec {

@@ -126,9 +126,11 @@ export class TaskObject extends DurableObject<Env> {
    * Records the upstream answer of a reserved step, once. 2xx: the step's `data:*` labels join
    * labels_read, its action joins the succeeded set and its resource resources_read. No answer (null)
    * or >= 500: its running-total reservations are given back; its calls stay counted (the attempt
-   * happened). Anything else (3xx, 4xx) keeps the reservation. Unknown, refused or settled seqs: no-op.
+   * happened). Anything else (3xx, 4xx) keeps the reservation. `timedOut` (no answer in time: the
+   * upstream may have acted) records status null and keeps the reservation. Unknown, refused or settled
+   * seqs: no-op.
    */
-  settle(seq: number, status: number | null, now: number): void {
+  settle(seq: number, status: number | null, now: number, timedOut = false): void {
     this.ctx.storage.transactionSync(() => {
       const task = this.store.task();
       const step = this.store.step(seq);
@@ -138,10 +140,36 @@ export class TaskObject extends DurableObject<Env> {
       const action = step.action!;
       if (status !== null && status >= 200 && status < 300) {
         this.store.recordSuccess(action, step.resource!, JSON.parse(step.labels!) as string[]);
-      } else if (status === null || status >= 500) {
+      } else if (!timedOut && (status === null || status >= 500)) {
         release(this.store, task.profile, action, JSON.parse(step.args!) as Record<string, number>);
       }
     });
+  }
+
+  /**
+   * What rules may read as CEL `task` (issue 3): the task's state, calls admitted so far, the services it
+   * touched and the `data:*` labels it has read. Null for an unknown task. Read only, nothing written.
+   */
+  view(): {
+    state: TaskState;
+    deadline: number;
+    calls: number;
+    services: string[];
+    labels_read: string[];
+  } | null {
+    const task = this.store.task();
+    if (!task) return null;
+    const counters = this.store.counters();
+    return {
+      state: task.state,
+      deadline: task.deadline,
+      calls: counters.calls ?? 0,
+      services: Object.keys(counters)
+        .filter((k) => k.startsWith("service:"))
+        .map((k) => k.slice("service:".length))
+        .sort(),
+      labels_read: this.store.labelsRead(),
+    };
   }
 
   /** The agent ends its task: every later admit is refused `task.completed`. */

@@ -93,6 +93,8 @@ export interface TaskClaims {
   agent_issuer: string;
   task_id: string;
   profile: string;
+  /** The claims of the agent's workload token that its issuer names (`claims:` in the bundle), for rules. */
+  agent_claims: Record<string, unknown>;
   jti: string;
   iat: number;
   nbf: number;
@@ -208,7 +210,13 @@ export interface SignTaskOptions {
  */
 export async function signTaskToken(
   key: TaskSigningKey,
-  claims: { sub: string; agent_issuer: string; task_id: string; profile: string },
+  claims: {
+    sub: string;
+    agent_issuer: string;
+    task_id: string;
+    profile: string;
+    agent_claims?: Record<string, unknown>;
+  },
   opts: SignTaskOptions,
 ): Promise<{ token: string; expires_at: number }> {
   if (!isTaskId(claims.task_id)) throw new TypeError("task_id is not a canonical task id");
@@ -226,6 +234,9 @@ export async function signTaskToken(
     agent_issuer: claims.agent_issuer,
     task_id: claims.task_id,
     profile: claims.profile,
+    ...(claims.agent_claims && Object.keys(claims.agent_claims).length > 0
+      ? { agent_claims: claims.agent_claims }
+      : {}),
   })
     .setProtectedHeader({ alg: TASK_ALG, kid: key.kid, typ: TASK_TOKEN_TYP })
     .setIssuer(opts.issuer)
@@ -282,7 +293,7 @@ export async function verifyTaskToken(
   }
   // We only ever sign a single string audience; jose also accepts an array that contains it.
   if (payload.aud !== opts.audience) return refuse("identity.bad_audience", "task token: aud is not exactly ours");
-  const { sub, agent_issuer, task_id, profile, jti, iat, nbf, exp } = payload as Record<string, unknown>;
+  const { sub, agent_issuer, task_id, profile, agent_claims, jti, iat, nbf, exp } = payload as Record<string, unknown>;
   for (const [name, v] of [
     ["sub", sub],
     ["agent_issuer", agent_issuer],
@@ -300,6 +311,10 @@ export async function verifyTaskToken(
       agent_issuer: agent_issuer as string,
       task_id,
       profile: profile as string,
+      agent_claims:
+        typeof agent_claims === "object" && agent_claims !== null && !Array.isArray(agent_claims)
+          ? (agent_claims as Record<string, unknown>)
+          : {},
       jti: jti as string,
       iat: iat as number,
       nbf: nbf as number,

@@ -296,6 +296,34 @@ describe("settings.bare_workload_tokens", () => {
   });
 });
 
+describe("settings.agent_limits and settings.admins", () => {
+  it("agent_limits default to 10 live tasks and 60 starts per hour; admins to nobody", () => {
+    const b = compileProfiles([]);
+    expect(b.settings.agent_limits).toEqual({ live_tasks: 10, starts_per_hour: 60 });
+    expect(b.settings.admins).toBeNull();
+  });
+
+  it("are compiled when set; admins must name declared issuers", () => {
+    const issuer = (CONFIG as { issuers: { name: string }[] }).issuers[0].name;
+    const set = compileProfiles([], {
+      ...CONFIG,
+      settings: {
+        agent_limits: { live_tasks: 2, starts_per_hour: 5 },
+        admins: { issuer: [issuer], claims: { team: "ops" } },
+      },
+    });
+    expect(set.settings.agent_limits).toEqual({ live_tasks: 2, starts_per_hour: 5 });
+    expect(set.settings.admins).toEqual({ issuer: [issuer], claims: { team: ["ops"] } });
+    const dir = writePolicySet({
+      "firebreak.yaml": { ...CONFIG, settings: { admins: { issuer: ["nobody"] } } },
+      "services/svc.yaml": SVC,
+    });
+    const result = compilePolicies(dir);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.format()).toContain('unknown issuer "nobody"');
+  });
+});
+
 describe("the profiles schema", () => {
   it("is published as policies/schema/profiles.schema.json, up to date", () => {
     expect(SCHEMAS["profiles.schema.json"]).toBe(profilesSchema);

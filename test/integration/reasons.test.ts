@@ -5,12 +5,30 @@
  * (the end-to-end table below: one request per code, with the code asserted on the wire and in the
  * decision record).
  */
+
+import { env as workerEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import reasonsDoc from "../../docs/reasons.md?raw";
 import { createApp } from "../../src/app";
+import type { Env } from "../../src/env";
 import { httpFor, REASONS, type Reason, type WireError } from "../../src/gateway/reasons";
+import { agentKey } from "../../src/tasks/agent-object";
+import { newTaskId, signTaskToken, taskKeys } from "../../src/tasks/task-token";
+import type { ProfileSpec } from "../../src/tasks/types";
+import gatewayBundle from "../.generated/gateway.json";
 import { ISSUERS, token } from "../helpers/tokens";
-import { expectRefusal, failConnectionsTo, gatewayApp, type SendInit, type Sent, send } from "./support";
+import {
+  type App,
+  bindings,
+  expectRefusal,
+  failConnectionsTo,
+  gatewayApp,
+  newTask,
+  type SendInit,
+  type Sent,
+  send,
+  TASKS_PATH,
+} from "./support";
 
 /** The expected mapping, written out: a change to httpFor must change this table too. */
 const EXPECTED: Record<Reason, [number, WireError]> = {
@@ -50,6 +68,28 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "policy.no_match": [403, "forbidden"],
   "policy.condition_error": [403, "forbidden"],
   "approval.required": [403, "approval_required"],
+  "task.required": [403, "forbidden"],
+  "task.profile_denied": [403, "forbidden"],
+  "task.mismatch": [403, "forbidden"],
+  "task.unknown": [403, "forbidden"],
+  "task.completed": [403, "forbidden"],
+  "task.revoked": [403, "forbidden"],
+  "task.expired": [403, "forbidden"],
+  "task.action_not_in_profile": [403, "forbidden"],
+  "budget.exhausted": [403, "forbidden"],
+  "budget.services": [403, "forbidden"],
+  "budget.window": [429, "rate_limited"],
+  "budget.total_exceeded": [403, "forbidden"],
+  "budget.total_unknown": [403, "forbidden"],
+  "sequence.requires": [403, "forbidden"],
+  "sequence.forbidden_after": [403, "forbidden"],
+  "sequence.unread_resource": [403, "forbidden"],
+  "agent.live_tasks": [429, "rate_limited"],
+  "agent.start_rate": [429, "rate_limited"],
+  "agent.revoked": [403, "forbidden"],
+  "admin.denied": [403, "forbidden"],
+  "task.unavailable": [503, "unavailable"],
+  "task.keys_unavailable": [503, "unavailable"],
   "credential.unavailable": [503, "unavailable"],
   "bundle.invalid": [503, "unavailable"],
   "upstream.unreachable": [502, "bad_gateway"],
@@ -100,6 +140,8 @@ interface Case {
   init?: () => Promise<SendInit>;
   /** Around the request: set up, and return a function that undoes it. */
   around?: () => () => void;
+  /** Another app than the gateway fixture's (a bundle with other settings). */
+  app?: App;
 }
 
 const app = gatewayApp();
@@ -112,6 +154,51 @@ const tampered = async () => {
   const [h, p, s] = (await token()).split(".");
   return `${h}.${p}.${s[0] === "A" ? "B" : "A"}${s.slice(1)}`;
 };
+
+const env = workerEnv as unknown as Env;
+/** The gateway fixture bundle with other settings (the revision is not re-checked at load). */
+const withSettings = (settings: Record<string, unknown>): App =>
+  createApp({ ...gatewayBundle, settings: { ...gatewayBundle.settings, ...settings } });
+const startInit = (profile: string, bearerToken?: () => Promise<string>) => async (): Promise<SendInit> => ({
+  method: "POST",
+  headers: JSON_TYPE,
+  body: JSON.stringify({ profile, purpose: "reasons" }),
+  ...(bearerToken ? { bearer: await bearerToken() } : {}),
+});
+/** A task token of agent-1 for `profile`, after `calls` were sent with it (each must be allowed). */
+const taskAfter =
+  (profile: string, calls: [string, RequestInit?][] = [], then?: (id: string) => Promise<unknown>) =>
+  async (): Promise<SendInit> => {
+    const task = await newTask(app, profile);
+    for (const [path, init] of calls) {
+      const sent = await send(app, path, { ...(init as SendInit), bearer: task.token });
+      expect(sent.res.status, sent.text).toBe(200);
+    }
+    await then?.(task.id);
+    return { bearer: task.token };
+  };
+/** A task token signed with the bound key for a task of our making (`open`: opened at that time, or never). */
+async function handMadeTaskToken(open?: { now: number }): Promise<string> {
+  const keys = await taskKeys(bindings);
+  if (!keys.ok) throw new Error(keys.detail);
+  const task_id = newTaskId();
+  if (open) {
+    const profile = gatewayBundle.profiles.find((p) => p.name === "basic") as unknown as ProfileSpec;
+    const agent = { issuer: "remote", sub: "agent-1" };
+    await env.TASKS!.getByName(task_id).open({ task_id, profile, agent, purpose: "reasons", now: open.now });
+  }
+  const origin = bindings.GATEWAY_ORIGIN as string;
+  const { token: t } = await signTaskToken(
+    keys.keys.current,
+    { sub: "agent-1", agent_issuer: "remote", task_id, profile: "basic" },
+    { audience: origin, issuer: origin, ttl_s: 60, deadline_ms: Date.now() + 60_000, now: new Date() },
+  );
+  return t;
+}
+const PII_READ: [string, RequestInit?] = ["/slack/api/users.info?user=U1"];
+const COMMENT: RequestInit = { method: "POST", headers: JSON_TYPE, body: '{"body":"hi"}' };
+const TIP = (body: string): SendInit => ({ method: "POST", headers: JSON_TYPE, body });
+const ISSUE_CALL: [string, RequestInit?] = [ISSUE];
 
 const E2E: Partial<Record<Reason, Case>> = {
   "policy.allowed": { path: ISSUE },
@@ -186,10 +273,96 @@ const E2E: Partial<Record<Reason, Case>> = {
     around: () => failConnectionsTo("unreachable.test.example").restore,
   },
   "upstream.timeout": { path: "/slow/thing" },
+  "task.required": { path: ISSUE, app: withSettings({ bare_workload_tokens: false }) },
+  "task.profile_denied": { path: TASKS_PATH, init: startInit("closed") },
+  "task.mismatch": {
+    path: `${TASKS_PATH}/${newTaskId()}/complete`,
+    init: async () => ({ method: "POST", bearer: (await newTask(app, "basic")).token }),
+  },
+  "task.unknown": { path: ISSUE, init: async () => ({ bearer: await handMadeTaskToken() }) },
+  "task.completed": {
+    path: ISSUE,
+    init: taskAfter("basic", [], async (id) => {
+      const t = await env.TASKS!.getByName(id).complete(Date.now());
+      expect(t.ok).toBe(true);
+    }),
+  },
+  "task.revoked": {
+    path: ISSUE,
+    init: taskAfter("basic", [], (id) => env.TASKS!.getByName(id).revoke(Date.now(), "reasons.test")),
+  },
+  "task.expired": {
+    path: ISSUE,
+    init: async () => ({ bearer: await handMadeTaskToken({ now: Date.now() - 2 * 3600_000 }) }),
+  },
+  "task.action_not_in_profile": { path: ISSUE, init: taskAfter("tipping") },
+  "budget.exhausted": { path: ISSUE, init: taskAfter("basic", Array(10).fill(ISSUE_CALL)) },
+  "budget.services": { path: "/slack/api/users.info?user=U1", init: taskAfter("narrow", [ISSUE_CALL]) },
+  "budget.window": { path: ISSUE, init: taskAfter("narrow", [ISSUE_CALL]) },
+  "budget.total_exceeded": {
+    path: "/github/tips",
+    init: async () => ({ ...TIP('{"amount":101}'), bearer: (await newTask(app, "tipping")).token }),
+  },
+  "budget.total_unknown": {
+    path: "/github/tips",
+    init: async () => ({ ...TIP("{}"), bearer: (await newTask(app, "tipping")).token }),
+  },
+  "sequence.requires": {
+    path: "/github/markdown",
+    init: async () => ({ ...TIP("{}"), bearer: (await newTask(app, "sequenced")).token }),
+  },
+  "sequence.forbidden_after": {
+    path: COMMENTS,
+    init: async () => ({ ...(COMMENT as SendInit), ...(await taskAfter("basic", [PII_READ])()) }),
+  },
+  "sequence.unread_resource": {
+    path: COMMENTS,
+    init: async () => ({ ...(COMMENT as SendInit), bearer: (await newTask(app, "sequenced")).token }),
+  },
+  "agent.live_tasks": {
+    path: TASKS_PATH,
+    init: startInit("basic"),
+    app: withSettings({ agent_limits: { live_tasks: 0, starts_per_hour: 5 } }),
+  },
+  "agent.start_rate": {
+    path: TASKS_PATH,
+    // A fresh agent: agent-1's live tasks from the other cases would hit live_tasks first.
+    init: startInit("narrow", () => token({ sub: `fresh-${crypto.randomUUID()}` })),
+    app: withSettings({ agent_limits: { live_tasks: 5, starts_per_hour: 0 } }),
+  },
+  "agent.revoked": {
+    path: TASKS_PATH,
+    init: async () => {
+      const sub = `revoked-${crypto.randomUUID()}`;
+      await env.AGENTS!.getByName(agentKey({ issuer: "remote", sub })).revokeAll(Date.now(), "reasons.test");
+      return startInit("narrow", () => token({ sub }))();
+    },
+  },
+  "admin.denied": {
+    path: `${TASKS_PATH}/${newTaskId()}/revoke`,
+    init: async () => ({ method: "POST" }),
+  },
+  "task.unavailable": {
+    path: ISSUE,
+    init: async () => ({ ...(await taskAfter("basic")()), env: { ...bindings, TASKS: undefined } }),
+  },
+  "task.keys_unavailable": {
+    path: ISSUE,
+    init: async () => ({ ...(await taskAfter("basic")()), env: { ...bindings, FIREBREAK_TASK_KEY: undefined } }),
+  },
 };
 
 /** Codes that are pipeline decisions: they carry decision headers and exactly one decision record. */
-const NOT_PIPELINE = new Set<Reason>(["route.not_found"]);
+const NOT_PIPELINE = new Set<Reason>([
+  "route.not_found",
+  // the tasks API answers for itself: no proxied call, no decision record
+  "task.profile_denied",
+  "task.mismatch",
+  "agent.live_tasks",
+  "agent.start_rate",
+  "agent.revoked",
+  "admin.denied",
+]);
 
 describe("every reason code is produced by a request", () => {
   it("has a request for every code but internal.error and bundle.invalid", () => {
@@ -202,7 +375,7 @@ describe("every reason code is produced by a request", () => {
     const undo = c.around?.();
     let sent: Sent;
     try {
-      sent = await send(app, c.path, (await c.init?.()) ?? {});
+      sent = await send(c.app ?? app, c.path, (await c.init?.()) ?? {});
     } finally {
       undo?.();
     }

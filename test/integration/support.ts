@@ -32,6 +32,9 @@ export const REPORT_REVISION = reportBundle.manifest.revision;
 
 export const gatewayApp = () => createApp(gatewayBundle);
 export const reportApp = () => createApp(reportBundle);
+/** The gateway fixture bundle with other settings (loading does not re-check the revision). */
+export const createAppFor = (settings: Record<string, unknown>) =>
+  createApp({ ...gatewayBundle, settings: { ...gatewayBundle.settings, ...settings } });
 export type App = ReturnType<typeof createApp>;
 
 export const PROBE = "x-test-probe";
@@ -193,3 +196,53 @@ export function failConnectionsTo(host: string): { refused: string[]; restore: (
 
 /** Lower-case names of the headers the upstream received. */
 export const headerNames = (r: Recorded) => Object.keys(r.headers).map((h) => h.toLowerCase());
+
+export const TASKS_PATH = "/_firebreak/v1/tasks";
+
+export interface Started {
+  res: Response;
+  json: Record<string, unknown> | null;
+  text: string;
+}
+
+/** POST /_firebreak/v1/tasks with a workload token (default agentToken()) and `{ profile, purpose }`. */
+export async function startTask(
+  app: App,
+  profile: string,
+  opts: { bearer?: string; purpose?: string; env?: Record<string, unknown> } = {},
+): Promise<Started> {
+  const bearer = opts.bearer ?? (await agentToken());
+  const res = await app.fetch(
+    new Request(`${BASE}${TASKS_PATH}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ profile, purpose: opts.purpose ?? "test" }),
+    }),
+    (opts.env ?? bindings) as never,
+  );
+  const text = await res.text();
+  return { res, text, json: parseJson(text) };
+}
+
+/** Starts a task that must start; returns its id and token. */
+export async function newTask(app: App, profile: string, bearer?: string): Promise<{ id: string; token: string }> {
+  const started = await startTask(app, profile, { bearer });
+  expect(started.res.status, started.text).toBe(201);
+  return { id: started.json?.task_id as string, token: started.json?.task_token as string };
+}
+
+/** A task route (`/tasks/:id/complete`, `/tasks/:id`) with a bearer token. */
+export async function taskRoute(
+  app: App,
+  path: string,
+  bearer: string,
+  method = "GET",
+  env?: Record<string, unknown>,
+): Promise<Started> {
+  const res = await app.fetch(
+    new Request(`${BASE}${TASKS_PATH}${path}`, { method, headers: { authorization: `Bearer ${bearer}` } }),
+    (env ?? bindings) as never,
+  );
+  const text = await res.text();
+  return { res, text, json: parseJson(text) };
+}

@@ -1,0 +1,372 @@
+/**
+ * The tasks API (issue 3) under /_firebreak/v1/tasks:
+ *
+ *   POST /tasks                 workload JWT + `{ profile, purpose }` -> 201 task id, task token, budget
+ *   POST /tasks/:id/renew       the task's own token only -> a fresh token, never past the task's deadline
+ *   POST /tasks/:id/complete    the task's own token only -> the task ends; later calls: `task.completed`
+ *   GET  /tasks/:id             the task's own token only
+ *   POST /tasks/:id/revoke      an operator (settings.admins) -> the task ends; later calls: `task.revoked`
+ *   POST /tasks/agents/revoke   an operator, `{ issuer, sub }` -> the agent kill switch -> state, budget use, one page of its step log
+ *
+ * Start order (docs/design/tasks.md, "For the wiring session"): the agent object reserves a live slot and
+ * a start, the task object opens, then the agent object is asked again with the same id: if the kill
+ * switch ran in between, the task is revoked and the start refused. Every Durable Object call is bounded
+ * by TASK_RPC_TIMEOUT_MS; an exception or timeout is 503 `task.unavailable`.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { Env } from "../env";
+import { TASK_RPC_TIMEOUT_MS } from "../gateway/admit";
+import { type Caller, gatewayOrigin, verifyCaller } from "../gateway/caller";
+import { bearerToken } from "../gateway/identity";
+import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
+import type { Refusal } from "../gateway/result";
+import { agentMatches } from "../policy/evaluate";
+import type { BundleState, LoadedBundle } from "../policy/load";
+import { agentKey, type StartResult } from "../tasks/agent-object";
+import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
+import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
+
+type Ctx = Context<{ Bindings: Env }>;
+
+const MAX_START_BODY = 4096;
+const MAX_PURPOSE = 1000;
+
+export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
+  const api = new Hono<{ Bindings: Env }>();
+
+  api.post("/", async (c) => {
+    const state = getBundle();
+    if (!state.ok) return fail(c, { ok: false, reason: "bundle.invalid" });
+    const bundle = state.bundle;
+    const env = envOf(c);
+    const now = Date.now();
+    const who = await authenticate(c, bundle, new Date(now));
+    if (!who.ok) return fail(c, who);
+    if (who.caller.task !== null)
+      return fail(c, { ok: false, reason: "task.required", detail: "start with a workload token" });
+    const agent = who.caller.agent;
+
+    const body = await startBody(c.req.raw);
+    if (!body.ok) return fail(c, body);
+    const profile = bundle.spec.profiles.find((p) => p.name === body.profile);
+    if (!profile || !agentMatches(profile.agents, agent)) return fail(c, { ok: false, reason: "task.profile_denied" });
+
+    const origin = gatewayOrigin(env);
+    if (origin === "") return fail(c, { ok: false, reason: "task.unavailable", detail: "GATEWAY_ORIGIN not set" });
+    const keys = await taskKeys(env);
+    if (!keys.ok) {
+      console.error(JSON.stringify({ event: "firebreak.task_keys_unavailable", detail: keys.detail }));
+      return fail(c, { ok: false, reason: keys.reason });
+    }
+    const { TASKS, AGENTS } = c.env ?? {};
+    if (!TASKS || !AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "bindings missing" });
+
+    const task_id = newTaskId();
+    const owner = { issuer: agent.issuer, sub: agent.sub };
+    const agentStub = AGENTS.getByName(agentKey(owner));
+    const taskStub = TASKS.getByName(task_id);
+    const start = {
+      task_id,
+      limits: bundle.spec.settings.agent_limits,
+      deadline: now + profile.max_lifetime_s * 1000,
+      now,
+    };
+    try {
+      const reserved = await bounded<StartResult>(agentStub.startTask(start));
+      if (!reserved.ok) return fail(c, { ok: false, reason: reserved.reason, retryAfter: reserved.retry_after_s });
+      let opened: OpenResult;
+      try {
+        opened = await bounded<OpenResult>(
+          taskStub.open({ task_id, profile, agent: owner, purpose: body.purpose, now }),
+        );
+      } catch (e) {
+        await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
+        throw e;
+      }
+      if (!opened.ok) {
+        // A fresh random id cannot belong to another agent; if it does, refuse rather than share it.
+        await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
+        return fail(c, { ok: false, reason: "task.unavailable", detail: opened.reason });
+      }
+      // The kill-switch gap: a revokeAll between startTask and open listed this id but found no task
+      // to revoke. Asking again (a retry moves nothing) refuses if the agent is revoked now.
+      const confirmed = await bounded<StartResult>(agentStub.startTask(start));
+      if (!confirmed.ok) {
+        await bounded<unknown>(taskStub.revoke(now, "agent.revoked")).catch(() => {});
+        await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
+        return fail(c, { ok: false, reason: confirmed.reason, retryAfter: confirmed.retry_after_s });
+      }
+      const signed = await signTaskToken(
+        keys.keys.current,
+        {
+          sub: agent.sub,
+          agent_issuer: agent.issuer,
+          task_id,
+          profile: profile.name,
+          agent_claims: agent.claims as Record<string, unknown>,
+        },
+        { audience: origin, issuer: origin, ttl_s: profile.ttl_s, deadline_ms: opened.deadline, now: new Date(now) },
+      );
+      return c.json(
+        {
+          task_id,
+          task_token: signed.token,
+          expires_at: new Date(signed.expires_at).toISOString(),
+          deadline: new Date(opened.deadline).toISOString(),
+          profile: profile.name,
+          budget: profile.budgets,
+        },
+        201,
+        { "cache-control": "no-store" },
+      );
+    } catch (e) {
+      return fail(c, { ok: false, reason: "task.unavailable", detail: `start: ${(e as Error)?.message ?? "error"}` });
+    }
+  });
+
+  // The agent kill switch (operators only): every later start of the agent is refused, its live tasks
+  // are revoked one by one; a task whose revoke failed stays listed, so calling again finishes the job.
+  api.post("/agents/revoke", async (c) => {
+    const admin = await operator(c, getBundle);
+    if (!admin.ok) return fail(c, admin);
+    const body = await jsonBody(c.req.raw);
+    const issuer = body?.issuer;
+    const sub = body?.sub;
+    if (typeof issuer !== "string" || issuer === "" || typeof sub !== "string" || sub === "") {
+      return fail(c, { ok: false, reason: "request.body_invalid", detail: "issuer and sub" });
+    }
+    const { TASKS, AGENTS } = c.env ?? {};
+    if (!TASKS || !AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "bindings missing" });
+    const now = Date.now();
+    try {
+      const agentStub = AGENTS.getByName(agentKey({ issuer, sub }));
+      const { task_ids } = await bounded<{ task_ids: string[] }>(agentStub.revokeAll(now, admin.by));
+      const revoked: string[] = [];
+      const failed: string[] = [];
+      for (const id of task_ids) {
+        try {
+          await bounded<EndResult>(TASKS.getByName(id).revoke(now, admin.by));
+          await bounded<unknown>(agentStub.endTask(id, now));
+          revoked.push(id);
+        } catch {
+          failed.push(id);
+        }
+      }
+      return c.json({ agent: { issuer, sub }, revoked, failed }, failed.length ? 503 : 200, {
+        "cache-control": "no-store",
+      });
+    } catch (e) {
+      return fail(c, {
+        ok: false,
+        reason: "task.unavailable",
+        detail: `agent revoke: ${(e as Error)?.message ?? "error"}`,
+      });
+    }
+  });
+
+  // An operator ends one task: every later call with any of its tokens is refused `task.revoked`.
+  api.post("/:id/revoke", async (c) => {
+    const admin = await operator(c, getBundle);
+    if (!admin.ok) return fail(c, admin);
+    const id = c.req.param("id");
+    if (!isTaskId(id)) return fail(c, { ok: false, reason: "task.unknown" });
+    const { TASKS, AGENTS } = c.env ?? {};
+    if (!TASKS) return fail(c, { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" });
+    const now = Date.now();
+    try {
+      const stub = TASKS.getByName(id);
+      const ended = await bounded<EndResult>(stub.revoke(now, admin.by));
+      if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
+      const view = await bounded<TaskView | null>(stub.inspect(0, 1));
+      if (view && AGENTS) {
+        await bounded<unknown>(AGENTS.getByName(agentKey(view.task.agent)).endTask(id, now)).catch(() => {});
+      }
+      return c.json({ task_id: id, state: "revoked" }, 200, { "cache-control": "no-store" });
+    } catch (e) {
+      return fail(c, { ok: false, reason: "task.unavailable", detail: `revoke: ${(e as Error)?.message ?? "error"}` });
+    }
+  });
+
+  // A fresh token for the same task, with the current one, while the task is live: exp = min(now + ttl,
+  // deadline); the deadline (start + max_lifetime) never moves, so renewal cannot pass it.
+  api.post("/:id/renew", async (c) => {
+    const state = getBundle();
+    if (!state.ok) return fail(c, { ok: false, reason: "bundle.invalid" });
+    const owned = await ownTask(c, getBundle);
+    if (!owned.ok) return fail(c, owned);
+    const origin = gatewayOrigin(envOf(c));
+    const keys = await taskKeys(envOf(c));
+    if (!keys.ok) return fail(c, { ok: false, reason: keys.reason });
+    const profile = state.bundle.spec.profiles.find((p) => p.name === owned.caller.task?.profile);
+    if (!profile)
+      return fail(c, { ok: false, reason: "task.profile_denied", detail: "profile no longer in the bundle" });
+    const now = Date.now();
+    try {
+      const view = await bounded<{ state: string; deadline: number } | null>(owned.stub.view());
+      if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
+      if (view.state !== "live") return fail(c, { ok: false, reason: `task.${view.state}` as Reason });
+      // Within a second of the deadline no token with a later exp than now can be signed.
+      if (now + 1000 >= view.deadline) return fail(c, { ok: false, reason: "task.expired" });
+      const agent = owned.caller.agent;
+      const signed = await signTaskToken(
+        keys.keys.current,
+        {
+          sub: agent.sub,
+          agent_issuer: agent.issuer,
+          task_id: owned.id,
+          profile: profile.name,
+          agent_claims: agent.claims as Record<string, unknown>,
+        },
+        { audience: origin, issuer: origin, ttl_s: profile.ttl_s, deadline_ms: view.deadline, now: new Date(now) },
+      );
+      return c.json(
+        {
+          task_id: owned.id,
+          task_token: signed.token,
+          expires_at: new Date(signed.expires_at).toISOString(),
+          deadline: new Date(view.deadline).toISOString(),
+        },
+        200,
+        { "cache-control": "no-store" },
+      );
+    } catch (e) {
+      return fail(c, { ok: false, reason: "task.unavailable", detail: `renew: ${(e as Error)?.message ?? "error"}` });
+    }
+  });
+
+  api.post("/:id/complete", async (c) => {
+    const owned = await ownTask(c, getBundle);
+    if (!owned.ok) return fail(c, owned);
+    try {
+      const ended = await bounded<EndResult>(owned.stub.complete(Date.now()));
+      if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
+      const { AGENTS } = c.env;
+      const agent = owned.caller.agent;
+      if (AGENTS) {
+        await bounded<unknown>(
+          AGENTS.getByName(agentKey({ issuer: agent.issuer, sub: agent.sub })).endTask(owned.id, Date.now()),
+        ).catch(() => {});
+      }
+      return c.json({ task_id: owned.id, state: "completed" }, 200, { "cache-control": "no-store" });
+    } catch (e) {
+      return fail(c, {
+        ok: false,
+        reason: "task.unavailable",
+        detail: `complete: ${(e as Error)?.message ?? "error"}`,
+      });
+    }
+  });
+
+  api.get("/:id", async (c) => {
+    const owned = await ownTask(c, getBundle);
+    if (!owned.ok) return fail(c, owned);
+    const cursor = Number(c.req.query("cursor") ?? "0");
+    const limit = Number(c.req.query("limit") ?? "50");
+    try {
+      const view = await bounded<TaskView | null>(
+        owned.stub.inspect(
+          Number.isSafeInteger(cursor) && cursor >= 0 ? cursor : 0,
+          Number.isSafeInteger(limit) ? limit : 50,
+        ),
+      );
+      if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
+      const log = await bounded<{ ok: boolean; broken_at?: number }>(owned.stub.verifyLog());
+      return c.json({ ...view, log }, 200, { "cache-control": "no-store" });
+    } catch (e) {
+      return fail(c, { ok: false, reason: "task.unavailable", detail: `inspect: ${(e as Error)?.message ?? "error"}` });
+    }
+  });
+
+  return api;
+}
+
+/** The bearer must be a workload token (not a task token) of an agent matching `settings.admins`. */
+async function operator(c: Ctx, getBundle: () => BundleState): Promise<{ ok: true; by: string } | Refusal> {
+  const state = getBundle();
+  if (!state.ok) return { ok: false, reason: "bundle.invalid" };
+  const who = await authenticate(c, state.bundle, new Date());
+  if (!who.ok) return who;
+  const admins = state.bundle.spec.settings.admins;
+  if (who.caller.task !== null || admins === null || !agentMatches(admins, who.caller.agent)) {
+    return { ok: false, reason: "admin.denied" };
+  }
+  return { ok: true, by: `${who.caller.agent.issuer} ${who.caller.agent.sub}` };
+}
+
+async function jsonBody(request: Request): Promise<Record<string, unknown> | null> {
+  const text = await request.text();
+  if (text.length > MAX_START_BODY) return null;
+  try {
+    const v = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The bearer of a task route must be a task token of exactly the task in the path. */
+async function ownTask(c: Ctx, getBundle: () => BundleState) {
+  const state = getBundle();
+  if (!state.ok) return { ok: false, reason: "bundle.invalid" } as Refusal;
+  const who = await authenticate(c, state.bundle, new Date());
+  if (!who.ok) return who;
+  const task = who.caller.task;
+  if (task === null) return { ok: false, reason: "task.required", detail: "a task token is required" } as Refusal;
+  // The path names the task; the verified token decides. A different (or non-canonical) id is refused.
+  const id = c.req.param("id");
+  if (!isTaskId(id) || id !== task.id) return { ok: false, reason: "task.mismatch" } as Refusal;
+  const TASKS = c.env?.TASKS;
+  if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" } as Refusal;
+  return { ok: true as const, id: task.id, caller: who.caller, stub: TASKS.getByName(task.id) };
+}
+
+async function authenticate(c: Ctx, bundle: LoadedBundle, now: Date): Promise<{ ok: true; caller: Caller } | Refusal> {
+  const bearer = bearerToken(c.req.header("authorization") ?? null);
+  if (!bearer.ok) return bearer;
+  return verifyCaller(bearer.token, bundle.spec, envOf(c), now);
+}
+
+async function startBody(request: Request): Promise<{ ok: true; profile: string; purpose: string } | Refusal> {
+  const bad = (detail: string): Refusal => ({ ok: false, reason: "request.body_invalid", detail });
+  const text = await request.text();
+  if (text.length > MAX_START_BODY) return { ok: false, reason: "request.body_too_large" };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return bad("not JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return bad("not an object");
+  const { profile, purpose } = body as Record<string, unknown>;
+  if (typeof profile !== "string" || profile === "") return bad("profile");
+  if (typeof purpose !== "string" || purpose.length > MAX_PURPOSE) return bad("purpose");
+  return { ok: true, profile, purpose };
+}
+
+function fail(c: Ctx, refusal: Refusal): Response {
+  const { status, error } = httpFor(refusal.reason);
+  const headers: Record<string, string> = { "cache-control": "no-store" };
+  if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
+  if (refusal.retryAfter !== undefined) headers["retry-after"] = String(refusal.retryAfter);
+  if (status >= 500) {
+    console.error(
+      JSON.stringify({ event: "firebreak.tasks_api", reason: refusal.reason, detail: refusal.detail ?? null }),
+    );
+  }
+  const message = DEFAULT_MESSAGES[refusal.reason as Reason] ?? refusal.reason;
+  return c.json({ error, reason: refusal.reason, message }, status as 400, headers);
+}
+
+function envOf(c: Ctx): Record<string, unknown> {
+  return (c.env ?? {}) as unknown as Record<string, unknown>;
+}
+
+/** A Durable Object RPC bounded in time (RPC results are thenables of a union: the caller names T). */
+function bounded<T>(p: PromiseLike<unknown>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${TASK_RPC_TIMEOUT_MS} ms`)), TASK_RPC_TIMEOUT_MS);
+  });
+  return Promise.race([Promise.resolve(p) as Promise<T>, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,67 @@
+/**
+ * Stage 2, identity, with tasks (issue 3): a bearer token whose `iss` is the gateway's own origin
+ * (`GATEWAY_ORIGIN`) is verified as a task token with Firebreak's own keys; any other token is a
+ * workload token verified against the bundle's issuers. The task id that keys a Durable Object comes
+ * only from a verified task token, never from a header, query or body.
+ */
+import { decodeJwt } from "jose";
+import type { Agent } from "../policy/evaluate";
+import type { Bundle } from "../policy/types";
+import { taskKeys, verifyTaskToken } from "../tasks/task-token";
+import { verifyAgent } from "./identity";
+import { type Result, refuse } from "./result";
+
+export interface TaskRef {
+  /** From the verified token's `task_id` claim only. */
+  id: string;
+  profile: string;
+}
+
+export interface Caller {
+  agent: Agent;
+  /** Null for a workload token (no task). */
+  task: TaskRef | null;
+}
+
+/** The gateway's own origin (task tokens' `iss` and `aud`), or "" when tasks are not configured. */
+export function gatewayOrigin(env: Record<string, unknown>): string {
+  const v = env.GATEWAY_ORIGIN;
+  return typeof v === "string" ? v : "";
+}
+
+export async function verifyCaller(
+  token: string,
+  bundle: Bundle,
+  env: Record<string, unknown>,
+  now: Date,
+): Promise<Result<{ caller: Caller }>> {
+  const origin = gatewayOrigin(env);
+  if (origin !== "" && unverifiedIssuer(token) === origin) {
+    const verified = await verifyTaskToken(token, await taskKeys(env), { audience: origin, issuer: origin, now });
+    if (!verified.ok) return verified;
+    const c = verified.claims;
+    // The agent is re-checked against the bundle in force: an issuer removed since the start is gone.
+    const issuer = bundle.issuers.find((i) => i.name === c.agent_issuer);
+    if (!issuer) return refuse("identity.unknown_issuer", "task token: agent issuer not in the bundle");
+    const claims: Record<string, unknown> = {};
+    for (const name of issuer.claims) if (Object.hasOwn(c.agent_claims, name)) claims[name] = c.agent_claims[name];
+    const agent: Agent = Object.freeze({
+      issuer: issuer.name,
+      iss: issuer.issuer,
+      sub: c.sub,
+      claims: Object.freeze(claims),
+    });
+    return { ok: true, caller: { agent, task: { id: c.task_id, profile: c.profile } } };
+  }
+  const verified = await verifyAgent(token, bundle.issuers, env, now);
+  if (!verified.ok) return verified;
+  return { ok: true, caller: { agent: verified.agent, task: null } };
+}
+
+function unverifiedIssuer(token: string): unknown {
+  try {
+    return decodeJwt(token).iss;
+  } catch {
+    return undefined;
+  }
+}
