@@ -1,13 +1,29 @@
-// One autocannon measurement, in this Node process (programmatic API). Latencies are recorded from
+// autocannon measurements, in this Node process (programmatic API). Latencies are recorded from
 // autocannon's per-response event, in microseconds: its own histogram keeps whole milliseconds, too
-// coarse for sub-millisecond answers.
+// coarse for sub-millisecond answers. CPU time of this process and of the workerd child is read
+// around each measurement, so the cost per request of each side is known.
 import { readdirSync, readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
-export async function measure({ url, connections, seconds, headers, workerdPid = null }) {
+/** One autocannon run; throws (the measurement is void) unless every request was answered 2xx. */
+export async function slice({ url, connections, seconds, headers, workerdPid = null, overallRate, authorization }) {
   const latenciesMs = [];
   const cpu0 = cpuNow(workerdPid);
-  const instance = autocannon({ url, connections, duration: seconds, headers, pipelining: 1 });
+  // `authorization`: a function giving the header value of each request (rebuilt per request).
+  const requests = authorization
+    ? [
+        {
+          method: "GET",
+          setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: authorization() } }),
+        },
+      ]
+    : undefined;
+  const instance = autocannon({ url, connections, duration: seconds, headers, pipelining: 1, overallRate, requests });
+  const errorKinds = {};
+  instance.on("reqError", (e) => {
+    const kind = e?.code ?? e?.message ?? String(e);
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  });
   instance.on("response", (_client, statusCode, _bytes, responseTimeMs) => {
     if (statusCode >= 200 && statusCode < 300) latenciesMs.push(responseTimeMs);
   });
@@ -16,46 +32,63 @@ export async function measure({ url, connections, seconds, headers, workerdPid =
   const ok = r["2xx"];
   const failed = r.non2xx + r.errors + r.timeouts + r.resets + r.mismatches;
   if (failed > 0 || ok === 0) {
-    throw new Error(
+    const error = new Error(
       `${url} at c=${connections}: ${ok} 2xx, ${r.non2xx} non-2xx (${JSON.stringify(r.statusCodeStats)}), ` +
-        `${r.errors} errors, ${r.timeouts} timeouts, ${r.resets} resets: the measurement is void`,
+        `${r.errors} errors ${JSON.stringify(errorKinds)}, ${r.timeouts} timeouts, ${r.resets} resets: the measurement is void`,
     );
+    error.connectionErrorsOnly = ok > 0 && r.non2xx === 0 && r.mismatches === 0;
+    throw error;
   }
-  const sorted = Float64Array.from(latenciesMs).sort();
-  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
   return {
     connections,
-    duration_s: r.duration,
+    seconds: r.duration,
+    ok,
+    latenciesMs,
+    nodeUs: cpu1.node - cpu0.node,
+    workerdUs: cpu0.workerd === null || cpu1.workerd === null ? null : cpu1.workerd - cpu0.workerd,
+    otherCores: otherCores(cpu0, cpu1, r.duration),
+  };
+}
+
+/** Figures of one or more slices of the same worker at the same concurrency, taken together. */
+export function summarise(slices) {
+  const seconds = slices.reduce((a, s) => a + s.seconds, 0);
+  const ok = slices.reduce((a, s) => a + s.ok, 0);
+  const nodeUs = slices.reduce((a, s) => a + s.nodeUs, 0);
+  const workerdUs = slices.some((s) => s.workerdUs === null) ? null : slices.reduce((a, s) => a + s.workerdUs, 0);
+  const sorted = Float64Array.from(slices.flatMap((s) => s.latenciesMs)).sort();
+  const q = (p) => round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))], 3);
+  return {
+    connections: slices[0].connections,
+    slices: slices.length,
+    duration_s: round(seconds, 2),
     requests_2xx: ok,
-    non2xx: r.non2xx,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    req_per_s: ok / r.duration,
+    req_per_s: ok / seconds,
+    req_per_s_by_slice: slices.map((s) => Math.round(s.ok / s.seconds)),
     latency_ms: {
-      p50: round(q(0.5), 3),
-      p90: round(q(0.9), 3),
-      p99: round(q(0.99), 3),
+      p50: q(0.5),
+      p90: q(0.9),
+      p99: q(0.99),
       max: round(sorted[sorted.length - 1], 3),
       mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length, 3),
     },
     cpu_us_per_request: {
-      node_load_generator: round((cpu1.node - cpu0.node) / ok, 1),
-      workerd: cpu0.workerd === null || cpu1.workerd === null ? null : round((cpu1.workerd - cpu0.workerd) / ok, 1),
+      node_load_generator: round(nodeUs / ok, 1),
+      workerd: workerdUs === null ? null : round(workerdUs / ok, 1),
     },
     cpu_utilisation: {
-      other_processes: otherCores(cpu0, cpu1, r.duration),
-      node_load_generator: round((cpu1.node - cpu0.node) / (r.duration * 1e6), 2),
-      workerd:
-        cpu0.workerd === null || cpu1.workerd === null
-          ? null
-          : round((cpu1.workerd - cpu0.workerd) / (r.duration * 1e6), 2),
-    },
-    autocannon: {
-      requests_per_s_mean: r.requests.average,
-      requests_per_s_stddev: r.requests.stddev,
-      latency_ms_whole: { p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.average },
+      other_processes: slices.some((s) => s.otherCores === null)
+        ? null
+        : round(slices.reduce((a, s) => a + s.otherCores * s.seconds, 0) / seconds, 2),
+      node_load_generator: round(nodeUs / (seconds * 1e6), 2),
+      workerd: workerdUs === null ? null : round(workerdUs / (seconds * 1e6), 2),
     },
   };
+}
+
+/** One slice, summarised. */
+export async function measure(options) {
+  return summarise([await slice(options)]);
 }
 
 const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;

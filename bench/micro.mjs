@@ -3,11 +3,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { DECIDED, writePolicySet } from "./policies.mjs";
 
 const BATCH = 100; // iterations per timed sample: hrtime resolution and call overhead vanish in the division
-const ROUNDS = 5;
-const SAMPLES_PER_ROUND = 400; // per size and per function: 2,000 samples (200,000 calls) each in all
+const ROUNDS = 20;
+const SAMPLES_PER_ROUND = 100; // per size and per function: 2,000 samples (200,000 calls) each in all
 const WARMUP_ITERATIONS = 50_000;
 
 export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = console.log) {
@@ -120,11 +121,20 @@ export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = c
         rules: n,
         shape,
         action: c.spec.name,
-        scanned_for_request: { by_sub: (own(bucket.by_sub, DECIDED.agent.sub) ?? []).length, any: bucket.any.length },
+        scanned_for_request: {
+          by_sub: (own(bucket.by_sub, DECIDED.agent.sub) ?? []).length,
+          any: bucket.any.length,
+          any_for_everyone: bucket.any.filter((i) => bundle.spec.rules[i].agents === null).length,
+          any_by_issuer_or_claims: bucket.any.filter((i) => bundle.spec.rules[i].agents !== null).length,
+          with_condition: [...(own(bucket.by_sub, DECIDED.agent.sub) ?? []), ...bucket.any].filter(
+            (i) => bundle.conditions[i] !== null,
+          ).length,
+        },
         matched_rules: first.rules,
         compile_ms: round(compileMs, 1),
         load_ms: round(loadMs, 1),
         bundle_bytes: JSON.stringify(compiled.bundle).length,
+        bundle_gzip_bytes: gzipSync(JSON.stringify(compiled.bundle)).length,
       },
     };
   }

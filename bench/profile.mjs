@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // CPU profile of the Firebreak isolate inside workerd while autocannon loads it (c=50), through the
 // V8 inspector Miniflare exposes. Prints the functions and modules with the most self time, and
-// writes the .cpuprofile (open it in Chrome DevTools > Performance) to bench/results/.
+// writes the .cpuprofile (open it in Chrome DevTools > Performance) to the temp directory.
 //   node bench/profile.mjs [--seconds 8]
 // Sampling shows JavaScript time only: work inside workerd's C++ (BoringSSL for the signature,
 // the HTTP stack, stdout for logs) shows up under the JS function that called it, or as "(program)".
 // Not part of `npm run bench`.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,7 +31,7 @@ try {
   writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
   const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
   const keys = JSON.parse(readFileSync(join(ROOT, "test/fixtures/keys.json"), "utf8"));
-  const w = await startWorkers({ firebreakScript, keys, inspectorPort: INSPECTOR_PORT });
+  const w = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, inspectorPort: INSPECTOR_PORT });
   mf = w.mf;
   const headers = { authorization: `Bearer ${await signToken(keys)}` };
   await measure({ url: w.urls.firebreak, connections: 50, seconds: 3, headers }); // warm-up
@@ -63,8 +63,8 @@ try {
   const { result } = await send("Profiler.stop");
   ws.close();
   const profile = result.profile;
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  writeFileSync(join(ROOT, "bench/results/firebreak.cpuprofile"), JSON.stringify(profile));
+  const profilePath = join(tmpdir(), `firebreak-${Date.now()}.cpuprofile`);
+  writeFileSync(profilePath, JSON.stringify(profile));
 
   // Self time per function and per module (the bundle is one file, so modules come from the esbuild
   // path comments: attribute by function name and line).
@@ -74,16 +74,21 @@ try {
   }
   const total = [...dt.values()].reduce((a, b) => a + b, 0);
   const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const frame = (nodeId) => {
+    const f = byNode.get(nodeId)?.callFrame;
+    if (!f) return "(root)";
+    return `${f.functionName || "(anonymous)"}${f.url ? ` ${f.url.split("/").pop()}:${f.lineNumber + 1}` : ""}`;
+  };
+  // Self time per function; native and runtime-internal frames (no script URL) are shown with their caller.
   const self = new Map();
   for (const [nodeId, us] of dt) {
-    const n = byNode.get(nodeId);
-    const f = n.callFrame;
-    const key = `${f.functionName || "(anonymous)"} ${f.url ? `${f.url.split("/").pop()}:${f.lineNumber + 1}` : ""}`;
+    const f = byNode.get(nodeId).callFrame;
+    const key = f.url ? frame(nodeId) : `${frame(nodeId)} <- ${frame(parent.get(nodeId))}`;
     self.set(key, (self.get(key) ?? 0) + us);
   }
   // Inclusive time of top-level stages, by function name.
-  const parent = new Map();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const inclusive = new Map();
   for (const [nodeId, us] of dt) {
     const seen = new Set();
@@ -98,8 +103,8 @@ try {
   console.log(
     `${m.requests_2xx} requests in ${SECONDS} s (${m.req_per_s.toFixed(0)} req/s); profile ${(total / 1e6).toFixed(2)} s`,
   );
-  console.log("\nself time, top 25 (us per request, % of profile)");
-  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  console.log("\nself time, top 30 (us per request, % of profile)");
+  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
     console.log(`  ${perReq(us).padStart(7)}  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
   }
   console.log("\ninclusive time of named stages (us per request)");

@@ -1,18 +1,21 @@
 // The three workers of the HTTP benchmark, run by one Miniflare (one workerd process):
 //   upstream      the fake SaaS API: answers every request with a small JSON body
 //   passthrough   the baseline: forwards the request to https://api.github.com/<path> and returns the answer
-//   firebreak     the real worker (src/app.ts) bundled by esbuild with the test gateway policy bundle
+//   firebreak     the real worker: wrangler.toml's `main` (src/index.ts) bundled by esbuild, with the test
+//                 gateway policy bundle in place of build/bundle.json, and wrangler.toml's compatibility
+//                 date and flags, Durable Object and Analytics Engine bindings and vars
 // Both the pass-through and Firebreak reach the upstream the same way: a plain `fetch` to
 // https://api.github.com, routed by Miniflare's `outboundService: "upstream"` to the upstream worker.
 // Each of passthrough and firebreak listens on its own socket (`unsafeDirectSockets`), so load reaches
 // them without Miniflare's entry/router worker in the way.
+import { createPrivateKey, sign } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { importJWK, SignJWT } from "jose";
 import { Log, LogLevel, Miniflare } from "miniflare";
 
-export const COMPATIBILITY_DATE = "2026-04-20"; // wrangler.toml
+export const COMPATIBILITY_DATE = "2026-04-20"; // the pass-through and upstream; Firebreak reads wrangler.toml
 export const ALLOWED_PATH = "/github/repos/acme/api/issues/1";
 const AUDIENCE = "https://firebreak.test";
 const INLINE_ISSUER = "https://inline.test.example";
@@ -47,30 +50,78 @@ export default {
   },
 };`;
 
+/** What the Miniflare options need from wrangler.toml (read with wrangler's own config reader). */
+export async function readWranglerConfig(repoRoot) {
+  const { unstable_readConfig } = await import("wrangler");
+  const c = unstable_readConfig({ config: join(repoRoot, "wrangler.toml") });
+  const sqlite = new Set((c.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  return {
+    main: c.main,
+    compatibilityDate: c.compatibility_date,
+    compatibilityFlags: c.compatibility_flags ?? [],
+    durableObjects: Object.fromEntries(
+      (c.durable_objects?.bindings ?? []).map((b) => [
+        b.name,
+        { className: b.class_name, useSQLite: sqlite.has(b.class_name) },
+      ]),
+    ),
+    analyticsEngineDatasets: Object.fromEntries(
+      (c.analytics_engine_datasets ?? []).map((d) => [d.binding, { dataset: d.dataset }]),
+    ),
+    vars: c.vars ?? {},
+  };
+}
+
+/** Points the entry's `build/bundle.json` import at `bundlePath`; the build fails if there is no such import. */
+function bundleJsonPlugin(bundlePath) {
+  let applied = false;
+  return {
+    name: "bench-bundle-json",
+    setup(b) {
+      b.onResolve({ filter: /build\/bundle\.json$/ }, () => {
+        applied = true;
+        return { path: bundlePath };
+      });
+      b.onEnd(() => {
+        if (!applied) throw new Error("the worker entry no longer imports build/bundle.json");
+      });
+    },
+  };
+}
+
 /**
- * esbuild: `createApp(bundle)` from src/app.ts with the bundle inlined, as one ES module. `variant`
- * (bench/ablate.mjs only) swaps an entry, prepends a banner or adds plugins to take one cost out.
+ * esbuild: the worker's entry (`main` of wrangler.toml) with the policy bundle at `bundlePath`
+ * inlined, as one ES module. `variant` (bench/ablate.mjs only) replaces the default export with
+ * `variant.entry` (the entry's other exports, the Durable Object classes, are kept), prepends a
+ * banner or adds plugins, to take one cost out.
  */
 export async function bundleFirebreak(repoRoot, bundlePath, outDir, variant = {}) {
   mkdirSync(outDir, { recursive: true });
+  const { main } = await readWranglerConfig(repoRoot);
   const outfile = join(outDir, `${variant.name ?? "firebreak"}.mjs`);
-  const app = JSON.stringify(join(repoRoot, "src/app.ts"));
-  const entry = variant.entry ?? `import { createApp } from ${app};\nexport default createApp(bundle);\n`;
+  const input = variant.entry
+    ? {
+        stdin: {
+          contents:
+            `export * from ${JSON.stringify(main)};\nimport bundle from ${JSON.stringify(bundlePath)};\n` +
+            variant.entry,
+          resolveDir: repoRoot,
+          sourcefile: "bench-entry.ts",
+          loader: "ts",
+        },
+      }
+    : { entryPoints: [main] };
   await build({
-    stdin: {
-      contents: `import bundle from ${JSON.stringify(bundlePath)};\n${entry}`,
-      resolveDir: repoRoot,
-      sourcefile: "bench-entry.ts",
-      loader: "ts",
-    },
+    ...input,
     bundle: true,
     format: "esm",
     platform: "neutral",
     target: "es2022",
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
+    external: ["cloudflare:*", "node:*"],
     banner: variant.banner ? { js: variant.banner } : undefined,
-    plugins: variant.plugins ?? [],
+    plugins: [bundleJsonPlugin(bundlePath), ...(variant.plugins ?? [])],
     outfile,
     logLevel: "warning",
   });
@@ -87,11 +138,36 @@ export async function signToken(keys, sub = "agent-1") {
 }
 
 /**
+ * A new, never-seen token per call (unique `jti`), signed synchronously with node:crypto (~55 us):
+ * each request then misses Firebreak's verified-token cache and pays a full ES256 verification.
+ */
+export function freshTokens(keys, sub = "agent-1") {
+  const k = keys.es256;
+  const key = createPrivateKey({ key: k.private, format: "jwk" });
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const header = b64({ alg: k.alg, kid: k.private.kid, typ: "JWT" });
+  let n = 0;
+  return () => {
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${header}.${b64({ iss: INLINE_ISSUER, aud: AUDIENCE, sub, iat: now, exp: now + 3600, jti: `b${++n}` })}`;
+    return `${input}.${sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }).toString("base64url")}`;
+  };
+}
+
+/**
  * Starts the three workers. Worker stdout (Firebreak's one JSON log line per decision) is drained
  * and counted, not printed: it still crosses the pipe into this process, as in `wrangler dev`.
  */
-export async function startWorkers({ firebreakScript, keys, variants = [], inspectorPort }) {
+export async function startWorkers({
+  repoRoot,
+  firebreakScript,
+  keys,
+  variants = [],
+  inspectorPort,
+  freshTokenWorker = false,
+}) {
   const stdio = { lines: 0, decisionLines: 0, stderr: "" };
+  const config = await readWranglerConfig(repoRoot);
   const mf = new Miniflare({
     log: new Log(LogLevel.WARN),
     inspectorPort,
@@ -108,15 +184,24 @@ export async function startWorkers({ firebreakScript, keys, variants = [], inspe
       });
     },
     workers: [
-      ...[{ name: "firebreak", script: firebreakScript }, ...variants].map((w) => ({
+      ...[
+        { name: "firebreak", script: firebreakScript },
+        // The same worker again, in its own isolate, for the new-token-per-request load: its token cache
+        // churn and garbage stay out of the isolate the ratio is measured on.
+        ...(freshTokenWorker ? [{ name: "firebreak-fresh", script: firebreakScript }] : []),
+        ...variants,
+      ].map((w) => ({
         name: w.name,
         modules: true,
         scriptPath: w.script,
         modulesRoot: dirname(w.script),
-        compatibilityDate: COMPATIBILITY_DATE,
+        compatibilityDate: config.compatibilityDate,
+        compatibilityFlags: config.compatibilityFlags,
+        durableObjects: config.durableObjects,
+        analyticsEngineDatasets: config.analyticsEngineDatasets,
         bindings: {
+          ...config.vars,
           GITHUB_TOKEN: "bench-github-token",
-          GATEWAY_DOMAIN: "",
           TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
         },
         outboundService: "upstream",
@@ -139,7 +224,13 @@ export async function startWorkers({ firebreakScript, keys, variants = [], inspe
     throw new Error(`workerd did not start: ${e.message}\n${stdio.stderr}`);
   }
   const urls = {};
-  for (const name of ["passthrough", "firebreak", ...variants.map((v) => v.name)]) {
+  const names = [
+    "passthrough",
+    "firebreak",
+    ...(freshTokenWorker ? ["firebreak-fresh"] : []),
+    ...variants.map((v) => v.name),
+  ];
+  for (const name of names) {
     urls[name] = new URL(ALLOWED_PATH, await mf.unsafeGetDirectURL(name)).href;
   }
   return { mf, urls, stdio };
