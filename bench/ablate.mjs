@@ -9,13 +9,13 @@
 // phases, and the median over rounds is compared.
 //   node bench/ablate.mjs [--seconds 1.5] [--rounds 15] [--rate 1000] [--verbose]
 // Not part of `npm run bench`; its results are summarised in docs/benchmarks.md.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { findWorkerdPid, measure, waitForQuiet } from "./load.mjs";
-import { bundleFirebreak, signToken, startWorkers } from "./workers.mjs";
+import { bundleFirebreak, gatewayFixture, signToken, startWorkers } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -93,18 +93,13 @@ ${DIRECT_ENTRY_TAIL}`,
   },
 ];
 
-const { compilePolicies } = await import(join(ROOT, "src/compiler/compile.ts"));
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-ablate-"));
 let mf;
 try {
-  const compiled = compilePolicies(join(ROOT, "test/fixtures/policies/gateway"));
-  if (!compiled.ok) throw new Error(compiled.problems.format());
-  const bundlePath = join(tmp, "bundle.json");
-  writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
+  const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
   const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
   const variants = [];
   for (const v of VARIANTS) variants.push({ name: v.name, script: await bundleFirebreak(ROOT, bundlePath, tmp, v) });
-  const keys = JSON.parse(readFileSync(join(ROOT, "test/fixtures/keys.json"), "utf8"));
   const started = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, variants });
   mf = started.mf;
   const workerdPid = findWorkerdPid();

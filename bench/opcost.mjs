@@ -5,7 +5,7 @@
 // the clock does not advance during execution, so the cost is read from workerd's CPU time instead.
 //   node bench/opcost.mjs [--rounds 8] [--seconds 1.5] [--only name,name]
 // Not part of `npm run bench`; its results are summarised in docs/benchmarks.md.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,7 @@ import { build } from "esbuild";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { register } from "tsx/esm/api";
 import { findWorkerdPid, measure } from "./load.mjs";
-import { readWranglerConfig, signToken } from "./workers.mjs";
+import { gatewayFixture, readWranglerConfig, signToken } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -216,15 +216,11 @@ let upstreamHeadersOnce;
 
 const only = arg("only", null)?.split(",");
 const ops = Object.entries(OPS).filter(([n]) => n === "none" || !only || only.includes(n));
-const { compilePolicies } = await import(join(ROOT, "src/compiler/compile.ts"));
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-opcost-"));
 let mf;
 let stderrText = "";
 try {
-  const compiled = compilePolicies(join(ROOT, "test/fixtures/policies/gateway"));
-  if (!compiled.ok) throw new Error(compiled.problems.format());
-  const bundlePath = join(tmp, "bundle.json");
-  writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
+  const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
   const outfile = join(tmp, "opcost.mjs");
   await build({
     stdin: { contents: ENTRY(bundlePath), resolveDir: ROOT, sourcefile: "opcost-entry.ts", loader: "ts" },
@@ -238,7 +234,6 @@ try {
     outfile,
     logLevel: "warning",
   });
-  const keys = JSON.parse(readFileSync(join(ROOT, "test/fixtures/keys.json"), "utf8"));
   const config = await readWranglerConfig(ROOT);
   mf = new Miniflare({
     log: new Log(LogLevel.WARN),

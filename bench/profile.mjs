@@ -6,14 +6,14 @@
 // Sampling shows JavaScript time only: work inside workerd's C++ (BoringSSL for the signature,
 // the HTTP stack, stdout for logs) shows up under the JS function that called it, or as "(program)".
 // Not part of `npm run bench`.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import WebSocket from "ws";
 import { measure } from "./load.mjs";
-import { bundleFirebreak, signToken, startWorkers } from "./workers.mjs";
+import { bundleFirebreak, gatewayFixture, signToken, startWorkers } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,16 +21,11 @@ const i = process.argv.indexOf("--seconds");
 const SECONDS = i > 0 ? Number(process.argv[i + 1]) : 8;
 const INSPECTOR_PORT = 9329;
 
-const { compilePolicies } = await import(join(ROOT, "src/compiler/compile.ts"));
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-profile-"));
 let mf;
 try {
-  const compiled = compilePolicies(join(ROOT, "test/fixtures/policies/gateway"));
-  if (!compiled.ok) throw new Error(compiled.problems.format());
-  const bundlePath = join(tmp, "bundle.json");
-  writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
+  const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
   const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
-  const keys = JSON.parse(readFileSync(join(ROOT, "test/fixtures/keys.json"), "utf8"));
   const w = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, inspectorPort: INSPECTOR_PORT });
   mf = w.mf;
   const headers = { authorization: `Bearer ${await signToken(keys)}` };

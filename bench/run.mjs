@@ -7,14 +7,22 @@
 // Prints a table and writes bench/results/latest.json. Targets are reported, never asserted; a
 // measurement in which any request was not 2xx fails the run.
 //   node bench/run.mjs [--seconds 10] [--warmup 3] [--skip-micro] [--skip-http] [--skip-fresh-tokens]
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { findWorkerdPid, slice, summarise, waitForQuiet } from "./load.mjs";
 import { runMicro } from "./micro.mjs";
-import { ALLOWED_PATH, bundleFirebreak, freshTokens, signToken, startWorkers, writeJson } from "./workers.mjs";
+import {
+  ALLOWED_PATH,
+  bundleFirebreak,
+  freshTokens,
+  gatewayFixture,
+  signToken,
+  startWorkers,
+  writeJson,
+} from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -75,14 +83,8 @@ if (!argv.includes("--skip-http")) {
   const tmp = mkdtempSync(join(tmpdir(), "firebreak-bench-http-"));
   let mf;
   try {
-    const { compilePolicies } = await import(join(ROOT, "src/compiler/compile.ts"));
-    const compiled = compilePolicies(join(ROOT, "test/fixtures/policies/gateway"));
-    if (!compiled.ok)
-      throw new Error(`test/fixtures/policies/gateway does not compile:\n${compiled.problems.format()}`);
-    const bundlePath = join(tmp, "bundle.json");
-    writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
+    const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
     const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
-    const keys = JSON.parse(readFileSync(join(ROOT, "test/fixtures/keys.json"), "utf8"));
     const w = await startWorkers({
       repoRoot: ROOT,
       firebreakScript,

@@ -9,7 +9,7 @@
 // Each of passthrough and firebreak listens on its own socket (`unsafeDirectSockets`), so load reaches
 // them without Miniflare's entry/router worker in the way.
 import { createPrivateKey, sign } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { importJWK, SignJWT } from "jose";
@@ -87,6 +87,20 @@ function bundleJsonPlugin(bundlePath) {
       });
     },
   };
+}
+
+/**
+ * Compiles the gateway test policies (test/fixtures/policies/gateway) with the real compiler into
+ * `<outDir>/bundle.json`, and reads the committed test keys: what every bench script measures with.
+ */
+export async function gatewayFixture(repoRoot, outDir) {
+  const { compilePolicies } = await import(join(repoRoot, "src/compiler/compile.ts"));
+  const compiled = compilePolicies(join(repoRoot, "test/fixtures/policies/gateway"));
+  if (!compiled.ok) throw new Error(`test/fixtures/policies/gateway does not compile:\n${compiled.problems.format()}`);
+  const bundlePath = join(outDir, "bundle.json");
+  writeFileSync(bundlePath, JSON.stringify(compiled.bundle));
+  const keys = JSON.parse(readFileSync(join(repoRoot, "test/fixtures/keys.json"), "utf8"));
+  return { bundlePath, keys };
 }
 
 /**
