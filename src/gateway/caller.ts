@@ -10,6 +10,7 @@ import type { Bundle } from "../policy/types";
 import { taskKeys, verifyTaskToken } from "../tasks/task-token";
 import { verifyAgent } from "./identity";
 import { type Result, refuse } from "./result";
+import { cachedAgent } from "./token-cache";
 
 export interface TaskRef {
   /** From the verified token's `task_id` claim only. */
@@ -35,6 +36,9 @@ export async function verifyCaller(
   env: Record<string, unknown>,
   now: Date,
 ): Promise<Result<{ caller: Caller }>> {
+  // The hot path first: a workload token verified moments ago needs no decoding at all.
+  const cached = cachedAgent(token, bundle.issuers, env, now);
+  if (cached) return { ok: true, caller: { agent: cached, task: null } };
   const origin = gatewayOrigin(env);
   if (origin !== "" && unverifiedIssuer(token) === origin) {
     const verified = await verifyTaskToken(token, await taskKeys(env), { audience: origin, issuer: origin, now });
