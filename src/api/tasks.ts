@@ -13,21 +13,17 @@
  * switch ran in between, the task is revoked and the start refused. Every Durable Object call is bounded
  * by TASK_RPC_TIMEOUT_MS; an exception or timeout is 503 `task.unavailable`.
  */
-import type { Context } from "hono";
 import { Hono } from "hono";
 import type { Env } from "../env";
-import { TASK_RPC_TIMEOUT_MS } from "../gateway/admit";
-import { type Caller, gatewayOrigin, verifyCaller } from "../gateway/caller";
-import { bearerToken } from "../gateway/identity";
-import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
+import { gatewayOrigin } from "../gateway/caller";
+import type { Reason } from "../gateway/reasons";
 import type { Refusal } from "../gateway/result";
 import { agentMatches } from "../policy/evaluate";
-import type { BundleState, LoadedBundle } from "../policy/load";
+import type { BundleState } from "../policy/load";
 import { agentKey, type StartResult } from "../tasks/agent-object";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
 import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
-
-type Ctx = Context<{ Bindings: Env }>;
+import { authenticate, bounded, type Ctx, envOf, fail, jsonBody, operator } from "./common";
 
 const MAX_START_BODY = 4096;
 const MAX_PURPOSE = 1000;
@@ -281,30 +277,6 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
   return api;
 }
 
-/** The bearer must be a workload token (not a task token) of an agent matching `settings.admins`. */
-async function operator(c: Ctx, getBundle: () => BundleState): Promise<{ ok: true; by: string } | Refusal> {
-  const state = getBundle();
-  if (!state.ok) return { ok: false, reason: "bundle.invalid" };
-  const who = await authenticate(c, state.bundle, new Date());
-  if (!who.ok) return who;
-  const admins = state.bundle.spec.settings.admins;
-  if (who.caller.task !== null || admins === null || !agentMatches(admins, who.caller.agent)) {
-    return { ok: false, reason: "admin.denied" };
-  }
-  return { ok: true, by: `${who.caller.agent.issuer} ${who.caller.agent.sub}` };
-}
-
-async function jsonBody(request: Request): Promise<Record<string, unknown> | null> {
-  const text = await request.text();
-  if (text.length > MAX_START_BODY) return null;
-  try {
-    const v = JSON.parse(text);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The bearer of a task route must be a task token of exactly the task in the path. */
 async function ownTask(c: Ctx, getBundle: () => BundleState) {
   const state = getBundle();
@@ -319,12 +291,6 @@ async function ownTask(c: Ctx, getBundle: () => BundleState) {
   const TASKS = c.env?.TASKS;
   if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" } as Refusal;
   return { ok: true as const, id: task.id, caller: who.caller, stub: TASKS.getByName(task.id) };
-}
-
-async function authenticate(c: Ctx, bundle: LoadedBundle, now: Date): Promise<{ ok: true; caller: Caller } | Refusal> {
-  const bearer = bearerToken(c.req.header("authorization") ?? null);
-  if (!bearer.ok) return bearer;
-  return verifyCaller(bearer.token, bundle.spec, envOf(c), now);
 }
 
 async function startBody(request: Request): Promise<{ ok: true; profile: string; purpose: string } | Refusal> {
@@ -342,31 +308,4 @@ async function startBody(request: Request): Promise<{ ok: true; profile: string;
   if (typeof profile !== "string" || profile === "") return bad("profile");
   if (typeof purpose !== "string" || purpose.length > MAX_PURPOSE) return bad("purpose");
   return { ok: true, profile, purpose };
-}
-
-function fail(c: Ctx, refusal: Refusal): Response {
-  const { status, error } = httpFor(refusal.reason);
-  const headers: Record<string, string> = { "cache-control": "no-store" };
-  if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
-  if (refusal.retryAfter !== undefined) headers["retry-after"] = String(refusal.retryAfter);
-  if (status >= 500) {
-    console.error(
-      JSON.stringify({ event: "firebreak.tasks_api", reason: refusal.reason, detail: refusal.detail ?? null }),
-    );
-  }
-  const message = DEFAULT_MESSAGES[refusal.reason as Reason] ?? refusal.reason;
-  return c.json({ error, reason: refusal.reason, message }, status as 400, headers);
-}
-
-function envOf(c: Ctx): Record<string, unknown> {
-  return (c.env ?? {}) as unknown as Record<string, unknown>;
-}
-
-/** A Durable Object RPC bounded in time (RPC results are thenables of a union: the caller names T). */
-function bounded<T>(p: PromiseLike<unknown>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${TASK_RPC_TIMEOUT_MS} ms`)), TASK_RPC_TIMEOUT_MS);
-  });
-  return Promise.race([Promise.resolve(p) as Promise<T>, timeout]).finally(() => clearTimeout(timer));
 }
