@@ -4,9 +4,12 @@
  *   POST /tasks                 workload JWT + `{ profile, purpose }` -> 201 task id, task token, budget
  *   POST /tasks/:id/renew       the task's own token only -> a fresh token, never past the task's deadline
  *   POST /tasks/:id/complete    the task's own token only -> the task ends; later calls: `task.completed`
- *   GET  /tasks/:id             the task's own token only
+ *   GET  /tasks/:id             the task's own token or an operator -> state, budget use, one page of
+ *                               its step log (`?cursor=&limit=`) and the chain check
  *   POST /tasks/:id/revoke      an operator (settings.admins) -> the task ends; later calls: `task.revoked`
- *   POST /tasks/agents/revoke   an operator, `{ issuer, sub }` -> the agent kill switch -> state, budget use, one page of its step log
+ *   POST /tasks/agents/revoke   an operator, `{ issuer, sub }` -> the agent kill switch
+ *   POST /tasks/agents/reinstate  an operator, `{ issuer, sub }` -> the kill switch lifted
+ *   GET  /tasks/agents?issuer=&sub=  an operator -> the agent's caps: revoked, live tasks, starts this hour
  *
  * Start order (docs/design/tasks.md, "For the wiring session"): the agent object reserves a live slot and
  * a start, the task object opens, then the agent object is asked again with the same id: if the kill
@@ -15,12 +18,12 @@
  */
 import { Hono } from "hono";
 import type { Env } from "../env";
-import { gatewayOrigin } from "../gateway/caller";
+import { type Caller, gatewayOrigin } from "../gateway/caller";
 import type { Reason } from "../gateway/reasons";
 import type { Refusal } from "../gateway/result";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
-import { agentKey, type StartResult } from "../tasks/agent-object";
+import { type AgentView, agentKey, type StartResult } from "../tasks/agent-object";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
 import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
 import { authenticate, bounded, type Ctx, envOf, fail, jsonBody, operator } from "./common";
@@ -126,12 +129,9 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
   api.post("/agents/revoke", async (c) => {
     const admin = await operator(c, getBundle);
     if (!admin.ok) return fail(c, admin);
-    const body = await jsonBody(c.req.raw);
-    const issuer = body?.issuer;
-    const sub = body?.sub;
-    if (typeof issuer !== "string" || issuer === "" || typeof sub !== "string" || sub === "") {
-      return fail(c, { ok: false, reason: "request.body_invalid", detail: "issuer and sub" });
-    }
+    const who = agentOf(await jsonBody(c.req.raw));
+    if (!who.ok) return fail(c, who);
+    const { issuer, sub } = who.agent;
     const { TASKS, AGENTS } = c.env ?? {};
     if (!TASKS || !AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "bindings missing" });
     const now = Date.now();
@@ -158,6 +158,44 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
         reason: "task.unavailable",
         detail: `agent revoke: ${(e as Error)?.message ?? "error"}`,
       });
+    }
+  });
+
+  // Lifts an agent's kill switch: its next start is admitted again. Tasks revoked stay revoked.
+  api.post("/agents/reinstate", async (c) => {
+    const admin = await operator(c, getBundle);
+    if (!admin.ok) return fail(c, admin);
+    const who = agentOf(await jsonBody(c.req.raw));
+    if (!who.ok) return fail(c, who);
+    const AGENTS = c.env?.AGENTS;
+    if (!AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "AGENTS binding missing" });
+    try {
+      const done = await bounded<{ reinstated: boolean }>(
+        AGENTS.getByName(agentKey(who.agent)).reinstate(admin.by, Date.now()),
+      );
+      return c.json({ agent: who.agent, ...done }, 200, { "cache-control": "no-store" });
+    } catch (e) {
+      return fail(c, {
+        ok: false,
+        reason: "task.unavailable",
+        detail: `reinstate: ${(e as Error)?.message ?? "error"}`,
+      });
+    }
+  });
+
+  // An agent's caps as the agent object holds them: kill switch, live tasks, starts in the last hour.
+  api.get("/agents", async (c) => {
+    const admin = await operator(c, getBundle);
+    if (!admin.ok) return fail(c, admin);
+    const who = agentOf({ issuer: c.req.query("issuer"), sub: c.req.query("sub") });
+    if (!who.ok) return fail(c, who);
+    const AGENTS = c.env?.AGENTS;
+    if (!AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "AGENTS binding missing" });
+    try {
+      const view = await bounded<AgentView>(AGENTS.getByName(agentKey(who.agent)).inspect(Date.now()));
+      return c.json({ agent: who.agent, ...view }, 200, { "cache-control": "no-store" });
+    } catch (e) {
+      return fail(c, { ok: false, reason: "task.unavailable", detail: `agent: ${(e as Error)?.message ?? "error"}` });
     }
   });
 
@@ -254,20 +292,21 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     }
   });
 
+  // The task's own token, or an operator's workload token (any task: the path names it).
   api.get("/:id", async (c) => {
-    const owned = await ownTask(c, getBundle);
-    if (!owned.ok) return fail(c, owned);
+    const readable = await readableTask(c, getBundle);
+    if (!readable.ok) return fail(c, readable);
     const cursor = Number(c.req.query("cursor") ?? "0");
     const limit = Number(c.req.query("limit") ?? "50");
     try {
       const view = await bounded<TaskView | null>(
-        owned.stub.inspect(
+        readable.stub.inspect(
           Number.isSafeInteger(cursor) && cursor >= 0 ? cursor : 0,
           Number.isSafeInteger(limit) ? limit : 50,
         ),
       );
       if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
-      const log = await bounded<{ ok: boolean; broken_at?: number }>(owned.stub.verifyLog());
+      const log = await bounded<{ ok: boolean; broken_at?: number }>(readable.stub.verifyLog());
       return c.json({ ...view, log }, 200, { "cache-control": "no-store" });
     } catch (e) {
       return fail(c, { ok: false, reason: "task.unavailable", detail: `inspect: ${(e as Error)?.message ?? "error"}` });
@@ -283,14 +322,48 @@ async function ownTask(c: Ctx, getBundle: () => BundleState) {
   if (!state.ok) return { ok: false, reason: "bundle.invalid" } as Refusal;
   const who = await authenticate(c, state.bundle, new Date());
   if (!who.ok) return who;
-  const task = who.caller.task;
+  return taskOf(c, who.caller);
+}
+
+function taskOf(c: Ctx, caller: Caller) {
+  const task = caller.task;
   if (task === null) return { ok: false, reason: "task.required", detail: "a task token is required" } as Refusal;
   // The path names the task; the verified token decides. A different (or non-canonical) id is refused.
   const id = c.req.param("id");
   if (!isTaskId(id) || id !== task.id) return { ok: false, reason: "task.mismatch" } as Refusal;
   const TASKS = c.env?.TASKS;
   if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" } as Refusal;
-  return { ok: true as const, id: task.id, caller: who.caller, stub: TASKS.getByName(task.id) };
+  return { ok: true as const, id: task.id, caller, stub: TASKS.getByName(task.id) };
+}
+
+/**
+ * Who may read a task: its own task token (the path must name exactly its task), or an operator's
+ * workload token (the path names the task: the operator chooses). Anyone else is refused.
+ */
+async function readableTask(c: Ctx, getBundle: () => BundleState) {
+  const state = getBundle();
+  if (!state.ok) return { ok: false, reason: "bundle.invalid" } as Refusal;
+  const who = await authenticate(c, state.bundle, new Date());
+  if (!who.ok) return who;
+  if (who.caller.task !== null) return taskOf(c, who.caller);
+  const admins = state.bundle.spec.settings.admins;
+  if (admins === null || !agentMatches(admins, who.caller.agent))
+    return { ok: false, reason: "admin.denied" } as Refusal;
+  const id = c.req.param("id") ?? "";
+  if (!isTaskId(id)) return { ok: false, reason: "task.unknown" } as Refusal;
+  const TASKS = c.env?.TASKS;
+  if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" } as Refusal;
+  return { ok: true as const, stub: TASKS.getByName(id) };
+}
+
+/** `{ issuer, sub }` naming an agent: the bundle issuer's name and the subject, both non-empty strings. */
+function agentOf(body: Record<string, unknown> | null): { ok: true; agent: { issuer: string; sub: string } } | Refusal {
+  const issuer = body?.issuer;
+  const sub = body?.sub;
+  if (typeof issuer !== "string" || issuer === "" || typeof sub !== "string" || sub === "") {
+    return { ok: false, reason: "request.body_invalid", detail: "issuer and sub" };
+  }
+  return { ok: true, agent: { issuer, sub } };
 }
 
 async function startBody(request: Request): Promise<{ ok: true; profile: string; purpose: string } | Refusal> {

@@ -353,6 +353,83 @@ describe("operators: revoke a task, the agent kill switch", () => {
   });
 });
 
+describe("operators: inspect any task, the agent's caps, reinstate", () => {
+  const operatorToken = async () => (await import("../helpers/tokens")).token({ sub: "operator-1" });
+  const call = async (method: string, path: string, bearer: string, body?: unknown) => {
+    const res = await app.fetch(
+      new Request(`${BASE}/_firebreak/v1/tasks${path}`, {
+        method,
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+      bindings as never,
+    );
+    return { res, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  it("an operator reads any task's state and log; another agent's workload token may not", async () => {
+    const task = await newTask(app, "basic");
+    expectAllowed(await send(app, ISSUE, { bearer: task.token }));
+    const seen = await call("GET", `/${task.id}?limit=2`, await operatorToken());
+    expect(seen.res.status).toBe(200);
+    const view = seen.json as unknown as TaskView & { log: { ok: boolean } };
+    expect([view.task.task_id, view.task.state, view.counters.calls, view.log.ok]).toEqual([task.id, "live", 1, true]);
+    expect(view.steps.map((s) => s.kind)).toEqual(["open", "call"]);
+    expect(view.next_cursor).toBe(2);
+    const agent = await call("GET", `/${task.id}`, await agentToken());
+    expect([agent.res.status, agent.json.reason]).toEqual([403, "admin.denied"]);
+    const bogus = await call("GET", "/t_not-a-task-id", await operatorToken());
+    expect([bogus.res.status, bogus.json.reason]).toEqual([403, "task.unknown"]);
+  });
+
+  it("reinstate lifts the kill switch: the next start works, revoked tasks stay revoked", async () => {
+    const { token } = await import("../helpers/tokens");
+    const sub = `paroled-${crypto.randomUUID()}`;
+    const bearer = await token({ sub });
+    const before = await newTask(app, "narrow", bearer);
+    await call("POST", "/agents/revoke", await operatorToken(), { issuer: "remote", sub });
+    const caps = await call("GET", `/agents?issuer=remote&sub=${encodeURIComponent(sub)}`, await operatorToken());
+    expect(caps.res.status).toBe(200);
+    expect([caps.json.revoked, caps.json.revoked_by, caps.json.live]).toEqual([true, "remote operator-1", []]);
+
+    const denied = await call("POST", "/agents/reinstate", await agentToken(), { issuer: "remote", sub });
+    expect([denied.res.status, denied.json.reason]).toEqual([403, "admin.denied"]);
+    expect((await startTask(app, "narrow", { bearer })).json?.reason).toBe("agent.revoked");
+
+    const lifted = await call("POST", "/agents/reinstate", await operatorToken(), { issuer: "remote", sub });
+    expect([lifted.res.status, lifted.json.reinstated]).toEqual([200, true]);
+    const again = await call("POST", "/agents/reinstate", await operatorToken(), { issuer: "remote", sub });
+    expect(again.json.reinstated).toBe(false);
+    const after = await newTask(app, "narrow", bearer);
+    expect(after.id).not.toBe(before.id);
+    expect((await env.TASKS!.getByName(before.id).inspect())?.task.state).toBe("revoked");
+    const bad = await call("POST", "/agents/reinstate", await operatorToken(), { issuer: "remote" });
+    expect([bad.res.status, bad.json.reason]).toEqual([400, "request.body_invalid"]);
+  });
+});
+
+describe("the deadline alarm", () => {
+  it("closes the task at its deadline and logs it; the next call is refused task.expired", async () => {
+    const { runDurableObjectAlarm } = await import("cloudflare:test");
+    const task = await newTask(app, "brief"); // max_lifetime 1 s
+    expectAllowed(await send(app, ISSUE, { bearer: task.token }));
+    const stub = env.TASKS!.getByName(task.id);
+    const deadline = (await stub.view())!.deadline;
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 50));
+    await runDurableObjectAlarm(stub); // false when it has already fired by itself
+    const view = (await stub.inspect())!;
+    expect([view.task.state, view.task.ended_at! >= deadline]).toEqual(["expired", true]);
+    // The alarm closed it: nothing but the open, the call, its settle and the expiry are in the log.
+    expect(view.steps.map((s) => s.kind)).toEqual(["open", "call", "settle", "expire"]);
+    const before = (await recorded()).length;
+    // The token is within its clock tolerance still: the task object refuses, not the token check.
+    expectRefusal(await send(app, ISSUE, { bearer: task.token }), 403, "task.expired");
+    expect((await recorded()).length).toBe(before);
+    const agentView = await env.AGENTS!.getByName(agentKeyOf("agent-1")).inspect(Date.now());
+    expect(agentView.live.map((t) => t.task_id)).not.toContain(task.id);
+  });
+});
+
 describe("renew", () => {
   it("gives a fresh token for the same task that works, never past the deadline", async () => {
     const task = await newTask(app, "basic");
