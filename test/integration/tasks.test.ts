@@ -249,6 +249,14 @@ describe("a token acts on its own task only", () => {
     expectAllowed(await send(app, ISSUE, { bearer: b.token }));
   });
 
+  it("two tasks of one agent share no budget: exhausting one leaves the other whole", async () => {
+    const a = await newTask(app, "narrow"); // one call per hour
+    const b = await newTask(app, "narrow");
+    expectAllowed(await send(app, "/github/user", { bearer: a.token }));
+    expectRefusal(await send(app, "/github/user", { bearer: a.token }), 429, "budget.window");
+    expectAllowed(await send(app, "/github/user", { bearer: b.token }));
+  });
+
   it("cannot be edited to name another task: the signature no longer verifies", async () => {
     const a = await newTask(app, "basic");
     const b = await newTask(app, "basic");
