@@ -3,7 +3,10 @@
  * point (layout v1, docs/analytics.md) and one JSON log line. The record is built from fields that
  * never hold a token or secret (no headers, no bodies), and recording never fails the request.
  */
+import { dataPointOf } from "../decisions/layout";
 import type { Reason } from "./reasons";
+
+export { DATA_POINT_LAYOUT } from "../decisions/layout";
 
 export interface DecisionRecord {
   decision_id: string;
@@ -34,31 +37,9 @@ export interface AnalyticsSink {
   writeDataPoint(point: AnalyticsEngineDataPoint): void;
 }
 
-export const DATA_POINT_LAYOUT = "v1";
-
-/** Analytics Engine layout v1; docs/analytics.md documents each position. Append only. */
+/** Analytics Engine layout v1: every position comes from the one column map (src/decisions/layout.ts). */
 export function dataPoint(r: DecisionRecord): AnalyticsEngineDataPoint {
-  return {
-    indexes: [(r.agent_sub ? `${r.agent_issuer}:${r.agent_sub}` : "anonymous").slice(0, 96)],
-    blobs: [
-      DATA_POINT_LAYOUT,
-      r.decision_id,
-      r.bundle_revision,
-      r.effect,
-      r.reason,
-      r.would?.effect ?? "",
-      r.would?.reason ?? "",
-      r.agent_issuer ?? "",
-      r.agent_sub ?? "",
-      r.task_id ?? "",
-      r.service ?? "",
-      r.action ?? "",
-      r.resource ?? "",
-      r.method,
-      r.rules.join(","),
-    ].map((b) => b.slice(0, 512)),
-    doubles: [r.status, r.upstream_status ?? 0, r.latency_ms, r.would ? 1 : 0],
-  };
+  return dataPointOf(r);
 }
 
 export function logLine(r: DecisionRecord): string {
