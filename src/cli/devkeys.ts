@@ -12,6 +12,8 @@ import { newTaskKey } from "../tasks/task-token";
 
 export const DEV_ISSUER = "https://dev-issuer.firebreak.local";
 export const DEV_AUDIENCE = "firebreak-dev";
+/** The dev overlay's person issuer (approvers, operators): same dev key, its own `iss`. */
+export const DEV_PEOPLE_ISSUER = "https://dev-people.firebreak.local";
 
 /** Fake credentials for the demo upstream: recognisable, and worthless anywhere else. */
 export const DEV_SECRETS: Record<string, string> = {
@@ -62,13 +64,13 @@ export async function ensureDevKeys(root: string): Promise<DevKey> {
 export async function mintDevToken(
   root: string,
   agent: string,
-  opts: { ttl?: number; claims?: Record<string, unknown> } = {},
+  opts: { ttl?: number; claims?: Record<string, unknown>; person?: boolean } = {},
 ): Promise<string> {
   const key = await ensureDevKeys(root);
   const privateKey = await importJWK(key.private, "ES256");
   return new SignJWT({ ...opts.claims })
     .setProtectedHeader({ alg: "ES256", kid: key.private.kid, typ: "JWT" })
-    .setIssuer(DEV_ISSUER)
+    .setIssuer(opts.person ? DEV_PEOPLE_ISSUER : DEV_ISSUER)
     .setAudience(DEV_AUDIENCE)
     .setSubject(agent)
     .setIssuedAt()

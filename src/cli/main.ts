@@ -21,7 +21,9 @@ const USAGE = `firebreak <command> [options]
   build     [--policies DIR] [--out FILE]            compile + test (wrangler's build step;
                                                      FIREBREAK_DEV=1 adds the dev overlay)
   explain   --agent SUB [--issuer NAME] [--claims JSON] (METHOD URL | --request FILE)
-  token     --agent SUB [--ttl SECONDS] [--claims JSON]   mint a dev identity token
+  token     (--agent SUB | --person SUB) [--ttl SECONDS] [--claims JSON]
+                                                     mint a dev token: an agent's workload identity, or a
+                                                     person's (approvers, operators) from the dev people issuer
   dev-keys                                           create the local dev keys (.dev/) and .dev.vars
   task-key                                           print a new private task-signing key (JWK) for
                                                      \`wrangler secret put FIREBREAK_TASK_KEY\`
@@ -44,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: "string" },
       dev: { type: "boolean", default: false },
       agent: { type: "string" },
+      person: { type: "string" },
       issuer: { type: "string" },
       claims: { type: "string" },
       request: { type: "string" },
@@ -68,9 +71,11 @@ export async function main(argv: string[]): Promise<number> {
     case "explain":
       return explainCmd(values, positionals, dev);
     case "token": {
-      if (!values.agent) return usage("token needs --agent");
+      const sub = values.agent ?? values.person;
+      if (!sub || (values.agent && values.person)) return usage("token needs --agent SUB or --person SUB");
       const claims = values.claims ? JSON.parse(values.claims) : undefined;
-      process.stdout.write(`${await mintDevToken(root, values.agent, { ttl: Number(values.ttl ?? 3600), claims })}\n`);
+      const ttl = Number(values.ttl ?? 3600);
+      process.stdout.write(`${await mintDevToken(root, sub, { ttl, claims, person: Boolean(values.person) })}\n`);
       return 0;
     }
     case "dev-keys":

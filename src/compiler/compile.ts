@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { checkCondition } from "../policy/cel";
 import type { ActionSpec, Bundle, IssuerSpec, Manifest, RuleSpec, ServiceSpec, Settings } from "../policy/types";
 import { BUNDLE_FORMAT } from "../policy/types";
+import { compileMatch, type MatchData } from "./agents";
 import { compileProfiles } from "./profiles";
 import { buildIndex, resolveSelectors } from "./rules";
 import { compileService, httpsProblem } from "./services";
@@ -34,15 +35,8 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
 
   const configs = [config, ...(overlays.filter(Boolean) as SourceFile[])];
   const declared = new Set(configs.flatMap((c) => (c.data as ConfigData).secrets ?? []));
-  const settings = compileSettings(config.data as ConfigData);
   const issuers = compileIssuers(configs, declared, problems);
-  settings.admins?.issuer?.forEach((name, i) => {
-    if (!issuers.some((iss) => iss.name === name))
-      problems.add(
-        config.at(["settings", "admins", "issuer", i]),
-        `unknown issuer "${name}": declare it in policies/firebreak.yaml`,
-      );
-  });
+  const settings = compileSettings(config.data as ConfigData, config, issuers, problems);
   const upstreamOverrides = Object.assign({}, ...configs.slice(1).map((c) => (c.data as ConfigData).upstreams ?? {}));
   // Fix: `upstreams` in firebreak.yaml used to be ignored without a word; it is honoured only in policies/dev/.
   if ((config.data as ConfigData).upstreams !== undefined)
@@ -86,6 +80,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
     actions,
     compiledServices,
     issuers,
+    settings,
     problems,
   );
   if (problems.any) return { ok: false, problems };
@@ -116,15 +111,14 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
 }
 
 interface ConfigData {
-  settings?: Partial<Omit<Settings, "admins">> & {
-    admins?: { issuer: string[]; sub?: string[]; claims?: Record<string, string | string[]> };
-  };
+  settings?: Partial<Omit<Settings, "admins" | "approvers">> & { admins?: MatchData; approvers?: MatchData };
   secrets?: string[];
   issuers?: IssuerData[];
   upstreams?: Record<string, string>;
 }
 interface IssuerData {
   name: string;
+  kind?: IssuerSpec["kind"];
   issuer: string;
   audience: string[];
   algorithms: string[];
@@ -139,35 +133,27 @@ export interface RuleData {
   id: string;
   effect: RuleSpec["effect"];
   mode?: RuleSpec["mode"];
-  agents?: { issuer?: string[]; sub?: string[]; claims?: Record<string, string | string[]> };
+  agents?: MatchData;
   actions: string[];
   when?: string;
   message?: string;
+  approvers?: MatchData;
 }
 
-function compileSettings(data: ConfigData): Settings {
+function compileSettings(data: ConfigData, src: SourceFile, issuers: IssuerSpec[], problems: Problems): Settings {
+  const at = (...p: (string | number)[]) => src.at(["settings", ...p]);
+  const { admins, approvers } = data.settings ?? {};
   return {
     mode: data.settings?.mode ?? "enforce",
     max_body_bytes: data.settings?.max_body_bytes ?? 1_048_576,
     upstream_timeout_ms: data.settings?.upstream_timeout_ms ?? 30_000,
     bare_workload_tokens: data.settings?.bare_workload_tokens ?? false,
-    admins: data.settings?.admins
-      ? {
-          issuer: data.settings.admins.issuer,
-          ...(data.settings.admins.sub ? { sub: data.settings.admins.sub } : {}),
-          ...(data.settings.admins.claims
-            ? {
-                claims: Object.fromEntries(
-                  Object.entries(data.settings.admins.claims).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
-                ),
-              }
-            : {}),
-        }
-      : null,
+    admins: admins ? compileMatch(admins, at, "admins", issuers, null, problems) : null,
     agent_limits: {
       live_tasks: data.settings?.agent_limits?.live_tasks ?? 10,
       starts_per_hour: data.settings?.agent_limits?.starts_per_hour ?? 60,
     },
+    approvers: approvers ? compileMatch(approvers, at, "approvers", issuers, "person", problems) : null,
   };
 }
 
@@ -193,6 +179,7 @@ function compileIssuers(configs: SourceFile[], declared: Set<string>, problems: 
       }
       out.push({
         name: d.name,
+        kind: d.kind ?? "workload",
         issuer: d.issuer,
         audience: d.audience,
         algorithms: d.algorithms,
@@ -216,30 +203,35 @@ function compileRule(
   seen: RuleSpec[],
   problems: Problems,
 ): RuleSpec | null {
-  const at = (...p: string[]) => src.at(["rules", i, ...p]);
+  const at = (...p: (string | number)[]) => src.at(["rules", i, ...p]);
   if (seen.some((s) => s.id === r.id))
     problems.add(
       at("id"),
       `rule id "${r.id}" is used twice (also ${seen.find((s) => s.id === r.id)?.source}): rename one`,
     );
-  for (const name of r.agents?.issuer ?? []) {
-    if (!issuers.some((s) => s.name === name))
-      problems.add(at("agents", "issuer"), `unknown issuer "${name}": declare it in policies/firebreak.yaml`);
-  }
   if (r.when !== undefined) {
     const err = checkCondition(r.when);
     if (err) problems.add(at("when"), `CEL: ${err.split("\n")[0]}`);
   }
-  const claims = r.agents?.claims
-    ? Object.fromEntries(Object.entries(r.agents.claims).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]))
-    : undefined;
+  if (r.approvers && r.effect !== "approve")
+    problems.add(
+      at("approvers"),
+      `approvers apply to effect approve only: remove them or make the rule effect: approve`,
+    );
+  const mode = r.mode ?? settings.mode;
+  if (r.effect === "approve" && mode === "enforce" && !r.approvers && !settings.approvers)
+    problems.add(
+      at("effect"),
+      "nobody could approve this: add approvers: { issuer: [<person issuer>], ... } to the rule or settings.approvers",
+    );
   return {
     id: r.id,
     effect: r.effect,
-    mode: r.mode ?? settings.mode,
-    agents: r.agents ? { issuer: r.agents.issuer, sub: r.agents.sub, claims } : null,
+    mode,
+    agents: r.agents ? compileMatch(r.agents, at, "agents", issuers, "workload", problems) : null,
     when: r.when ?? null,
     message: r.message ?? null,
+    approvers: r.approvers ? compileMatch(r.approvers, at, "approvers", issuers, "person", problems) : null,
     source: at(),
   };
 }

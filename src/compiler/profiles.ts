@@ -3,18 +3,20 @@
  * action, label, argument and service a budget or sequence rule names checked against the catalogs and
  * against the profile's own actions (a limit on an action the task can never call is a mistake).
  */
-import type { ActionSpec, IssuerSpec, ServiceSpec } from "../policy/types";
+import type { ActionSpec, IssuerSpec, Risk, ServiceSpec, Settings } from "../policy/types";
 import type { Budgets, ProfileSpec, SequenceRules } from "../tasks/types";
+import { compileMatch, type MatchData } from "./agents";
 import { labelProblem, lookupAction, resolveSelectors } from "./rules";
 import type { Problems, SourceFile } from "./source";
 
 export const DEFAULT_TTL_S = 600;
 export const DEFAULT_MAX_LIFETIME_S = 3600;
+export const DEFAULT_APPROVAL_TTL_S = 900;
 
 export interface ProfileData {
   name: string;
   description?: string;
-  agents?: { issuer?: string[]; sub?: string[]; claims?: Record<string, string | string[]> };
+  agents?: MatchData;
   ttl?: number;
   max_lifetime?: number;
   actions: string[];
@@ -31,6 +33,7 @@ export interface ProfileData {
     forbid_after?: { read: string[]; deny: string[]; allow_services?: string[] }[];
     correlate?: { action: string; read_by: string[] }[];
   };
+  approvals?: { ttl?: number; risk?: Risk; approvers?: MatchData };
 }
 
 type Path = (string | number)[];
@@ -40,13 +43,14 @@ export function compileProfiles(
   actions: ActionSpec[],
   services: Record<string, ServiceSpec>,
   issuers: IssuerSpec[],
+  settings: Settings,
   problems: Problems,
 ): ProfileSpec[] {
   const out: ProfileSpec[] = [];
   for (const src of files) {
     (src.data as { profiles: ProfileData[] }).profiles.forEach((p, i) => {
       const at = (...path: Path) => src.at(["profiles", i, ...path]);
-      const compiled = compileProfile(p, at, actions, services, issuers, problems);
+      const compiled = compileProfile(p, at, actions, services, issuers, settings, problems);
       const same = out.find((o) => o.name === p.name);
       if (same) problems.add(at("name"), `profile name "${p.name}" is used twice (also ${same.source}): rename one`);
       else out.push(compiled);
@@ -61,12 +65,22 @@ function compileProfile(
   actions: ActionSpec[],
   services: Record<string, ServiceSpec>,
   issuers: IssuerSpec[],
+  settings: Settings,
   problems: Problems,
 ): ProfileSpec {
-  for (const name of p.agents?.issuer ?? []) {
-    if (!issuers.some((s) => s.name === name))
-      problems.add(at("agents", "issuer"), `unknown issuer "${name}": declare it in policies/firebreak.yaml`);
-  }
+  const agents = p.agents ? compileMatch(p.agents, at, "agents", issuers, "workload", problems) : null;
+  const approvals = {
+    ttl_s: p.approvals?.ttl ?? DEFAULT_APPROVAL_TTL_S,
+    risk: p.approvals?.risk ?? null,
+    approvers: p.approvals?.approvers
+      ? compileMatch(p.approvals.approvers, at, "approvals", issuers, "person", problems)
+      : null,
+  };
+  if (approvals.risk !== null && !approvals.approvers && !settings.approvers)
+    problems.add(
+      at("approvals", "risk"),
+      "nobody could approve these calls: add approvals.approvers: { issuer: [<person issuer>], ... } or settings.approvers",
+    );
   const ttl = p.ttl ?? DEFAULT_TTL_S;
   const maxLifetime = p.max_lifetime ?? Math.max(DEFAULT_MAX_LIFETIME_S, ttl);
   if (maxLifetime < ttl)
@@ -173,17 +187,15 @@ function compileProfile(
 
   checkAliasBypass(budgets, sequence, selected, actions, at, problems);
 
-  const claims = p.agents?.claims
-    ? Object.fromEntries(Object.entries(p.agents.claims).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]))
-    : undefined;
   return {
     name: p.name,
-    agents: p.agents ? { issuer: p.agents.issuer, sub: p.agents.sub, claims } : null,
+    agents,
     ttl_s: ttl,
     max_lifetime_s: maxLifetime,
     actions: [...inProfile].sort(),
     budgets,
     sequence,
+    approvals,
     source: at(),
   };
 }

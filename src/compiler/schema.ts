@@ -13,6 +13,12 @@ const issuer = {
   required: ["name", "issuer", "audience", "algorithms"],
   properties: {
     name,
+    kind: {
+      enum: ["workload", "person"],
+      default: "workload",
+      description:
+        "workload: tokens of agents (proxied calls, task starts); person: tokens of the people who approve (never an agent)",
+    },
     issuer: { type: "string", minLength: 1, description: "Exact `iss` value" },
     audience: { ...strings, minItems: 1, description: "Accepted `aud` values" },
     algorithms: {
@@ -36,6 +42,23 @@ const issuer = {
   oneOf: [{ required: ["jwks_uri"] }, { required: ["jwks_var"] }],
 };
 
+/** An identity selector that must name its issuers (admins, approvers). */
+const identitySelector = {
+  type: "object",
+  additionalProperties: false,
+  required: ["issuer"],
+  properties: {
+    issuer: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    sub: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    claims: {
+      type: "object",
+      additionalProperties: {
+        oneOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string", minLength: 1 } }],
+      },
+    },
+  },
+};
+
 export const configSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://firebreak.dev/schema/firebreak.schema.json",
@@ -57,21 +80,14 @@ export const configSchema = {
             "Whether a workload token without a task may call services (false: every call needs a task token, else 403 task.required).",
         },
         admins: {
-          type: "object",
-          additionalProperties: false,
-          required: ["issuer"],
+          ...identitySelector,
           description:
-            "Who may revoke tasks and use the agent kill switch: verified workload tokens of these issuers (by name), narrowed by sub and/or claims. Omitted: nobody.",
-          properties: {
-            issuer: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
-            sub: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
-            claims: {
-              type: "object",
-              additionalProperties: {
-                oneOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string", minLength: 1 } }],
-              },
-            },
-          },
+            "Who may revoke tasks and use the agent kill switch: verified tokens of these issuers (by name), narrowed by sub and/or claims. Omitted: nobody.",
+        },
+        approvers: {
+          ...identitySelector,
+          description:
+            "Who approves calls that need a person when the rule or profile names nobody: tokens of person issuers (by name), narrowed by sub and/or claims.",
         },
         agent_limits: {
           type: "object",
@@ -182,6 +198,10 @@ const rule = {
       description: "CEL condition over agent, action, resource, request, task, now",
     },
     message: { type: "string", maxLength: 300 },
+    approvers: {
+      ...identitySelector,
+      description: "effect approve: who may approve (person issuers); omitted: settings.approvers",
+    },
   },
 };
 
@@ -310,6 +330,28 @@ const profile = {
     actions: { ...selectors, description: "Selectors of the actions a task may call at all (as in rules)" },
     budgets,
     sequence,
+    approvals: {
+      type: "object",
+      additionalProperties: false,
+      description: "Human approval in tasks of this profile",
+      properties: {
+        ttl: {
+          type: "integer",
+          minimum: 30,
+          maximum: 86400,
+          default: 900,
+          description: "Seconds an approval request waits for a person; no answer means no",
+        },
+        risk: {
+          enum: ["low", "medium", "high", "critical"],
+          description: "Calls of actions at or above this risk need a person's approval even when a rule allows them",
+        },
+        approvers: {
+          ...identitySelector,
+          description: "Who approves in this profile (omitted: the deciding rules' approvers, else settings.approvers)",
+        },
+      },
+    },
   },
 };
 

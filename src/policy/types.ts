@@ -41,10 +41,16 @@ export interface Settings {
   admins: AgentMatch | null;
   /** Per-agent caps checked by the agent Durable Object when a task starts (defaults 10 / 60). */
   agent_limits: { live_tasks: number; starts_per_hour: number };
+  /** Who approves when a rule or profile that asks for a person names nobody (person issuers only). */
+  approvers: AgentMatch | null;
 }
+
+/** Workload issuers identify agents; person issuers identify the people who approve (issue 4). */
+export type IssuerKind = "workload" | "person";
 
 export interface IssuerSpec {
   name: string;
+  kind: IssuerKind;
   issuer: string;
   audience: string[];
   algorithms: string[];
@@ -123,6 +129,8 @@ export interface RuleSpec {
   agents: AgentMatch | null;
   when: string | null;
   message: string | null;
+  /** `approve` rules: who may approve (person issuers); null: settings.approvers. */
+  approvers: AgentMatch | null;
   /** `file:line` of the rule in policies/. */
   source: string;
 }

@@ -3,7 +3,7 @@
  * Selectors are resolved at compile time: every action reference is a qualified action name that
  * exists in the bundle, every label is `kind:<k>`, `risk:<r>` or `data:<d>`.
  */
-import type { AgentMatch } from "../policy/types";
+import type { AgentMatch, Risk } from "../policy/types";
 
 export interface ProfileSpec {
   name: string;
@@ -17,7 +17,18 @@ export interface ProfileSpec {
   actions: string[];
   budgets: Budgets;
   sequence: SequenceRules;
+  approvals: ApprovalSettings;
   source: string;
+}
+
+/** Human approval in tasks of this profile (issue 4). */
+export interface ApprovalSettings {
+  /** How long an approval request waits for a person, then it is `expired` (default 900 s). */
+  ttl_s: number;
+  /** Calls of actions at or above this risk need a person's approval even when a rule allows them. */
+  risk: Risk | null;
+  /** Who approves for this profile (null: the deciding rules' approvers, else settings.approvers). */
+  approvers: AgentMatch | null;
 }
 
 export interface Budgets {

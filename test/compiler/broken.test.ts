@@ -222,6 +222,32 @@ const CASES: Case[] = [
     where: "profiles/profiles.yaml:10",
     says: '"svc:items.patch" is in this profile and has the same effect as "svc:items.update" (same_effect_as), but budgets.per_action and sequence.correlate limit only "svc:items.update": limit "svc:items.patch" too',
   },
+  // approvals (issue 4): people approve, agents act
+  {
+    dir: "approve-without-approvers",
+    where: "rules/rules.yaml:3",
+    says: "nobody could approve this: add approvers: { issuer: [<person issuer>], ... } to the rule or settings.approvers",
+  },
+  {
+    dir: "approvers-workload-issuer",
+    where: "rules/rules.yaml:6",
+    says: 'issuer "ci" is a workload issuer: approvers must come from an issuer with kind: person',
+  },
+  {
+    dir: "agents-person-issuer",
+    where: "rules/rules.yaml:4",
+    says: 'issuer "staff" has kind: person: agents must come from workload issuers',
+  },
+  {
+    dir: "approvers-on-allow-rule",
+    where: "rules/rules.yaml:6",
+    says: "approvers apply to effect approve only",
+  },
+  {
+    dir: "profile-approval-nobody",
+    where: "profiles/profiles.yaml:6",
+    says: "nobody could approve these calls: add approvals.approvers",
+  },
 ];
 
 /** Several mistakes in several files: every one is reported, in one run. */

@@ -61,13 +61,27 @@ const ruleIndex = (b: Bundle, id: string) => {
 describe("compiling policies/", () => {
   it("without --dev: no dev issuer, https upstreams, manifest.dev false", () => {
     expect(prod.manifest.dev).toBe(false);
-    expect(prod.issuers.map((i) => i.name).sort()).toEqual(["github-actions", "workloads"]);
+    expect(prod.issuers.map((i) => i.name).sort()).toEqual(["github-actions", "people", "workloads"]);
+    expect(prod.issuers.map((i) => i.kind)).toEqual(["workload", "workload", "person"]);
     for (const issuer of prod.issuers) {
       expect(issuer.issuer).not.toBe(DEV_ISSUER);
       expect(issuer.jwks).not.toEqual({ var: "DEV_ISSUER_JWKS" });
     }
     expect(JSON.stringify(prod)).not.toContain("dev-issuer.firebreak.local");
     for (const svc of Object.values(prod.services)) expect(svc.upstream).toMatch(/^https:\/\/[a-z]/);
+  });
+
+  it("approvers: people approve (rule approvers, settings.approvers), normalised like agents", () => {
+    const merge = prod.rules[ruleIndex(prod, "release-merge-needs-approval")];
+    expect(merge.approvers).toEqual({ issuer: ["people"], claims: { groups: ["release-managers"] } });
+    expect(prod.settings.approvers).toEqual({ issuer: ["people"], claims: { groups: ["firebreak-approvers"] } });
+    expect(prod.rules.filter((r) => r.effect !== "approve").every((r) => r.approvers === null)).toBe(true);
+    // The dev overlay's people issuer replaces the production one by name, with the dev key.
+    expect(dev.issuers.find((i) => i.name === "people")).toMatchObject({
+      kind: "person",
+      issuer: "https://dev-people.firebreak.local",
+      jwks: { var: "DEV_ISSUER_JWKS" },
+    });
   });
 
   it("with --dev: the workloads issuer is the dev issuer, upstreams are local, manifest.dev true", () => {
@@ -118,7 +132,7 @@ describe("compiling policies/", () => {
     const profiles = ["release", "support", "triage"]
       .map((f) => parse(readFileSync(join(POLICIES, "profiles", `${f}.yaml`), "utf8")).profiles.length)
       .reduce((a, b) => a + b, 0);
-    expect(c).toEqual({ issuers: 2, services: 3, actions, rules, profiles });
+    expect(c).toEqual({ issuers: 3, services: 3, actions, rules, profiles });
     expect(prod.index).toHaveLength(prod.actions.length);
     expect(dev.manifest.counts).toEqual(c);
   });

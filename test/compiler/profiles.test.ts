@@ -161,6 +161,7 @@ describe("compiling profiles", () => {
         actions: ["svc:items.get"],
         budgets: { calls: null, per_action: {}, per_label: {}, services: null, windows: [], totals: [] },
         sequence: { requires: [], forbid_after: [], correlate: [] },
+        approvals: { ttl_s: 900, risk: null, approvers: null },
         source: expect.stringMatching(/profiles\/p\.yaml:1$/),
       },
     ]);

@@ -23,6 +23,7 @@ export const ISSUERS = {
   inline: "https://inline.test.example",
   spiffe: "https://spire.test.example",
   down: "https://down.test.example",
+  people: "https://people.test.example",
 } as const;
 export const AUDIENCE = "https://firebreak.test";
 

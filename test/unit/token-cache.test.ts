@@ -8,6 +8,7 @@ import { ISSUERS, token } from "../helpers/tokens";
 
 const issuer = (over: Partial<IssuerSpec> = {}): IssuerSpec => ({
   name: "inline",
+  kind: "workload",
   issuer: ISSUERS.inline,
   audience: ["https://firebreak.test"],
   algorithms: ["ES256"],
