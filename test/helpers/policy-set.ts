@@ -37,3 +37,13 @@ export const CI_ISSUER = {
   algorithms: ["RS256"],
   jwks_uri: "https://ci.example.com/jwks",
 };
+
+/** A person issuer (approvers) for sets with approve rules. */
+export const STAFF_ISSUER = {
+  name: "staff",
+  kind: "person",
+  issuer: "https://staff.example.com",
+  audience: ["fb"],
+  algorithms: ["RS256"],
+  jwks_uri: "https://staff.example.com/jwks",
+};

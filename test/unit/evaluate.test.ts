@@ -7,12 +7,13 @@ import { describe, expect, it } from "vitest";
 import type { RuleData } from "../../src/compiler/compile";
 import { type Agent, agentMatches, type DecisionInput, decide } from "../../src/policy/evaluate";
 import type { LoadedBundle } from "../../src/policy/load";
-import { CI_ISSUER, compileSet } from "../helpers/policy-set";
+import { CI_ISSUER, compileSet, STAFF_ISSUER } from "../helpers/policy-set";
 
 const CONFIG = {
   secrets: ["API_TOKEN"],
   issuers: [
     CI_ISSUER,
+    STAFF_ISSUER,
     {
       name: "k8s",
       issuer: "https://k8s.example.com",
@@ -85,6 +86,7 @@ const approve = (id: string, extra: Partial<RuleData> = {}): RuleData => ({
   id,
   effect: "approve",
   actions: ["svc:items.*"],
+  approvers: { issuer: ["staff"] },
   ...extra,
 });
 
