@@ -5,8 +5,9 @@
  *   1. `firebreak dev-keys`  the dev issuer and task keys (.dev/) and .dev.vars (the issuer's JWKS, the
  *                            dev FIREBREAK_TASK_KEY, fake service secrets)
  *   2. the demo upstream     `wrangler dev -c demo/wrangler.toml` on 127.0.0.1:8788
- *   3. the gateway           `wrangler dev` on 127.0.0.1:8787 with FIREBREAK_DEV=1, so wrangler's [build]
- *                            step compiles the dev overlay (dev issuer, upstreams -> the demo)
+ *   3. the gateway           `wrangler dev --env dev` on 127.0.0.1:8787 with FIREBREAK_DEV=1, so wrangler's
+ *                            [build] step compiles the dev overlay (dev issuer, upstreams -> the demo);
+ *                            the `dev` environment adds the local decision store (docs/analytics.md)
  *
  * Output of both is prefixed ([gateway] / [demo]). Ctrl-C or SIGTERM stops both; if one exits, the
  * other is stopped too. A banner with the next commands is printed once the gateway's health answers.
@@ -155,7 +156,10 @@ function banner(health) {
     `  curl -s http://${HOST}:${DEMO_PORT}/_demo/requests`,
     "  npx firebreak explain --agent triage-bot PUT /github/repos/acme/api/pulls/1/merge",
     "",
-    "Decisions are logged below as JSON lines. Edit policies/ and the gateway rebuilds. Ctrl-C stops both.",
+    "  npx firebreak decisions --local --view counts --by reason   (an operator's token in FIREBREAK_ADMIN_TOKEN)",
+    "",
+    "Decisions are logged below as JSON lines and kept in the local store (.wrangler/). Edit policies/ and",
+    "the gateway rebuilds. Ctrl-C stops both.",
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
@@ -186,7 +190,9 @@ async function main() {
   process.on("SIGHUP", () => stop(0));
 
   start("demo", "36", ["dev", "-c", "demo/wrangler.toml", "--port", String(DEMO_PORT), "--ip", HOST]);
-  start("gateway", "35", ["dev", "--port", String(GATEWAY_PORT), "--ip", HOST], { FIREBREAK_DEV: "1" });
+  start("gateway", "35", ["dev", "--env", "dev", "--port", String(GATEWAY_PORT), "--ip", HOST], {
+    FIREBREAK_DEV: "1",
+  });
 
   const health = await waitUntilReady();
   if (stopping) return;

@@ -1,5 +1,6 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { api } from "./api/routes";
+import { localStore, teeToStore } from "./decisions/local-store";
 import type { Env } from "./env";
 import { handleProxy } from "./gateway/pipeline";
 import { bundleState } from "./policy/load";
@@ -18,7 +19,7 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
       gatewayDomain: c.env.GATEWAY_DOMAIN || undefined,
       now: () => new Date(),
       fetcher: (request) => fetch(request),
-      analytics: c.env.DECISIONS,
+      analytics: analyticsSink(c),
       newId: () => crypto.randomUUID(),
     }),
   );
@@ -30,4 +31,21 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
     ),
   );
   return app;
+}
+
+/** Analytics Engine, plus the local decision store in dev runs (wrangler.toml [env.dev]; never deployed). */
+function analyticsSink(c: Context<{ Bindings: Env }>) {
+  const db = localStore((c.env ?? {}) as unknown as Record<string, unknown>);
+  if (!db) return c.env.DECISIONS;
+  return teeToStore(c.env.DECISIONS, db, backgroundOf(c));
+}
+
+/** `ctx.waitUntil`, or, with no execution context (app.fetch called directly, as tests do), the work just runs unawaited. */
+function backgroundOf(c: Context<{ Bindings: Env }>): (work: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return (work) => void work.catch(() => undefined);
+  }
 }

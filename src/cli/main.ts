@@ -1,5 +1,5 @@
 /**
- * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema.
+ * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema, decisions.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { explainRequest } from "../policy/explain";
 import { loadBundle } from "../policy/load";
 import type { Bundle } from "../policy/types";
 import { newTaskKey } from "../tasks/task-token";
+import { decisionsCommand } from "./decisions";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
 import { runPolicyTests } from "./policy-tests";
 
@@ -27,7 +28,9 @@ const USAGE = `firebreak <command> [options]
   dev-keys                                           create the local dev keys (.dev/) and .dev.vars
   task-key                                           print a new private task-signing key (JWK) for
                                                      \`wrangler secret put FIREBREAK_TASK_KEY\`
-  schema    [--out DIR]                              write the policy JSON Schemas`;
+  schema    [--out DIR]                              write the policy JSON Schemas
+  decisions [filters] [--view V] [--json|--csv]      recorded decisions: Analytics Engine, or --local
+                                                     (\`firebreak decisions --help\` for the options)`;
 
 const TASK_KEY_HINT = `private key: keep it secret. Install it with
   npx firebreak task-key | npx wrangler secret put FIREBREAK_TASK_KEY
@@ -38,6 +41,8 @@ const root = process.cwd();
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Its flags are its own (filters, views): parsed there, before the shared parse below refuses them.
+  if (command === "decisions") return decisionsCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

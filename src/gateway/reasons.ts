@@ -69,6 +69,10 @@ export const REASONS = [
   "admin.denied",
   "task.unavailable",
   "task.keys_unavailable",
+  // reading recorded decisions (GET /_firebreak/v1/decisions)
+  "decisions.invalid_query",
+  "decisions.unavailable",
+  "decisions.query_failed",
   // dependencies of the decision or of forwarding
   "credential.unavailable",
   "bundle.invalid",
@@ -117,6 +121,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "request.body_invalid":
     case "request.arg_ambiguous":
     case "request.agent_credential":
+    case "decisions.invalid_query":
       return { status: 400, error: "invalid_request" };
     case "identity.missing":
     case "identity.malformed":
@@ -164,12 +169,14 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "request.body_too_large":
       return { status: 413, error: "payload_too_large" };
     case "upstream.unreachable":
+    case "decisions.query_failed":
       return { status: 502, error: "bad_gateway" };
     case "upstream.timeout":
       return { status: 504, error: "gateway_timeout" };
     case "identity.jwks_unavailable":
     case "task.unavailable":
     case "task.keys_unavailable":
+    case "decisions.unavailable":
     case "credential.unavailable":
     case "bundle.invalid":
     case "internal.error":
@@ -242,6 +249,10 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "admin.denied": "Only an operator named in settings.admins may do this.",
   "task.unavailable": "The task's state could not be reached; nothing was forwarded.",
   "task.keys_unavailable": "Task signing keys are not configured; nothing was forwarded.",
+  "decisions.invalid_query": "The decisions query is not valid.",
+  "decisions.unavailable":
+    "No decision store is configured: no local store and no Analytics Engine SQL API credentials.",
+  "decisions.query_failed": "The decision store could not be queried.",
   "credential.unavailable": "The service credential is not configured; nothing was forwarded.",
   "bundle.invalid": "The policy bundle could not be loaded; nothing was forwarded.",
   "upstream.unreachable": "The upstream service could not be reached.",

@@ -90,6 +90,9 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "admin.denied": [403, "forbidden"],
   "task.unavailable": [503, "unavailable"],
   "task.keys_unavailable": [503, "unavailable"],
+  "decisions.invalid_query": [400, "invalid_request"],
+  "decisions.unavailable": [503, "unavailable"],
+  "decisions.query_failed": [502, "bad_gateway"],
   "credential.unavailable": [503, "unavailable"],
   "bundle.invalid": [503, "unavailable"],
   "upstream.unreachable": [502, "bad_gateway"],
@@ -199,6 +202,9 @@ const PII_READ: [string, RequestInit?] = ["/slack/api/users.info?user=U1"];
 const COMMENT: RequestInit = { method: "POST", headers: JSON_TYPE, body: '{"body":"hi"}' };
 const TIP = (body: string): SendInit => ({ method: "POST", headers: JSON_TYPE, body });
 const ISSUE_CALL: [string, RequestInit?] = [ISSUE];
+const DECISIONS_PATH = "/_firebreak/v1/decisions";
+/** The gateway fixture's operator (settings.admins). */
+const operatorToken = () => token({ sub: "operator-1" });
 
 const E2E: Partial<Record<Reason, Case>> = {
   "policy.allowed": { path: ISSUE },
@@ -346,6 +352,16 @@ const E2E: Partial<Record<Reason, Case>> = {
     path: ISSUE,
     init: async () => ({ ...(await taskAfter("basic")()), env: { ...bindings, TASKS: undefined } }),
   },
+  "decisions.invalid_query": { path: `${DECISIONS_PATH}?view=pie`, init: bearer(operatorToken) },
+  "decisions.unavailable": { path: DECISIONS_PATH, init: bearer(operatorToken) },
+  "decisions.query_failed": {
+    path: DECISIONS_PATH,
+    init: async () => ({
+      bearer: await operatorToken(),
+      env: { ...bindings, CF_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", CF_API_TOKEN: "canary-cf-api-3e9d" },
+    }),
+    around: () => failConnectionsTo("api.cloudflare.com").restore,
+  },
   "task.keys_unavailable": {
     path: ISSUE,
     init: async () => ({ ...(await taskAfter("basic")()), env: { ...bindings, FIREBREAK_TASK_KEY: undefined } }),
@@ -362,6 +378,10 @@ const NOT_PIPELINE = new Set<Reason>([
   "agent.start_rate",
   "agent.revoked",
   "admin.denied",
+  // the decisions API reads records, it makes none
+  "decisions.invalid_query",
+  "decisions.unavailable",
+  "decisions.query_failed",
 ]);
 
 describe("every reason code is produced by a request", () => {

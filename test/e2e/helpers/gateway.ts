@@ -22,6 +22,8 @@ export interface GatewayOptions {
   bindings: Record<string, string>;
   /** Every outbound fetch of the gateway. */
   outbound: (request: MfRequest) => Promise<MfResponse> | MfResponse;
+  /** A wrangler.toml environment (`dev`: what `npm start` runs, with the local decision store). */
+  env?: string;
 }
 
 export interface Gateway {
@@ -68,8 +70,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let workerOptions: ReturnType<typeof unstable_getMiniflareWorkerOptions>["workerOptions"];
   let vars: Record<string, string>;
   try {
-    workerOptions = unstable_getMiniflareWorkerOptions(configPath).workerOptions;
-    vars = (unstable_readConfig({ config: configPath }).vars ?? {}) as Record<string, string>;
+    workerOptions = unstable_getMiniflareWorkerOptions(configPath, opts.env).workerOptions;
+    vars = (unstable_readConfig({ config: configPath, env: opts.env }).vars ?? {}) as Record<string, string>;
   } finally {
     if (logLevel === undefined) delete process.env.WRANGLER_LOG;
     else process.env.WRANGLER_LOG = logLevel;
