@@ -84,174 +84,191 @@ export interface Statement {
 
 /** Parses one statement of the builder's shape; throws on anything else. */
 export function parse(sql: string, dialect: Dialect): Statement {
-  const toks = tokenize(sql, dialect);
-  let i = 0;
-  const peek = () => toks[i];
-  const next = () => {
-    const t = toks[i++];
+  return new Parser(tokenize(sql, dialect), dialect).statement();
+}
+
+class Parser {
+  private i = 0;
+  constructor(
+    private readonly toks: Token[],
+    private readonly dialect: Dialect,
+  ) {}
+
+  statement(): Statement {
+    this.word("SELECT");
+    const select = this.list(() => this.selectItem());
+    this.word("FROM");
+    const from = this.word();
+    this.word("WHERE");
+    const where = this.or();
+    const groupBy = this.clause("GROUP", () => this.word());
+    const orderBy = this.clause("ORDER", () => {
+      const key = this.word();
+      const dir = this.isWord("ASC") || this.isWord("DESC") ? this.word().toUpperCase() : "ASC";
+      return { key, desc: dir === "DESC" };
+    });
+    const limit = this.keyword("LIMIT") ? this.num() : null;
+    const format = this.keyword("FORMAT") ? this.word() : null;
+    if (this.i !== this.toks.length) throw new Error("trailing tokens after the statement");
+    return { select, from, where, groupBy, orderBy, limit, format };
+  }
+
+  private peek() {
+    return this.toks[this.i];
+  }
+  private next(): Token {
+    const t = this.toks[this.i++];
     if (!t) throw new Error("unexpected end of statement");
     return t;
-  };
-  const word = (w?: string) => {
-    const t = next();
+  }
+  private word(w?: string): string {
+    const t = this.next();
     if (t.t !== "word" || (w !== undefined && t.v.toUpperCase() !== w)) throw new Error(`expected ${w ?? "a name"}`);
     return t.v;
-  };
-  const op = (o: string) => {
-    const t = next();
+  }
+  private op(o: string): void {
+    const t = this.next();
     if (t.t !== "op" || t.v !== o) throw new Error(`expected ${o}`);
-  };
-  const isWord = (w: string) => peek()?.t === "word" && (peek()!.v as string).toUpperCase() === w;
-  const isOp = (o: string) => peek()?.t === "op" && peek()!.v === o;
-  const num = () => {
-    const t = next();
+  }
+  private num(): number {
+    const t = this.next();
     if (t.t !== "num") throw new Error("expected a number");
     return t.v;
-  };
+  }
+  private str(): string {
+    const t = this.next();
+    if (t.t !== "str") throw new Error("expected a string");
+    return t.v;
+  }
+  private isWord(w: string): boolean {
+    const t = this.peek();
+    return t?.t === "word" && t.v.toUpperCase() === w;
+  }
+  private isOp(o: string): boolean {
+    const t = this.peek();
+    return t?.t === "op" && t.v === o;
+  }
+  /** Takes `w` if it comes next. */
+  private keyword(w: string): boolean {
+    if (!this.isWord(w)) return false;
+    this.word();
+    return true;
+  }
+  private list<T>(item: () => T): T[] {
+    const out = [item()];
+    while (this.isOp(",")) {
+      this.op(",");
+      out.push(item());
+    }
+    return out;
+  }
+  /** `GROUP BY a, b` / `ORDER BY ...`, or nothing. */
+  private clause<T>(keyword: string, item: () => T): T[] {
+    if (!this.isWord(keyword)) return [];
+    this.word();
+    this.word("BY");
+    return this.list(item);
+  }
 
-  const value = (): Value => {
-    const t = peek();
-    if (t?.t === "str") return (next() as { v: string }).v;
-    if (t?.t === "num") return num();
-    if (dialect === "analytics_engine" && isWord("TODATETIME")) {
-      word();
-      op("(");
-      const n = num();
-      op(")");
+  private value(): Value {
+    const t = this.peek();
+    if (t?.t === "str") return this.str();
+    if (t?.t === "num") return this.num();
+    if (this.dialect === "analytics_engine" && this.isWord("TODATETIME")) {
+      this.word();
+      this.op("(");
+      const n = this.num();
+      this.op(")");
       return n * 1000;
     }
-    if (dialect === "sqlite" && isOp("(")) {
-      // 'a' || char(0) || 'b'
-      op("(");
-      let v = "";
-      for (;;) {
-        if (peek()?.t === "str") v += (next() as { v: string }).v;
-        else {
-          word("CHAR");
-          op("(");
-          v += String.fromCharCode(num());
-          op(")");
-        }
-        if (isOp(")")) break;
-        op("||");
-      }
-      op(")");
-      return v;
-    }
+    if (this.dialect === "sqlite" && this.isOp("(")) return this.concatenation();
     throw new Error("expected a value");
-  };
-  const atom = (): Cond => {
-    if (isOp("(")) {
-      op("(");
-      const c = or();
-      op(")");
+  }
+  /** SQLite: `('a' || char(0) || 'b')`. */
+  private concatenation(): string {
+    this.op("(");
+    let v = "";
+    for (;;) {
+      if (this.peek()?.t === "str") v += this.str();
+      else {
+        this.word("CHAR");
+        this.op("(");
+        v += String.fromCharCode(this.num());
+        this.op(")");
+      }
+      if (this.isOp(")")) break;
+      this.op("||");
+    }
+    this.op(")");
+    return v;
+  }
+
+  private atom(): Cond {
+    if (this.isOp("(")) {
+      this.op("(");
+      const c = this.or();
+      this.op(")");
       return c;
     }
-    const column = word();
-    const t = next();
+    const column = this.word();
+    const t = this.next();
     if (t.t !== "op" || !["=", "!=", ">=", "<"].includes(t.v)) throw new Error("expected a comparison");
-    return { column, op: t.v, value: value() };
-  };
-  const and = (): Cond => {
-    const parts = [atom()];
-    while (isWord("AND")) {
-      word();
-      parts.push(atom());
+    return { column, op: t.v, value: this.value() };
+  }
+  private and(): Cond {
+    const parts = [this.atom()];
+    while (this.isWord("AND")) {
+      this.word();
+      parts.push(this.atom());
     }
     return parts.length === 1 ? parts[0]! : { and: parts };
-  };
-  const or = (): Cond => {
-    const parts = [and()];
-    while (isWord("OR")) {
-      word();
-      parts.push(and());
+  }
+  private or(): Cond {
+    const parts = [this.and()];
+    while (this.isWord("OR")) {
+      this.word();
+      parts.push(this.and());
     }
     return parts.length === 1 ? parts[0]! : { or: parts };
-  };
-  const selectItem = (): SelectItem => {
-    if (isWord("SUM") || isWord("MAX")) {
-      const agg = word().toUpperCase() as "SUM" | "MAX";
-      op("(");
-      const column = word();
-      op(")");
-      word("AS");
-      return { expr: { agg, column }, as: word() };
-    }
-    if (dialect === "analytics_engine" && isWord("TOSTARTOFINTERVAL")) {
-      word();
-      op("(");
-      word("TIMESTAMP");
-      op(",");
-      word("INTERVAL");
-      const n = next();
-      if (n.t !== "str" || !/^[1-9][0-9]*$/.test(n.v)) throw new Error("expected INTERVAL 'n'");
-      const unit = word();
-      op(")");
-      word("AS");
-      return { expr: { bucket: { n: Number(n.v), unit: unit.toUpperCase() } }, as: word() };
-    }
-    if (dialect === "sqlite" && isOp("(")) {
-      op("(");
-      word("TIMESTAMP");
-      op("/");
-      const ms = num();
-      op(")");
-      op("*");
-      if (num() !== ms) throw new Error("bucket width mismatch");
-      word("AS");
-      return { expr: { bucket: { ms } }, as: word() };
-    }
-    const column = word();
-    if (isWord("AS")) {
-      word();
-      return { expr: { column }, as: word() };
-    }
-    return { expr: { column }, as: column };
-  };
+  }
 
-  word("SELECT");
-  const select = [selectItem()];
-  while (isOp(",")) {
-    op(",");
-    select.push(selectItem());
-  }
-  word("FROM");
-  const from = word();
-  word("WHERE");
-  const where = or();
-  const groupBy: string[] = [];
-  if (isWord("GROUP")) {
-    word();
-    word("BY");
-    groupBy.push(word());
-    while (isOp(",")) {
-      op(",");
-      groupBy.push(word());
+  private selectItem(): SelectItem {
+    if (this.isWord("SUM") || this.isWord("MAX")) {
+      const agg = this.word().toUpperCase() as "SUM" | "MAX";
+      this.op("(");
+      const column = this.word();
+      this.op(")");
+      return { expr: { agg, column }, as: this.alias() };
     }
+    if (this.dialect === "analytics_engine" && this.isWord("TOSTARTOFINTERVAL")) {
+      this.word();
+      this.op("(");
+      this.word("TIMESTAMP");
+      this.op(",");
+      this.word("INTERVAL");
+      const n = this.str();
+      if (!/^[1-9][0-9]*$/.test(n)) throw new Error("expected INTERVAL 'n'");
+      const unit = this.word().toUpperCase();
+      this.op(")");
+      return { expr: { bucket: { n: Number(n), unit } }, as: this.alias() };
+    }
+    if (this.dialect === "sqlite" && this.isOp("(")) {
+      this.op("(");
+      this.word("TIMESTAMP");
+      this.op("/");
+      const ms = this.num();
+      this.op(")");
+      this.op("*");
+      if (this.num() !== ms) throw new Error("bucket width mismatch");
+      return { expr: { bucket: { ms } }, as: this.alias() };
+    }
+    const column = this.word();
+    return { expr: { column }, as: this.isWord("AS") ? this.alias() : column };
   }
-  const orderBy: { key: string; desc: boolean }[] = [];
-  if (isWord("ORDER")) {
-    word();
-    word("BY");
-    do {
-      if (isOp(",")) op(",");
-      const key = word();
-      const dir = isWord("ASC") || isWord("DESC") ? word().toUpperCase() : "ASC";
-      orderBy.push({ key, desc: dir === "DESC" });
-    } while (isOp(","));
+  private alias(): string {
+    this.word("AS");
+    return this.word();
   }
-  let limit: number | null = null;
-  if (isWord("LIMIT")) {
-    word();
-    limit = num();
-  }
-  let format: string | null = null;
-  if (isWord("FORMAT")) {
-    word();
-    format = word();
-  }
-  if (i !== toks.length) throw new Error("trailing tokens after the statement");
-  return { select, from, where, groupBy, orderBy, limit, format };
 }
 
 /** Every predicate of a WHERE tree, flattened (for "the right WHERE clauses" checks). */
