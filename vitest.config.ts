@@ -9,6 +9,8 @@ export const CANARY = {
   GITHUB_TOKEN: "canary-gh-7f3a9c2e1b",
   SLACK_BOT_TOKEN: "canary-slack-5d8e2a6f0c",
   STRIPE_SECRET_KEY: "canary-stripe-9b1c4e7a3d",
+  // The approval webhook URL is a secret too (a Slack incoming webhook carries its token in the path).
+  FIREBREAK_APPROVAL_WEBHOOK: "https://hooks.test.example/services/T0/B0/canary-webhook-4e1f9a",
 };
 
 /** A task signing key for this run only (tests that need another bind their own through app.fetch's env). */

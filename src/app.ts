@@ -21,6 +21,7 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
       fetcher: (request) => fetch(request),
       analytics: analyticsSink(c),
       newId: () => crypto.randomUUID(),
+      background: backgroundOf(c),
     }),
   );
   // handleProxy never throws; this only guards Firebreak's own API routes.

@@ -12,26 +12,32 @@ import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
 import type { Refusal } from "../gateway/result";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState, LoadedBundle } from "../policy/load";
+import type { IssuerSpec } from "../policy/types";
 
 export type Ctx = Context<{ Bindings: Env }>;
 
 const MAX_JSON_BODY = 4096;
 
+/** An agent (task or workload token); `issuers` widens the workload issuers (operators: every issuer). */
 export async function authenticate(
   c: Ctx,
   bundle: LoadedBundle,
   now: Date,
+  issuers?: IssuerSpec[],
 ): Promise<{ ok: true; caller: Caller } | Refusal> {
   const bearer = bearerToken(c.req.header("authorization") ?? null);
   if (!bearer.ok) return bearer;
-  return verifyCaller(bearer.token, bundle.spec, envOf(c), now);
+  return verifyCaller(bearer.token, bundle.spec, envOf(c), now, issuers);
 }
 
-/** The bearer must be a workload token (not a task token) of an agent matching `settings.admins`. */
+/**
+ * The bearer must be a token of a workload or person issuer (never a task token) matching
+ * `settings.admins`.
+ */
 export async function operator(c: Ctx, getBundle: () => BundleState): Promise<{ ok: true; by: string } | Refusal> {
   const state = getBundle();
   if (!state.ok) return { ok: false, reason: "bundle.invalid" };
-  const who = await authenticate(c, state.bundle, new Date());
+  const who = await authenticate(c, state.bundle, new Date(), state.bundle.spec.issuers);
   if (!who.ok) return who;
   const admins = state.bundle.spec.settings.admins;
   if (who.caller.task !== null || admins === null || !agentMatches(admins, who.caller.agent)) {

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { taskKeys } from "../tasks/task-token";
+import { approvalsApi } from "./approvals";
 import { decisionsApi } from "./decisions";
 import { tasksApi } from "./tasks";
 
@@ -32,6 +33,7 @@ export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
     return c.json(keys.keys.jwks, 200, { "cache-control": "public, max-age=300" });
   });
   api.route("/tasks", tasksApi(getBundle));
+  api.route("/approvals", approvalsApi(getBundle));
   api.route("/decisions", decisionsApi(getBundle));
   return api;
 }

@@ -338,12 +338,12 @@ function taskOf(c: Ctx, caller: Caller) {
 
 /**
  * Who may read a task: its own task token (the path must name exactly its task), or an operator's
- * workload token (the path names the task: the operator chooses). Anyone else is refused.
+ * token, of a workload or a person issuer (the path names the task: the operator chooses).
  */
 async function readableTask(c: Ctx, getBundle: () => BundleState) {
   const state = getBundle();
   if (!state.ok) return { ok: false, reason: "bundle.invalid" } as Refusal;
-  const who = await authenticate(c, state.bundle, new Date());
+  const who = await authenticate(c, state.bundle, new Date(), state.bundle.spec.issuers);
   if (!who.ok) return who;
   if (who.caller.task !== null) return taskOf(c, who.caller);
   const admins = state.bundle.spec.settings.admins;

@@ -50,15 +50,7 @@ export async function admit(
   if (task === null) return { ok: true, admission: noTask };
   const ns = (env as Env).TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
-  const request: StepRequest = {
-    decision_id: step.decisionId,
-    action: step.action,
-    service: step.service,
-    labels: step.labels,
-    resource: step.resource,
-    args: step.args,
-    now: step.now,
-  };
+  const request = stepRequest(step);
   let result: Awaited<ReturnType<typeof admitOnce>>;
   try {
     result = await withTimeout(admitOnce(ns, task.id, request), TASK_RPC_TIMEOUT_MS);
@@ -78,20 +70,21 @@ export async function admit(
       ...(result.retry_after_s !== undefined ? { retryAfter: result.retry_after_s } : {}),
     };
   }
-  const seq = result.seq;
+  return { ok: true, admission: settling(ns, task.id, result.seq) };
+}
+
+/** The admission of reserved step `seq`: its settle records the upstream's answer, bounded in time. */
+export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seq: number): Admission {
   return {
-    ok: true,
-    admission: {
-      taskId: task.id,
-      settle: async (outcome, now) => {
-        try {
-          const status = outcome === "timeout" ? null : outcome;
-          await withTimeout(ns.getByName(task.id).settle(seq, status, now, outcome === "timeout"), TASK_RPC_TIMEOUT_MS);
-          return null;
-        } catch (e) {
-          return `settle failed: ${(e as Error)?.message ?? "error"}`.slice(0, 200);
-        }
-      },
+    taskId,
+    settle: async (outcome, now) => {
+      try {
+        const status = outcome === "timeout" ? null : outcome;
+        await withTimeout(ns.getByName(taskId).settle(seq, status, now, outcome === "timeout"), TASK_RPC_TIMEOUT_MS);
+        return null;
+      } catch (e) {
+        return `settle failed: ${(e as Error)?.message ?? "error"}`.slice(0, 200);
+      }
     },
   };
 }
@@ -115,7 +108,19 @@ async function admitOnce(ns: NonNullable<Env["TASKS"]>, id: string, request: Ste
   return ns.getByName(id).admit(request);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+export function stepRequest(step: Step): StepRequest {
+  return {
+    decision_id: step.decisionId,
+    action: step.action,
+    service: step.service,
+    labels: step.labels,
+    resource: step.resource,
+    args: step.args,
+    now: step.now,
+  };
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);

@@ -6,7 +6,7 @@
  */
 import { decodeJwt } from "jose";
 import type { Agent } from "../policy/evaluate";
-import type { Bundle } from "../policy/types";
+import type { Bundle, IssuerKind, IssuerSpec } from "../policy/types";
 import { taskKeys, verifyTaskToken } from "../tasks/task-token";
 import { verifyAgent } from "./identity";
 import { type Result, refuse } from "./result";
@@ -30,14 +30,34 @@ export function gatewayOrigin(env: Record<string, unknown>): string {
   return typeof v === "string" ? v : "";
 }
 
+const byKind = new WeakMap<Bundle, Record<IssuerKind, IssuerSpec[]>>();
+
+/** The bundle's issuers of one kind (computed once per bundle; the same objects, so caching still matches). */
+export function issuersOf(bundle: Bundle, kind: IssuerKind): IssuerSpec[] {
+  let split = byKind.get(bundle);
+  if (!split) {
+    split = {
+      workload: bundle.issuers.filter((i) => i.kind === "workload"),
+      person: bundle.issuers.filter((i) => i.kind === "person"),
+    };
+    byKind.set(bundle, split);
+  }
+  return split[kind];
+}
+
+/**
+ * An agent: a task token, or a workload token of one of `issuers` (default: the workload issuers; a
+ * person's token never acts as an agent). Operators pass every issuer (they may be people).
+ */
 export async function verifyCaller(
   token: string,
   bundle: Bundle,
   env: Record<string, unknown>,
   now: Date,
+  issuers: IssuerSpec[] = issuersOf(bundle, "workload"),
 ): Promise<Result<{ caller: Caller }>> {
   // The hot path first: a workload token verified moments ago needs no decoding at all.
-  const cached = cachedAgent(token, bundle.issuers, env, now);
+  const cached = cachedAgent(token, issuers, env, now);
   if (cached) return { ok: true, caller: { agent: cached, task: null } };
   const origin = gatewayOrigin(env);
   if (origin !== "" && unverifiedIssuer(token) === origin) {
@@ -45,7 +65,7 @@ export async function verifyCaller(
     if (!verified.ok) return verified;
     const c = verified.claims;
     // The agent is re-checked against the bundle in force: an issuer removed since the start is gone.
-    const issuer = bundle.issuers.find((i) => i.name === c.agent_issuer);
+    const issuer = issuersOf(bundle, "workload").find((i) => i.name === c.agent_issuer);
     if (!issuer) return refuse("identity.unknown_issuer", "task token: agent issuer not in the bundle");
     const claims: Record<string, unknown> = {};
     for (const name of issuer.claims) if (Object.hasOwn(c.agent_claims, name)) claims[name] = c.agent_claims[name];
@@ -57,7 +77,7 @@ export async function verifyCaller(
     });
     return { ok: true, caller: { agent, task: { id: c.task_id, profile: c.profile } } };
   }
-  const verified = await verifyAgent(token, bundle.issuers, env, now);
+  const verified = await verifyAgent(token, issuers, env, now);
   if (!verified.ok) return verified;
   return { ok: true, caller: { agent: verified.agent, task: null } };
 }

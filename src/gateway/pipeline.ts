@@ -7,7 +7,8 @@
  *   3. classify  method + canonical path -> exactly one catalog action (pure)
  *      facts     declared arguments from the (bounded) body and query; the resource (pure)
  *   4. decide    the bundle's rules, default deny (pure)
- *   5. admit     the task's Durable Object reserves the step (no task, bare workload token: admitted)
+ *   5. admit     the task's Durable Object reserves the step (no task, bare workload token: admitted);
+ *      approve   or, when a person must decide, opens the approval / redeems it with the step
  *   6. forward   the real credential injected, the agent's removed, redirects not followed
  *   7. record    Analytics Engine data point + one JSON log line
  */
@@ -15,8 +16,9 @@ import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
 import type { BundleState, LoadedBundle } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
-import { admit, labelsOf, numericArgs, taskView } from "./admit";
-import { verifyCaller } from "./caller";
+import { type Admission, admit, labelsOf, numericArgs, taskView } from "./admit";
+import { approve, personNeeded } from "./approve";
+import { gatewayOrigin, verifyCaller } from "./caller";
 import { classify, resourceOf } from "./classify";
 import { extractArgs, needsBody } from "./facts";
 import { forward } from "./forward";
@@ -36,6 +38,8 @@ export interface Deps {
   fetcher: (request: Request) => Promise<Response>;
   analytics: AnalyticsSink | undefined;
   newId: () => string;
+  /** Work that outlives the response (approval notifications): `ctx.waitUntil`. */
+  background: (work: Promise<unknown>) => void;
 }
 
 export async function handleProxy(request: Request, deps: Deps): Promise<Response> {
@@ -87,7 +91,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
 
   const facts = await requestFacts(request, req, spec, bundle.spec.settings.max_body_bytes);
   if (!facts.ok) return stop(facts);
-  const { body } = facts;
+  let { body } = facts;
   const resource = resourceOf(spec, params, facts.args);
   rec.resource = resource || null;
 
@@ -114,7 +118,8 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     now: now(),
   });
   applyDecision(rec, decision);
-  if (decision.effect !== "allow") {
+  const person = personNeeded(bundle, decision, spec, task ? (bundle.profiles.get(task.profile) ?? null) : null);
+  if (decision.effect === "deny") {
     return stop({ ok: false, reason: decision.reason, message: decision.message, detail: decision.rules.join(",") });
   }
 
@@ -122,20 +127,57 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (typeof secret !== "string" || secret === "") {
     return stop({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
   }
-  const admitted = await admit(
-    {
-      decisionId: rec.decision_id,
-      action: spec.name,
-      service: req.service.name,
+  const step = {
+    decisionId: rec.decision_id,
+    action: spec.name,
+    service: req.service.name,
+    resource,
+    labels: labelsOf(spec),
+    args: numericArgs(facts.args),
+    now: now().getTime(),
+  };
+  let admission: Admission;
+  if (person === null) {
+    const admitted = await admit(step, task, deps.env);
+    if (!admitted.ok) return stop(admitted);
+    admission = admitted.admission;
+  } else {
+    // A person decides: the approval lives in the task's object, bound to the whole request body.
+    rec.rules = person.rules;
+    // A bare workload token (bare_workload_tokens: true) cannot hold an approval: the record lives in
+    // a task. The decision is still what the rules said; the message says how to get one.
+    if (task === null) {
+      const message =
+        "This call needs a person's approval, and approvals need a task: start one at /_firebreak/v1/tasks.";
+      return stop({ ok: false, reason: "approval.required", message, detail: "no task: no approval opened" });
+    }
+    if (body === null) {
+      const read = await readBounded(request, bundle.spec.settings.max_body_bytes);
+      if (!read.ok) return stop(read);
+      body = read.bytes;
+    }
+    const approved = await approve({
+      request,
+      req,
+      spec,
       resource,
-      labels: labelsOf(spec),
-      args: numericArgs(facts.args),
-      now: now().getTime(),
-    },
-    task,
-    deps.env,
-  );
-  if (!admitted.ok) return stop(admitted);
+      args: facts.args,
+      body,
+      agent,
+      task,
+      step,
+      needed: person,
+      env: deps.env,
+      origin: gatewayOrigin(deps.env) || new URL(request.url).origin,
+      fetcher: deps.fetcher,
+      background: deps.background,
+    });
+    if (!approved.ok) return stop(approved);
+    admission = approved.admission;
+    rec.effect = "allow";
+    rec.reason = "approval.granted";
+    rec.detail = `approval ${approved.approvalId}`;
+  }
 
   const forwarded = await forward({
     req,
@@ -145,7 +187,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     timeoutMs: bundle.spec.settings.upstream_timeout_ms,
     fetcher: deps.fetcher,
   });
-  const settleProblem = await admitted.admission.settle(
+  const settleProblem = await admission.settle(
     forwarded.ok ? forwarded.response.status : forwarded.reason === "upstream.timeout" ? "timeout" : null,
     now().getTime(),
   );

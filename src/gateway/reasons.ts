@@ -46,6 +46,20 @@ export const REASONS = [
   "policy.no_match",
   "policy.condition_error",
   "approval.required",
+  // approvals (issue 4): the agent's retry with Firebreak-Approval, and the person deciding
+  "approval.granted",
+  "approval.pending",
+  "approval.denied",
+  "approval.expired",
+  "approval.used",
+  "approval.mismatch",
+  "approval.unknown",
+  "approval.pending_limit",
+  "approval.csrf",
+  "approval.decided",
+  "approver.self",
+  "approver.not_allowed",
+  "approver.agent_identity",
   // tasks (issue 3): starting one, the task token, the task's Durable Object admitting the step
   "task.required",
   "task.profile_denied",
@@ -90,6 +104,7 @@ export type WireError =
   | "unauthorized"
   | "forbidden"
   | "approval_required"
+  | "conflict"
   | "payload_too_large"
   | "rate_limited"
   | "bad_gateway"
@@ -104,6 +119,7 @@ export interface HttpOutcome {
 export function httpFor(reason: Reason): HttpOutcome {
   switch (reason) {
     case "policy.allowed":
+    case "approval.granted":
       return { status: 200, error: "ok" };
     case "route.unknown_service":
     case "route.not_found":
@@ -166,6 +182,21 @@ export function httpFor(reason: Reason): HttpOutcome {
       return { status: 429, error: "rate_limited" };
     case "approval.required":
       return { status: 403, error: "approval_required" };
+    case "approval.pending":
+    case "approval.denied":
+    case "approval.expired":
+    case "approval.used":
+    case "approval.mismatch":
+    case "approval.unknown":
+    case "approval.csrf":
+    case "approver.self":
+    case "approver.not_allowed":
+    case "approver.agent_identity":
+      return { status: 403, error: "forbidden" };
+    case "approval.pending_limit":
+      return { status: 429, error: "rate_limited" };
+    case "approval.decided":
+      return { status: 409, error: "conflict" };
     case "request.body_too_large":
       return { status: 413, error: "payload_too_large" };
     case "upstream.unreachable":
@@ -227,6 +258,18 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "policy.no_match": "No policy rule allows this call.",
   "policy.condition_error": "A policy condition could not be evaluated for this call.",
   "approval.required": "This call needs a person's approval.",
+  "approval.pending": "The approval has not been given yet; poll its status_url.",
+  "approval.denied": "A person denied this call.",
+  "approval.expired": "The approval expired before it was used.",
+  "approval.used": "The approval has already been used.",
+  "approval.mismatch": "The approval is for a different request: repeat the approved request exactly.",
+  "approval.unknown": "No such approval in this task.",
+  "approval.pending_limit": "The task has as many approvals waiting as it may.",
+  "approval.csrf": "The form is stale or did not come from the approval page: reload the page.",
+  "approval.decided": "The approval has already been decided.",
+  "approver.self": "Nobody approves a request made under their own identity.",
+  "approver.not_allowed": "You are not among the approvers of this request.",
+  "approver.agent_identity": "Agent and task tokens can never approve.",
   "task.required": "Calls need a task token: start a task at /_firebreak/v1/tasks.",
   "task.profile_denied": "No task profile of that name may be started by this agent.",
   "task.mismatch": "The task token is not for this task.",

@@ -32,6 +32,7 @@ export function refusalResponse(refusal: Refusal, rec: DecisionRecord): Response
     reason: refusal.reason,
     decision_id: rec.decision_id,
     message: refusal.message ?? DEFAULT_MESSAGES[refusal.reason] ?? refusal.reason,
+    ...(refusal.approval ? { approval: refusal.approval } : {}),
   };
   return new Response(JSON.stringify(body), { status, headers });
 }

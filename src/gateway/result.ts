@@ -10,6 +10,8 @@ export interface Refusal {
   message?: string | null;
   /** Seconds for a Retry-After header (429 `budget.window`, `agent.start_rate`). */
   retryAfter?: number;
+  /** `approval.required`: where the agent polls, and until when the approval can be given and used. */
+  approval?: { id: string; status_url: string; expires_at: string };
 }
 
 export type Result<T> = ({ ok: true } & T) | Refusal;

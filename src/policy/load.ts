@@ -2,14 +2,20 @@
  * Loading a compiled bundle: check the manifest, parse each CEL condition once. Runs once per isolate
  * (the worker) or per command (the CLI), never per request.
  */
+
+import type { ProfileSpec } from "../tasks/types";
 import { type Condition, compileCondition } from "./cel";
-import { BUNDLE_FORMAT, type Bundle } from "./types";
+import { BUNDLE_FORMAT, type Bundle, type RuleSpec } from "./types";
 
 export interface LoadedBundle {
   spec: Bundle;
   conditions: (Condition | null)[];
   /** Qualified action name -> index. */
   actionIndex: Map<string, number>;
+  /** Profile name -> profile (task tokens name their profile). */
+  profiles: Map<string, ProfileSpec>;
+  /** Rule id -> rule (a decision names its rules by id). */
+  rulesById: Map<string, RuleSpec>;
 }
 
 export class BundleError extends Error {}
@@ -51,5 +57,7 @@ export function loadBundle(json: unknown): LoadedBundle {
   }
   const conditions = spec.rules.map((r) => (r.when === null ? null : compileCondition(r.when)));
   const actionIndex = new Map(spec.actions.map((a, i) => [a.name, i]));
-  return { spec, conditions, actionIndex };
+  const profiles = new Map(spec.profiles.map((p) => [p.name, p]));
+  const rulesById = new Map(spec.rules.map((r) => [r.id, r]));
+  return { spec, conditions, actionIndex, profiles, rulesById };
 }

@@ -3,7 +3,7 @@
  * when they pass. Every function is synchronous over the task's SQLite store: the task object calls
  * `check` and then `reserve` in one block, so no other call can run between the check and the write.
  */
-import { key, type TaskStore } from "./task-store";
+import { key, type TaskRow, type TaskStore } from "./task-store";
 import type { ProfileSpec, StepRequest } from "./types";
 
 /** Stable reason codes of a refused step (docs/design/tasks.md, "Built: the task object"). */
@@ -29,6 +29,15 @@ export interface Refusal {
 }
 
 export type Admit = { ok: true; seq: number } | ({ ok: false } & Refusal);
+
+/** Refusal for a task that is not live; a live task past its deadline expires here, logged once. */
+export function liveness(store: TaskStore, task: TaskRow, now: number): Refusal | null {
+  if (task.state !== "live") return { reason: `task.${task.state}` };
+  if (now < task.deadline) return null;
+  store.endTask("expired", now, null);
+  store.append({ ts: now, kind: "expire" });
+  return { reason: "task.expired" };
+}
 
 /** Everything after liveness: profile membership, budgets, then sequence rules. */
 export function check(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {

@@ -7,8 +7,18 @@
  * concurrent admits cannot both pass a check that only one of them may pass (TOOLCHAIN.md).
  */
 import { DurableObject } from "cloudflare:workers";
+import { ApprovalStore } from "../approvals/approval-store";
+import { ApprovalLedger } from "../approvals/ledger";
+import type {
+  ApprovalView,
+  Approver,
+  DecideResult,
+  NewApproval,
+  RedeemReason,
+  RequestResult,
+} from "../approvals/types";
 import type { Env } from "../env";
-import { type Admit, check, type Refusal, release, reserve } from "./admission";
+import { type Admit, check, liveness, release, reserve } from "./admission";
 import { canonicalJson, GENESIS, verifyChain } from "./hash-chain";
 import { type Entry, type StepRow, type TaskRow, type TaskState, TaskStore } from "./task-store";
 import type { Budgets, ProfileSpec, StepRequest } from "./types";
@@ -65,11 +75,16 @@ export interface TaskView {
 
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
+  private readonly approvals: ApprovalStore;
+  private readonly ledger: ApprovalLedger;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage.sql);
     this.store.migrate();
+    this.approvals = new ApprovalStore(ctx.storage.sql);
+    this.approvals.migrate();
+    this.ledger = new ApprovalLedger(this.store, this.approvals);
   }
 
   /**
@@ -103,7 +118,7 @@ export class TaskObject extends DurableObject<Env> {
     return this.ctx.storage.transactionSync((): Admit => {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
-      const refusal = this.liveness(task, step.now) ?? check(this.store, task.profile, step);
+      const refusal = liveness(this.store, task, step.now) ?? check(this.store, task.profile, step);
       const seq = this.store.append({
         ts: step.now,
         kind: "call",
@@ -172,6 +187,66 @@ export class TaskObject extends DurableObject<Env> {
     };
   }
 
+  /** A call that needs a person (issue 4): a new approval, or the one waiting for this exact request. */
+  requestApproval(a: NewApproval): RequestResult {
+    return this.ctx.storage.transactionSync((): RequestResult => {
+      const task = this.store.task();
+      if (!task) return { ok: false, reason: "task.unknown" };
+      const dead = liveness(this.store, task, a.now);
+      return dead
+        ? { ok: false, reason: dead.reason as `task.${Exclude<TaskState, "live">}` }
+        : this.ledger.request(task, a);
+    });
+  }
+
+  /** The agent's retry with `Firebreak-Approval`: the approval and the budgets, checked and written at once. */
+  redeemApproval(id: string, digest: string, step: StepRequest): Admit | { ok: false; reason: RedeemReason } {
+    return this.ctx.storage.transactionSync(() => {
+      const task = this.store.task();
+      if (!task) return { ok: false, reason: "task.unknown" } as Admit;
+      const dead = liveness(this.store, task, step.now);
+      return dead ? ({ ok: false, ...dead } as Admit) : this.ledger.redeem(task, id, digest, step);
+    });
+  }
+
+  /** A person approves or denies; the caller has checked who may. */
+  decideApproval(id: string, verdict: "approve" | "deny", who: Approver, csrf: string, now: number): DecideResult {
+    return this.ctx.storage.transactionSync((): DecideResult => {
+      const task = this.store.task();
+      if (!task) return { ok: false, reason: "task.unknown" };
+      const dead = liveness(this.store, task, now);
+      if (dead) return { ok: false, reason: dead.reason as `task.${Exclude<TaskState, "live">}` };
+      return this.ledger.decide(task, id, verdict, who, csrf, now);
+    });
+  }
+
+  /** One approval as it stands now; `withForm` adds the page's form token (approvers only). */
+  approval(id: string, now: number, withForm = false): { view: ApprovalView; csrf: string | null } | null {
+    const task = this.store.task();
+    const view = task ? this.ledger.view(task, id, now) : null;
+    if (!task || !view) return null;
+    return { view, csrf: withForm ? this.ledger.csrf(id) : null };
+  }
+
+  /** The task's approvals, newest first (the dashboard's pending list). */
+  listApprovals(now: number, limit = 50): ApprovalView[] {
+    const task = this.store.task();
+    if (!task) return [];
+    return this.approvals.list(Math.min(Math.max(limit, 1), 200)).map((row) => this.ledger.view(task, row.id, now)!);
+  }
+
+  noteNotification(
+    id: string,
+    outcome: "sent" | "failed" | "skipped",
+    attempts: number,
+    detail: string | null,
+    now: number,
+  ): void {
+    this.ctx.storage.transactionSync(() => {
+      if (this.store.task()) this.ledger.noteNotification(id, outcome, attempts, detail, now);
+    });
+  }
+
   /** The agent ends its task: every later admit is refused `task.completed`. */
   complete(now: number): Promise<EndResult> {
     return this.end("completed", now, null);
@@ -235,23 +310,14 @@ export class TaskObject extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(task.deadline);
       return;
     }
-    this.ctx.storage.transactionSync(() => this.liveness(task, now));
-  }
-
-  /** Refusal for a task that is not live; a live task past its deadline expires here, logged once. */
-  private liveness(task: TaskRow, now: number): Refusal | null {
-    if (task.state !== "live") return { reason: `task.${task.state}` };
-    if (now < task.deadline) return null;
-    this.store.endTask("expired", now, null);
-    this.store.append({ ts: now, kind: "expire" });
-    return { reason: "task.expired" };
+    this.ctx.storage.transactionSync(() => liveness(this.store, task, now));
   }
 
   private async end(state: "completed" | "revoked", now: number, by: string | null): Promise<EndResult> {
     const result = this.ctx.storage.transactionSync((): EndResult => {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
-      const refusal = this.liveness(task, now);
+      const refusal = liveness(this.store, task, now);
       if (refusal) return { ok: false, reason: refusal.reason as `task.${Exclude<TaskState, "live">}` };
       this.store.endTask(state, now, by);
       this.store.append({ ts: now, kind: state === "completed" ? "complete" : "revoke", by });

@@ -24,8 +24,12 @@ export interface TaskRow {
 /** What one log entry says; `null` where a field does not apply to its kind. */
 export interface Entry {
   ts: number;
-  /** `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`. */
-  kind: "open" | "call" | "settle" | "complete" | "revoke" | "expire";
+  /**
+   * `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`; approvals (issue 4):
+   * `approval` (a call asked for a person), `approve` / `deny` (a person's answer), `notify` (whether the
+   * approvers were told).
+   */
+  kind: "open" | "call" | "settle" | "complete" | "revoke" | "expire" | "approval" | "approve" | "deny" | "notify";
   decision_id?: string | null;
   action?: string | null;
   service?: string | null;
@@ -40,7 +44,7 @@ export interface Entry {
   ref?: number | null;
   /** Upstream status of a settle entry (null: no answer). */
   status?: number | null;
-  /** Who ended the task (revoke) or opened it (`issuer sub`). */
+  /** Who ended the task (revoke), opened it or decided an approval (`issuer sub`); `approval <id>` on a call it admitted. */
   by?: string | null;
 }
 

@@ -12,6 +12,7 @@
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
  *   slowbody.test.example                   headers at once, the body's second half 1.5 s later
  *   unreachable.test.example                network error
+ *   hooks-down.test.example                 recorded, then 500 (an approval webhook that fails)
  *   any other host                          unmocked egress: 599, and the test file fails
  */
 import keys from "../fixtures/keys.json" with { type: "json" };
@@ -54,6 +55,7 @@ export async function outbound(request: Request): Promise<Response> {
   recorded.push({ method: request.method, url: request.url, headers, body });
   if (url.hostname === "slow.test.example") await new Promise((r) => setTimeout(r, 3000));
   if (url.hostname === "slowbody.test.example") return slowBody();
+  if (url.hostname === "hooks-down.test.example") return new Response("webhook down", { status: 500 });
   const status = Number(request.headers.get("x-fake-status") ?? 200);
   return new Response(
     status === 204 || status === 304

@@ -18,6 +18,17 @@ import type { ProfileSpec } from "../../src/tasks/types";
 import gatewayBundle from "../.generated/gateway.json";
 import { ISSUERS, token } from "../helpers/tokens";
 import {
+  approved,
+  ask,
+  decide,
+  decisionInit,
+  MERGE,
+  mergeInit,
+  openApprovalAt,
+  page,
+  person,
+} from "./approval-support";
+import {
   type App,
   bindings,
   expectRefusal,
@@ -68,6 +79,19 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "policy.no_match": [403, "forbidden"],
   "policy.condition_error": [403, "forbidden"],
   "approval.required": [403, "approval_required"],
+  "approval.granted": [200, "ok"],
+  "approval.pending": [403, "forbidden"],
+  "approval.denied": [403, "forbidden"],
+  "approval.expired": [403, "forbidden"],
+  "approval.used": [403, "forbidden"],
+  "approval.mismatch": [403, "forbidden"],
+  "approval.unknown": [403, "forbidden"],
+  "approval.pending_limit": [429, "rate_limited"],
+  "approval.csrf": [403, "forbidden"],
+  "approval.decided": [409, "conflict"],
+  "approver.self": [403, "forbidden"],
+  "approver.not_allowed": [403, "forbidden"],
+  "approver.agent_identity": [403, "forbidden"],
   "task.required": [403, "forbidden"],
   "task.profile_denied": [403, "forbidden"],
   "task.mismatch": [403, "forbidden"],
@@ -129,7 +153,8 @@ describe("docs/reasons.md", () => {
     const expected = httpFor(reason);
     expect(error).toBe(expected.error);
     // An allowed call answers with the upstream's status; every other code with its own.
-    expect(status).toBe(reason === "policy.allowed" ? "upstream's" : String(expected.status));
+    const passedThrough = reason === "policy.allowed" || reason === "approval.granted";
+    expect(status).toBe(passedThrough ? "upstream's" : String(expected.status));
   });
 });
 
@@ -140,7 +165,8 @@ describe("docs/reasons.md", () => {
  */
 interface Case {
   path: string;
-  init?: () => Promise<SendInit>;
+  /** The request; a `path` it returns replaces the case's (ids made while setting up). */
+  init?: () => Promise<SendInit & { path?: string }>;
   /** Around the request: set up, and return a function that undoes it. */
   around?: () => () => void;
   /** Another app than the gateway fixture's (a bundle with other settings). */
@@ -206,6 +232,113 @@ const DECISIONS_PATH = "/_firebreak/v1/decisions";
 /** The gateway fixture's operator (settings.admins). */
 const operatorToken = () => token({ sub: "operator-1" });
 
+/** Approvals (issue 4): the agent's retry in the pipeline, and a person's decision on the page. */
+const approvalTask = () => newTask(app, "approving");
+const retryWith = async (id: string, t: string, body?: string) =>
+  mergeInit(t, { headers: { "firebreak-approval": id }, body });
+const onPage = (
+  verdict: "approve" | "deny",
+  setup: (id: string) => Promise<unknown>,
+  as: () => Promise<string>,
+  csrf?: string,
+): Case => ({
+  path: "",
+  init: async () => {
+    const task = await approvalTask();
+    const a = await ask(app, task.token);
+    const form = csrf ?? (await page(app, a.id, await person())).csrf;
+    await setup(a.id);
+    const init = decisionInit(await as(), form);
+    return { ...init, path: `/_firebreak/v1/approvals/${a.id}/${verdict}` };
+  },
+});
+const APPROVAL_CASES: Partial<Record<Reason, Case>> = {
+  "approval.granted": {
+    path: MERGE,
+    init: async () => {
+      const task = await approvalTask();
+      return retryWith(await approved(app, task.token), task.token);
+    },
+  },
+  "approval.pending": {
+    path: MERGE,
+    init: async () => {
+      const task = await approvalTask();
+      return retryWith((await ask(app, task.token)).id, task.token);
+    },
+  },
+  "approval.denied": {
+    path: MERGE,
+    init: async () => {
+      const task = await approvalTask();
+      const a = await ask(app, task.token);
+      await decide(app, a.id, "deny", await person());
+      return retryWith(a.id, task.token);
+    },
+  },
+  "approval.expired": {
+    path: MERGE,
+    init: async () => {
+      const task = await approvalTask();
+      return retryWith((await openApprovalAt(task.id, Date.now() - 31_000, 30)).id, task.token);
+    },
+  },
+  "approval.used": {
+    path: MERGE,
+    init: async () => {
+      const task = await approvalTask();
+      const id = await approved(app, task.token);
+      expect((await send(app, MERGE, await retryWith(id, task.token))).res.status).toBe(200);
+      return retryWith(id, task.token);
+    },
+  },
+  "approval.mismatch": {
+    path: MERGE,
+    init: async () => {
+      const task = await approvalTask();
+      return retryWith(await approved(app, task.token), task.token, '{"merge_method":"rebase"}');
+    },
+  },
+  "approval.unknown": {
+    path: MERGE,
+    init: async () => retryWith(`ap_${"0".repeat(52)}`, (await approvalTask()).token),
+  },
+  "approval.pending_limit": {
+    path: "/github/repos/acme/api/pulls/100/merge",
+    init: async () => {
+      const task = await approvalTask();
+      for (let n = 1; n <= 10; n++) await ask(app, task.token, `/github/repos/acme/api/pulls/${n}/merge`);
+      return mergeInit(task.token);
+    },
+  },
+  "approval.csrf": onPage(
+    "approve",
+    async () => {},
+    () => person(),
+    "stale-form-token",
+  ),
+  "approval.decided": onPage(
+    "approve",
+    async (id) => decide(app, id, "deny", await person("bob", { groups: ["approvers"] })),
+    () => person(),
+  ),
+  "approver.self": onPage(
+    "approve",
+    async () => {},
+    () => person("agent-1"),
+  ),
+  "approver.not_allowed": onPage(
+    "approve",
+    async () => {},
+    () => person("mallory", { groups: ["developers"] }),
+  ),
+  "approver.agent_identity": onPage(
+    "approve",
+    async () => {},
+    () => token({ sub: "operator-1" }),
+  ),
+};
+
 const E2E: Partial<Record<Reason, Case>> = {
   "policy.allowed": { path: ISSUE },
   "route.unknown_service": { path: "/nosuchservice/repos" },
@@ -269,10 +402,8 @@ const E2E: Partial<Record<Reason, Case>> = {
     path: COMMENTS,
     init: async () => ({ method: "POST", headers: JSON_TYPE, body: "{}" }),
   },
-  "approval.required": {
-    path: "/github/repos/acme/api/pulls/1/merge",
-    init: async () => ({ method: "PUT", headers: JSON_TYPE, body: '{"merge_method":"squash"}' }),
-  },
+  "approval.required": { path: MERGE, init: async () => mergeInit((await newTask(app, "approving")).token) },
+  ...APPROVAL_CASES,
   "credential.unavailable": { path: "/nocred/thing" },
   "upstream.unreachable": {
     path: "/down/thing",
@@ -378,6 +509,12 @@ const NOT_PIPELINE = new Set<Reason>([
   "agent.start_rate",
   "agent.revoked",
   "admin.denied",
+  // a person deciding on the approval page: no proxied call
+  "approval.csrf",
+  "approval.decided",
+  "approver.self",
+  "approver.not_allowed",
+  "approver.agent_identity",
   // the decisions API reads records, it makes none
   "decisions.invalid_query",
   "decisions.unavailable",
@@ -395,12 +532,13 @@ describe("every reason code is produced by a request", () => {
     const undo = c.around?.();
     let sent: Sent;
     try {
-      sent = await send(c.app ?? app, c.path, (await c.init?.()) ?? {});
+      const { path, ...init } = (await c.init?.()) ?? {};
+      sent = await send(c.app ?? app, path ?? c.path, init);
     } finally {
       undo?.();
     }
     const { status, error } = httpFor(reason);
-    if (reason === "policy.allowed") {
+    if (reason === "policy.allowed" || reason === "approval.granted") {
       expect(sent.res.status, sent.text).toBe(200);
       expect(sent.res.headers.get("firebreak-decision")).toBe("allow");
       expect(sent.upstream).toHaveLength(1);

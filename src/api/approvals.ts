@@ -1,0 +1,197 @@
+/**
+ * Approvals (issue 4) under /_firebreak/v1/approvals:
+ *
+ *   GET  /approvals/:id/status    the agent polls (its task's token) -> pending | approved | denied | expired | used
+ *   GET  /approvals/:id           the approval page, for a person (kind: person issuer) who may approve it
+ *   POST /approvals/:id/approve   the page's form (form token + same-origin checks) -> 303 back to the page
+ *   POST /approvals/:id/deny
+ *
+ * The task object holding the approval is named by the id's task part; it holds the record or answers
+ * unknown. The agent's token only ever reads approvals of its own task. A person's decision is checked
+ * (issuer kind, approver selectors, not their own request, form token, still pending) and written to the
+ * task's step log with who and when; one log line per decision too.
+ */
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { approverOf, mayApprove, personToken, verifyPerson } from "../approvals/approvers";
+import { taskIdOfApproval } from "../approvals/ids";
+import { ApprovalPage, MessagePage } from "../approvals/page";
+import type { ApprovalView, DecideResult } from "../approvals/types";
+import type { Env } from "../env";
+import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
+import type { Refusal } from "../gateway/result";
+import type { Agent } from "../policy/evaluate";
+import type { BundleState } from "../policy/load";
+import type { TaskView } from "../tasks/task-object";
+import { htmlPage } from "../ui/index";
+import { authenticate, bounded, type Ctx, envOf, fail } from "./common";
+
+const BASE = "/_firebreak/v1/approvals";
+const RECENT_STEPS = 12;
+
+type Found = { view: ApprovalView; csrf: string | null };
+
+export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
+  const api = new Hono<{ Bindings: Env }>();
+
+  api.get("/:id/status", async (c) => {
+    const state = getBundle();
+    if (!state.ok) return fail(c, { ok: false, reason: "bundle.invalid" });
+    const who = await authenticate(c, state.bundle, new Date());
+    if (!who.ok) return fail(c, who);
+    const id = c.req.param("id");
+    const taskId = taskIdOfApproval(id);
+    // Only the task's own token: another task (or a workload token) learns nothing, not even existence.
+    if (who.caller.task === null || taskId !== who.caller.task.id)
+      return fail(c, { ok: false, reason: "approval.unknown" });
+    const found = await lookup(c, taskId, id, false);
+    if (!found.ok) return fail(c, found);
+    const a = found.found.view;
+    return c.json(
+      {
+        id: a.id,
+        status: a.status,
+        expires_at: new Date(a.expires_at).toISOString(),
+        decided_at: a.decided_at === null ? null : new Date(a.decided_at).toISOString(),
+        action: a.request.action,
+        resource: a.request.resource,
+      },
+      200,
+      { "cache-control": "no-store" },
+    );
+  });
+
+  api.get("/:id", async (c) => {
+    const person = await approverFor(c, getBundle);
+    if (!person.ok) return page(c, person);
+    const id = c.req.param("id");
+    const taskId = taskIdOfApproval(id);
+    if (!taskId) return page(c, { ok: false, reason: "approval.unknown" });
+    const found = await lookup(c, taskId, id, true);
+    if (!found.ok) return page(c, found);
+    const { view, csrf } = found.found;
+    if (!mayApprove(person.person, view.approvers)) return page(c, { ok: false, reason: "approver.not_allowed" });
+    const self = isSelf(person.person, view);
+    const notice = self
+      ? DEFAULT_MESSAGES["approver.self"]!
+      : view.status === "pending"
+        ? null
+        : `This approval is ${view.status}: there is nothing to decide.`;
+    try {
+      const stub = c.env.TASKS!.getByName(taskId);
+      const task = await bounded<TaskView | null>(stub.inspect(0, 1));
+      if (!task) return page(c, { ok: false, reason: "approval.unknown" });
+      const head = Number((task.task as unknown as { head_seq?: number }).head_seq ?? 0);
+      const recent = await bounded<TaskView | null>(stub.inspect(Math.max(0, head - RECENT_STEPS), RECENT_STEPS));
+      return htmlPage(
+        c,
+        ApprovalPage({
+          approval: view,
+          task,
+          recent: recent?.steps ?? [],
+          csrf: !self && view.status === "pending" ? csrf : null,
+          notice,
+          base: BASE,
+        }),
+      );
+    } catch (e) {
+      return page(c, { ok: false, reason: "task.unavailable", detail: `page: ${(e as Error)?.message ?? "error"}` });
+    }
+  });
+
+  for (const verdict of ["approve", "deny"] as const) {
+    api.post(`/:id/${verdict}`, async (c) => {
+      const json = (c.req.header("accept") ?? "").includes("application/json");
+      const answer = (refusal: Refusal) => (json ? fail(c, refusal) : page(c, refusal));
+      // The form must come from the approval page of this origin: a cross-site post is refused before
+      // anything else, whatever credentials the browser attached to it.
+      if (!sameOrigin(c.req.raw)) return answer({ ok: false, reason: "approval.csrf", detail: "cross-site" });
+      const person = await approverFor(c, getBundle);
+      if (!person.ok) return answer(person);
+      const id = c.req.param("id");
+      const taskId = taskIdOfApproval(id);
+      if (!taskId) return answer({ ok: false, reason: "approval.unknown" });
+      const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+      const csrf = typeof form.csrf === "string" ? form.csrf : "";
+      const found = await lookup(c, taskId, id, false);
+      if (!found.ok) return answer(found);
+      if (!mayApprove(person.person, found.found.view.approvers))
+        return answer({ ok: false, reason: "approver.not_allowed" });
+      const who = approverOf(person.person);
+      let result: DecideResult;
+      try {
+        result = await bounded<DecideResult>(
+          c.env.TASKS!.getByName(taskId).decideApproval(id, verdict, who, csrf, Date.now()),
+        );
+      } catch (e) {
+        return answer({ ok: false, reason: "task.unavailable", detail: `decide: ${(e as Error)?.message ?? "error"}` });
+      }
+      if (!result.ok) return answer({ ok: false, reason: result.reason });
+      console.log(
+        JSON.stringify({
+          event: "firebreak.approval_decision",
+          approval_id: id,
+          task_id: taskId,
+          decision: result.status,
+          by: `${who.issuer} ${who.sub}`,
+          action: found.found.view.request.action,
+          at: new Date().toISOString(),
+        }),
+      );
+      if (json) return c.json({ id, status: result.status }, 200, { "cache-control": "no-store" });
+      return c.redirect(`${BASE}/${id}`, 303);
+    });
+  }
+
+  return api;
+}
+
+/** A verified person: a token of a person issuer, never an agent's or a task's. */
+async function approverFor(c: Ctx, getBundle: () => BundleState): Promise<{ ok: true; person: Agent } | Refusal> {
+  const state = getBundle();
+  if (!state.ok) return { ok: false, reason: "bundle.invalid" };
+  const token = personToken(c.req.raw);
+  if (!token.ok) return token;
+  return verifyPerson(token.token, state.bundle.spec, envOf(c), new Date());
+}
+
+async function lookup(
+  c: Ctx,
+  taskId: string,
+  id: string,
+  withForm: boolean,
+): Promise<{ ok: true; found: Found } | Refusal> {
+  const TASKS = c.env?.TASKS;
+  if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
+  try {
+    const found = await bounded<Found | null>(TASKS.getByName(taskId).approval(id, Date.now(), withForm));
+    return found ? { ok: true, found } : { ok: false, reason: "approval.unknown" };
+  } catch (e) {
+    return { ok: false, reason: "task.unavailable", detail: `approval: ${(e as Error)?.message ?? "error"}` };
+  }
+}
+
+/** The same check as the task object's, to say so on the page before anyone presses a button. */
+function isSelf(person: Agent, view: ApprovalView): boolean {
+  const email = typeof person.claims.email === "string" ? person.claims.email.toLowerCase() : null;
+  return person.sub === view.requester.sub || email === view.requester.sub.toLowerCase();
+}
+
+/** `Sec-Fetch-Site` (sent by every current browser) and `Origin`, when present, must say same origin. */
+function sameOrigin(request: Request): boolean {
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin") return false;
+  const origin = request.headers.get("origin");
+  return origin === null || origin === new URL(request.url).origin;
+}
+
+/** A refusal as a page for people (the same status and reason code as the JSON answer). */
+function page(c: Ctx, refusal: Refusal): Promise<Response> {
+  const { status } = httpFor(refusal.reason);
+  if (status >= 500) {
+    console.error(JSON.stringify({ event: "firebreak.api", reason: refusal.reason, detail: refusal.detail ?? null }));
+  }
+  const message = DEFAULT_MESSAGES[refusal.reason as Reason] ?? refusal.reason;
+  const title = status === 401 ? "Sign in to approve" : "Nothing to approve here";
+  return htmlPage(c, MessagePage({ title, message: `${message} (${refusal.reason})` }), status as ContentfulStatusCode);
+}

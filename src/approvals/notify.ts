@@ -1,0 +1,101 @@
+/**
+ * Telling the approvers (issue 4): a Slack incoming-webhook compatible POST (`text` plus `blocks`) to
+ * the URL in the Worker secret FIREBREAK_APPROVAL_WEBHOOK, in the background, with bounded retries.
+ * It never changes the decision: the call was refused with `approval.required` before this runs, and
+ * the outcome (sent, failed, skipped) is written to the task's step log. The webhook URL is a secret:
+ * it is never logged, recorded or put in an error.
+ */
+
+export const WEBHOOK_SECRET = "FIREBREAK_APPROVAL_WEBHOOK";
+
+export interface Notice {
+  approval_id: string;
+  /** The approval page. */
+  url: string;
+  agent: string;
+  task_id: string;
+  action: string;
+  risk: string;
+  method: string;
+  path: string;
+  resource: string;
+  expires_at: number;
+}
+
+export interface NotifyOptions {
+  fetcher: (request: Request) => Promise<Response>;
+  /** Delays before each attempt, ms (default: at once, then 0.5 s, then 2 s: three attempts). */
+  delays?: number[];
+  timeoutMs?: number;
+}
+
+export interface NotifyOutcome {
+  outcome: "sent" | "failed" | "skipped";
+  attempts: number;
+  /** Why it failed or was skipped: a status or an error class, never the URL. */
+  detail: string | null;
+}
+
+export async function notifyApprovers(webhook: unknown, notice: Notice, opts: NotifyOptions): Promise<NotifyOutcome> {
+  if (typeof webhook !== "string" || webhook === "") return { outcome: "skipped", attempts: 0, detail: "no webhook" };
+  let url: URL;
+  try {
+    url = new URL(webhook);
+  } catch {
+    return { outcome: "failed", attempts: 0, detail: "webhook is not a URL" };
+  }
+  if (url.protocol !== "https:" && url.hostname !== "127.0.0.1" && url.hostname !== "localhost")
+    return { outcome: "failed", attempts: 0, detail: "webhook must use https" };
+  const body = JSON.stringify(slackMessage(notice));
+  const delays = opts.delays ?? [0, 500, 2000];
+  let detail = "no attempt";
+  for (let i = 0; i < delays.length; i++) {
+    if (delays[i]! > 0) await new Promise((r) => setTimeout(r, delays[i]));
+    try {
+      const res = await opts.fetcher(
+        new Request(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+        }),
+      );
+      await res.body?.cancel();
+      if (res.ok) return { outcome: "sent", attempts: i + 1, detail: null };
+      detail = `http ${res.status}`;
+      // A client error other than 429 will not change on retry.
+      if (res.status < 500 && res.status !== 429) return { outcome: "failed", attempts: i + 1, detail };
+    } catch (e) {
+      detail = (e as Error)?.name === "TimeoutError" ? "timeout" : "unreachable";
+    }
+  }
+  return { outcome: "failed", attempts: delays.length, detail };
+}
+
+/** Slack mrkdwn: `&`, `<` and `>` are control characters; everything the agent chose is escaped. */
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+export function slackMessage(n: Notice) {
+  const expires = new Date(n.expires_at).toISOString();
+  const text = `Approval needed: ${esc(n.agent)} wants ${esc(n.action)} on ${esc(n.resource || "-")} (risk ${esc(n.risk)})`;
+  return {
+    text,
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text: `*${text}*` } },
+      {
+        type: "section",
+        fields: [
+          { type: "mrkdwn", text: `*Agent*\n${esc(n.agent)}` },
+          { type: "mrkdwn", text: `*Task*\n${esc(n.task_id)}` },
+          { type: "mrkdwn", text: `*Request*\n\`${esc(n.method)} ${esc(n.path)}\`` },
+          { type: "mrkdwn", text: `*Expires*\n${expires}` },
+        ],
+      },
+      {
+        type: "actions",
+        elements: [{ type: "button", text: { type: "plain_text", text: "Review" }, url: n.url }],
+      },
+    ],
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The approval page (issue 4), for the person asked to decide: the request (method, action, resource,
+ * declared arguments, risk), the agent, the task's purpose and its history so far, and Approve / Deny
+ * buttons that POST with the approval's form token. Server-rendered, no script (docs/ui.md).
+ */
+import type { StepView, TaskView } from "../tasks/task-object";
+import { ButtonForm, Card, KeyValueList, Layout, StatusBadge, Table } from "../ui/index";
+import type { ApprovalView } from "./types";
+
+export interface PageModel {
+  approval: ApprovalView;
+  task: TaskView;
+  /** The last steps of the task's log, oldest first. */
+  recent: StepView[];
+  /** Set when this person may decide now; null shows why not (`notice`). */
+  csrf: string | null;
+  notice: string | null;
+  base: string;
+}
+
+const iso = (ms: number | null) => (ms === null ? "—" : new Date(ms).toISOString().replace(".000Z", "Z"));
+
+export function ApprovalPage({ approval: a, task, recent, csrf, notice, base }: PageModel) {
+  const r = a.request;
+  const query = r.query.map(([k, v]) => `${k}=${v}`).join("&");
+  const calls = task.counters.calls ?? 0;
+  const limit = task.budgets.calls;
+  return (
+    <Layout
+      title={`Approve ${r.action}?`}
+      lede={
+        <>
+          <StatusBadge status={a.status} /> {a.requester.issuer}:{a.requester.sub} asks to run <code>{r.action}</code>{" "}
+          on <code>{r.resource || "—"}</code>
+        </>
+      }
+      footer={`Approval ${a.id} · expires ${iso(a.expires_at)}`}
+    >
+      <div class="grid">
+        <Card title="The request">
+          <KeyValueList
+            label="The request"
+            items={[
+              { key: "Method", value: `${r.method} ${r.path}${query ? `?${query}` : ""}`, mono: true },
+              { key: "Action", value: r.action, mono: true },
+              { key: "Kind", value: r.kind },
+              { key: "Risk", value: r.risk },
+              { key: "Resource", value: r.resource || "—", mono: true },
+              { key: "Arguments", value: JSON.stringify(r.args), mono: true },
+              { key: "Body sha256", value: r.body_sha256, mono: true },
+              { key: "Asked by rules", value: a.rules.join(", "), mono: true },
+            ]}
+          />
+        </Card>
+        <Card title="The agent and its task">
+          <KeyValueList
+            label="The agent and its task"
+            items={[
+              { key: "Agent", value: `${a.requester.issuer}:${a.requester.sub}`, mono: true },
+              { key: "Task", value: a.task_id, mono: true },
+              { key: "Profile", value: task.task.profile },
+              { key: "Purpose", value: task.task.purpose || "—" },
+              { key: "Task state", value: task.task.state },
+              { key: "Calls so far", value: limit === null ? String(calls) : `${calls} of ${limit}` },
+              { key: "Services touched", value: task.services.join(", ") || "none" },
+              { key: "Data read", value: task.labels_read.join(", ") || "none" },
+              { key: "Requested", value: iso(a.created) },
+              { key: "Expires", value: iso(a.expires_at) },
+            ]}
+          />
+        </Card>
+      </div>
+      <Card title="Decision">
+        {a.decided_by ? (
+          <p class="decided">
+            {a.status === "denied" ? "Denied" : "Approved"} by <code>{a.decided_by}</code> at {iso(a.decided_at)}
+            {a.used_at !== null ? `; used at ${iso(a.used_at)}` : ""}.
+          </p>
+        ) : null}
+        {notice ? <p class="notice">{notice}</p> : null}
+        {csrf ? (
+          <div class="actions">
+            <ButtonForm action={`${base}/${a.id}/approve`} label="Approve" csrfToken={csrf} variant="primary" />
+            <ButtonForm action={`${base}/${a.id}/deny`} label="Deny" csrfToken={csrf} variant="danger" />
+          </div>
+        ) : null}
+      </Card>
+      <Card title="What the task did so far">
+        <Table
+          caption="The task's latest steps"
+          rows={recent}
+          empty="No steps yet."
+          columns={[
+            { label: "#", value: "seq", numeric: true },
+            { label: "When", value: (s) => iso(s.ts) },
+            { label: "Step", value: "kind" },
+            { label: "Action", value: (s) => s.action ?? "", mono: true },
+            { label: "Resource", value: (s) => s.resource ?? "", mono: true },
+            { label: "Outcome", value: (s) => s.reason ?? s.outcome ?? (s.status === null ? "" : String(s.status)) },
+          ]}
+        />
+      </Card>
+    </Layout>
+  );
+}
+
+/** A page that says why there is nothing to decide here (not signed in, not an approver, unknown). */
+export function MessagePage(props: { title: string; message: string }) {
+  return (
+    <Layout title={props.title}>
+      <Card>
+        <p>{props.message}</p>
+      </Card>
+    </Layout>
+  );
+}

@@ -1,0 +1,98 @@
+/**
+ * Approval records (issue 4): a call a person must approve first, bound to the exact request by a
+ * digest, kept in the task's Durable Object next to the task's budgets and step log.
+ */
+import type { AgentMatch } from "../policy/types";
+
+/** What is stored; `expired` and `used` are derived (docs/approvals.md). */
+export type ApprovalState = "pending" | "approved" | "denied";
+export type ApprovalStatus = ApprovalState | "expired" | "used";
+
+/** The request as the approver sees it: facts only, never a header, a token or the body itself. */
+export interface ApprovalRequest {
+  method: string;
+  service: string;
+  /** The canonical path (after normalisation). */
+  path: string;
+  /** Sorted `[name, value]` pairs of the query. */
+  query: [string, string][];
+  action: string;
+  kind: string;
+  risk: string;
+  resource: string;
+  /** The action's declared arguments, as read by the gateway. */
+  args: Record<string, unknown>;
+  /** sha256 (hex) of the body bytes (of the empty string when there is none). */
+  body_sha256: string;
+}
+
+export interface NewApproval {
+  /** The request digest (see digest.ts): method, service, path, query, body hash, agent, task, action. */
+  digest: string;
+  decision_id: string;
+  request: ApprovalRequest;
+  /** Ids of the rules (or `profile:<name>`) that asked for a person. */
+  rules: string[];
+  /** A person must match every one of these (one per deciding rule or profile setting). */
+  approvers: AgentMatch[];
+  ttl_s: number;
+  /** At most this many approvals may wait at once in one task. */
+  max_pending: number;
+  /** Epoch milliseconds. */
+  now: number;
+}
+
+export interface Approver {
+  /** Bundle name of the person issuer. */
+  issuer: string;
+  sub: string;
+  email: string | null;
+}
+
+export interface ApprovalView {
+  id: string;
+  task_id: string;
+  status: ApprovalStatus;
+  created: number;
+  expires_at: number;
+  request: ApprovalRequest;
+  rules: string[];
+  approvers: AgentMatch[];
+  requester: { issuer: string; sub: string };
+  decided_at: number | null;
+  decided_by: string | null;
+  used_at: number | null;
+  used_by_decision: string | null;
+}
+
+export type RequestResult =
+  | { ok: true; id: string; expires_at: number; created: boolean }
+  | {
+      ok: false;
+      reason: "task.unknown" | "task.completed" | "task.revoked" | "task.expired" | "approval.pending_limit";
+    };
+
+export type DecideResult =
+  | { ok: true; status: "approved" | "denied" }
+  | {
+      ok: false;
+      reason:
+        | "task.unknown"
+        | "task.completed"
+        | "task.revoked"
+        | "task.expired"
+        | "approval.unknown"
+        | "approval.csrf"
+        | "approval.decided"
+        | "approval.expired"
+        | "approver.self";
+    };
+
+/** Refusals of a retried call carrying `Firebreak-Approval`, before the budgets are checked. */
+export type RedeemReason =
+  | "approval.unknown"
+  | "approval.mismatch"
+  | "approval.used"
+  | "approval.denied"
+  | "approval.expired"
+  | "approval.pending";

@@ -1,0 +1,195 @@
+/**
+ * Stage 5 for calls that wait for a person (issue 4), instead of a plain admit: the request is bound to
+ * a digest; without `Firebreak-Approval` the task object opens (or finds) the approval and the agent is
+ * refused `approval.required` with where to poll; with it, the task object checks that the approval is
+ * for this exact request, approved, unused and unexpired, and admits the step against the budgets in
+ * the same synchronous block. Nothing is forwarded unless that passes. Approvals need a task: the
+ * record lives in the task's Durable Object.
+ */
+import { requestDigest, sortedQuery } from "../approvals/digest";
+import { notifyApprovers, WEBHOOK_SECRET } from "../approvals/notify";
+import type { RedeemReason, RequestResult } from "../approvals/types";
+import type { Env } from "../env";
+import type { Agent, Decision } from "../policy/evaluate";
+import type { LoadedBundle } from "../policy/load";
+import type { ActionSpec, AgentMatch, Risk } from "../policy/types";
+import type { Admit } from "../tasks/admission";
+import type { ProfileSpec } from "../tasks/types";
+import { type Admission, type Step, settling, stepRequest, TASK_RPC_TIMEOUT_MS, withTimeout } from "./admit";
+import type { TaskRef } from "./caller";
+import type { Result } from "./result";
+import type { CanonicalRequest } from "./route";
+
+export const APPROVAL_HEADER = "firebreak-approval";
+/** Approvals waiting at once in one task; more is `approval.pending_limit` (429). */
+const MAX_PENDING = 10;
+const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export interface PersonNeeded {
+  rules: string[];
+  /** A person must match every one. */
+  approvers: AgentMatch[];
+  ttl_s: number;
+}
+
+/**
+ * Whether this call waits for a person: an enforce `approve` rule decided it, or the task's profile
+ * asks for a person at this action's risk (even when a rule allows it). Null: it does not.
+ */
+export function personNeeded(
+  bundle: LoadedBundle,
+  decision: Decision,
+  action: ActionSpec,
+  profile: ProfileSpec | null,
+): PersonNeeded | null {
+  const fallback = bundle.spec.settings.approvers;
+  const ttl_s = profile?.approvals.ttl_s ?? 900;
+  if (decision.effect === "approval_required") {
+    const approvers = decision.rules.map((id) => bundle.rulesById.get(id)?.approvers ?? fallback);
+    // The compiler guarantees someone can approve; a null here fails closed (nobody matches it).
+    return { rules: decision.rules, approvers: approvers.map((a) => a ?? NOBODY), ttl_s };
+  }
+  const risk = profile?.approvals.risk ?? null;
+  if (decision.effect === "allow" && profile && risk !== null && RISK_RANK[action.risk] >= RISK_RANK[risk]) {
+    return {
+      rules: [`profile:${profile.name}`],
+      approvers: [profile.approvals.approvers ?? fallback ?? NOBODY],
+      ttl_s,
+    };
+  }
+  return null;
+}
+
+/** Matches no one: an issuer list no issuer name equals. */
+const NOBODY: AgentMatch = { issuer: [] };
+
+export interface ApprovalInput {
+  request: Request;
+  req: CanonicalRequest;
+  spec: ActionSpec;
+  resource: string;
+  args: Record<string, unknown>;
+  body: Uint8Array | null;
+  agent: Agent;
+  task: TaskRef;
+  step: Step;
+  needed: PersonNeeded;
+  env: Record<string, unknown>;
+  /** Where approvers and agents reach Firebreak (GATEWAY_ORIGIN, else the request's origin). */
+  origin: string;
+  fetcher: (request: Request) => Promise<Response>;
+  background: (work: Promise<unknown>) => void;
+}
+
+type Redeemed = Admit | { ok: false; reason: RedeemReason };
+
+/** Durable Object RPC results are thenables of the union; the caller names the plain type. */
+const rpc = <T>(p: PromiseLike<unknown>) => Promise.resolve(p) as Promise<T>;
+
+export type Approved = Result<{ admission: Admission; approvalId: string }>;
+
+export async function approve(input: ApprovalInput): Promise<Approved> {
+  const ns = (input.env as Env).TASKS;
+  if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
+  const { req, spec, agent, task } = input;
+  const { digest, body_sha256 } = requestDigest({
+    method: req.method,
+    service: req.service.name,
+    path: req.path,
+    query: req.query,
+    body: input.body,
+    agent: { issuer: agent.issuer, sub: agent.sub },
+    task: task.id,
+    action: spec.name,
+  });
+  const stub = ns.getByName(task.id);
+  const presented = input.request.headers.get(APPROVAL_HEADER);
+  try {
+    if (presented !== null) {
+      const id = presented.trim();
+      const result = await withTimeout<Redeemed>(
+        rpc(stub.redeemApproval(id, digest, stepRequest(input.step))),
+        TASK_RPC_TIMEOUT_MS,
+      );
+      if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
+      return { ok: true, admission: settling(ns, task.id, result.seq), approvalId: id };
+    }
+    const opened = await withTimeout<RequestResult>(
+      rpc(
+        stub.requestApproval({
+          digest,
+          decision_id: input.step.decisionId,
+          request: {
+            method: req.method,
+            service: req.service.name,
+            path: req.path,
+            query: sortedQuery(req.query),
+            action: spec.name,
+            kind: spec.kind,
+            risk: spec.risk,
+            resource: input.resource,
+            // A plain object: the declared arguments are a null-prototype record, which RPC cannot send.
+            args: { ...input.args },
+            body_sha256,
+          },
+          rules: input.needed.rules,
+          approvers: input.needed.approvers,
+          ttl_s: input.needed.ttl_s,
+          max_pending: MAX_PENDING,
+          now: input.step.now,
+        }),
+      ),
+      TASK_RPC_TIMEOUT_MS,
+    );
+    if (!opened.ok) return { ok: false, reason: opened.reason, detail: `task ${task.id}` };
+    const page = `${input.origin}/_firebreak/v1/approvals/${opened.id}`;
+    if (opened.created) input.background(tell(input, opened.id, page, opened.expires_at));
+    return {
+      ok: false,
+      reason: "approval.required",
+      detail: `approval ${opened.id}`,
+      approval: { id: opened.id, status_url: `${page}/status`, expires_at: new Date(opened.expires_at).toISOString() },
+    };
+  } catch (e) {
+    return {
+      ok: false,
+      reason: "task.unavailable",
+      detail: `approval: ${(e as Error)?.message ?? "error"}`.slice(0, 200),
+    };
+  }
+}
+
+/** Notifies in the background and writes the outcome to the step log; never throws. */
+async function tell(input: ApprovalInput, id: string, url: string, expires_at: number): Promise<void> {
+  const { req, spec, agent, task } = input;
+  const result = await notifyApprovers(
+    input.env[WEBHOOK_SECRET],
+    {
+      approval_id: id,
+      url,
+      agent: `${agent.issuer}:${agent.sub}`,
+      task_id: task.id,
+      action: spec.name,
+      risk: spec.risk,
+      method: req.method,
+      path: req.path,
+      resource: input.resource,
+      expires_at,
+    },
+    { fetcher: input.fetcher },
+  ).catch(() => ({ outcome: "failed" as const, attempts: 0, detail: "error" }));
+  if (result.outcome === "failed") {
+    console.error(
+      JSON.stringify({ event: "firebreak.approval_notify_failed", approval_id: id, detail: result.detail }),
+    );
+  }
+  try {
+    const ns = (input.env as Env).TASKS!;
+    await withTimeout(
+      ns.getByName(task.id).noteNotification(id, result.outcome, result.attempts, result.detail, Date.now()),
+      TASK_RPC_TIMEOUT_MS,
+    );
+  } catch {
+    // The decision stands either way; the log line above carries a failure.
+  }
+}
