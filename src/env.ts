@@ -17,6 +17,8 @@ export interface Env {
   FIREBREAK_TASK_KEY?: string;
   /** Secret, optional: the previous task key during a rotation; verifies, never signs. */
   FIREBREAK_TASK_KEY_PREVIOUS?: string;
+  /** Secret, optional: a Slack incoming-webhook URL told about every new approval (src/approvals/notify.ts). */
+  FIREBREAK_APPROVAL_WEBHOOK?: string;
   /** One task Durable Object per task id (`getByName(taskId)`): admission and the step log (issue 3). */
   TASKS?: DurableObjectNamespace<TaskObject>;
   /** One agent Durable Object per agent (`getByName(agentKey(agent))`): live tasks, starts per hour, kill switch. */

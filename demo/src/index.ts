@@ -103,6 +103,11 @@ app.use("*", async (c, next) => {
   await next();
 });
 
+// ------------------------------------------------------------------ approval notifications
+// `npm start` points FIREBREAK_APPROVAL_WEBHOOK here: the gateway's Slack-compatible message about a new
+// approval lands in the record above (GET /_demo/requests), answered like Slack's incoming webhook.
+app.post("/_demo/webhook", (c) => c.text("ok"));
+
 // ------------------------------------------------------------------ GitHub
 const GH = "https://api.github.com";
 const gh = new Hono<{ Variables: { args: Args } }>();

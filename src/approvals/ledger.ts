@@ -18,8 +18,28 @@ export class ApprovalLedger {
     private readonly approvals: ApprovalStore,
   ) {}
 
-  /** A new request, or the one already waiting for exactly this request (no second notification). */
+  /**
+   * A new request, or the one already waiting for exactly this request (no second notification). A
+   * call the budgets or sequence rules refuse now is refused as such: nobody is asked to approve a call
+   * that could not go through (the retry is checked again, for real).
+   */
   request(task: TaskRow, a: NewApproval): RequestResult {
+    const refused = check(this.tasks, task.profile, a.step);
+    if (refused) {
+      this.tasks.append({
+        ts: a.now,
+        kind: "call",
+        decision_id: a.decision_id,
+        action: a.step.action,
+        service: a.step.service,
+        resource: a.step.resource,
+        labels: canonicalJson(a.step.labels),
+        args: canonicalJson(a.step.args),
+        outcome: "refused",
+        reason: refused.reason,
+      });
+      return { ok: false, ...refused };
+    }
     const waiting = this.approvals.waiting(a.digest, a.now);
     const entry = (id: string, expires_at: number, outcome: string) =>
       this.tasks.append({

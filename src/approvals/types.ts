@@ -3,6 +3,8 @@
  * digest, kept in the task's Durable Object next to the task's budgets and step log.
  */
 import type { AgentMatch } from "../policy/types";
+import type { AdmitReason } from "../tasks/admission";
+import type { StepRequest } from "../tasks/types";
 
 /** What is stored; `expired` and `used` are derived (docs/approvals.md). */
 export type ApprovalState = "pending" | "approved" | "denied";
@@ -38,6 +40,11 @@ export interface NewApproval {
   ttl_s: number;
   /** At most this many approvals may wait at once in one task. */
   max_pending: number;
+  /**
+   * The step as it would be admitted: a call the task's budgets or sequence rules would refuse anyway
+   * is refused now, and no person is asked for it.
+   */
+  step: StepRequest;
   /** Epoch milliseconds. */
   now: number;
 }
@@ -69,7 +76,9 @@ export type RequestResult =
   | { ok: true; id: string; expires_at: number; created: boolean }
   | {
       ok: false;
-      reason: "task.unknown" | "task.completed" | "task.revoked" | "task.expired" | "approval.pending_limit";
+      reason: AdmitReason | "approval.pending_limit";
+      /** `budget.window`: seconds until the window has room. */
+      retry_after_s?: number;
     };
 
 export type DecideResult =

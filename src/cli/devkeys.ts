@@ -56,6 +56,8 @@ export async function ensureDevKeys(root: string): Promise<DevKey> {
     `DEV_ISSUER_JWKS='${JSON.stringify({ keys: [key.public] })}'`,
     `FIREBREAK_TASK_KEY='${JSON.stringify(taskKey)}'`,
     ...Object.entries(DEV_SECRETS).map(([k, v]) => `${k}=${v}`),
+    // Approval notifications go to the demo upstream, which records them (GET /_demo/requests).
+    "FIREBREAK_APPROVAL_WEBHOOK=http://127.0.0.1:8788/_demo/webhook",
   ];
   writeFileSync(join(root, ".dev.vars"), `# written by firebreak dev-keys; local only\n${vars.join("\n")}\n`);
   return key;

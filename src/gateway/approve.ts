@@ -136,12 +136,16 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
           approvers: input.needed.approvers,
           ttl_s: input.needed.ttl_s,
           max_pending: MAX_PENDING,
+          step: stepRequest(input.step),
           now: input.step.now,
         }),
       ),
       TASK_RPC_TIMEOUT_MS,
     );
-    if (!opened.ok) return { ok: false, reason: opened.reason, detail: `task ${task.id}` };
+    if (!opened.ok) {
+      const retry = opened.retry_after_s !== undefined ? { retryAfter: opened.retry_after_s } : {};
+      return { ok: false, reason: opened.reason, detail: `task ${task.id}`, ...retry };
+    }
     const page = `${input.origin}/_firebreak/v1/approvals/${opened.id}`;
     if (opened.created) input.background(tell(input, opened.id, page, opened.expires_at));
     return {

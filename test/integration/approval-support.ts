@@ -123,6 +123,15 @@ export async function openApprovalAt(taskId: string, now: number, ttl_s: number)
     approvers: [{ issuer: ["people"], claims: { groups: ["approvers"] } }],
     ttl_s,
     max_pending: 10,
+    step: {
+      decision_id: crypto.randomUUID(),
+      action: "github:pulls.merge",
+      service: "github",
+      labels: ["kind:write", "risk:high"],
+      resource: "repo:acme/api",
+      args: {},
+      now,
+    },
     now,
   });
   if (!opened.ok) throw new Error(opened.reason);

@@ -180,20 +180,28 @@ describe("the retry must be the approved request, exactly", () => {
     expect((await status(a.id, theirs.token)).json.status).toBe("approved");
   });
 
-  it("budgets still apply: an approved second merge is refused budget.exhausted and not used up", async () => {
+  it("budgets still apply: at the retry, and before anyone is asked", async () => {
     const task = await newTask(app, "approving"); // one merge per task
-    const first = await ask(task.token);
-    await decide(first.id, "approve", await person());
-    expectGranted(await merge(task.token, { headers: { "firebreak-approval": first.id } }), first.id);
     const path = "/github/repos/acme/api/pulls/8/merge";
+    const first = await ask(task.token);
     const second = await ask(task.token, { path });
+    await decide(first.id, "approve", await person());
     await decide(second.id, "approve", await person());
+    expectGranted(await merge(task.token, { headers: { "firebreak-approval": first.id } }), first.id);
+    // Approved, but the budget is used up now: refused at the retry, and the approval is not spent.
     expectRefusal(
       await merge(task.token, { path, headers: { "firebreak-approval": second.id } }),
       403,
       "budget.exhausted",
     );
     expect((await status(second.id, task.token)).json.status).toBe("approved");
+    // A merge the budget refuses already is refused as such: no approval opened, nobody notified.
+    const before = (await recorded()).length;
+    const third = await merge(task.token, { path: "/github/repos/acme/api/pulls/9/merge" });
+    expectRefusal(third, 403, "budget.exhausted");
+    expect(third.json?.approval).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await recorded()).slice(before).filter((r) => r.body.includes(task.id))).toEqual([]);
   });
 
   it("concurrent retries with one approval admit exactly one", async () => {

@@ -39,7 +39,9 @@ describe("wrangler.toml", () => {
 
   it("repeats every other binding of the top level in [env.dev], unchanged", () => {
     expect(dev.name).toBe(prod.name);
-    expect(dev.vars).toEqual(prod.vars);
+    // GATEWAY_ORIGIN is where the local gateway listens (task tokens' iss/aud, approval links).
+    expect({ ...dev.vars, GATEWAY_ORIGIN: prod.vars.GATEWAY_ORIGIN }).toEqual(prod.vars);
+    expect(dev.vars.GATEWAY_ORIGIN).toBe("http://127.0.0.1:8787");
     expect(dev.analytics_engine_datasets).toEqual(prod.analytics_engine_datasets);
     expect(dev.durable_objects).toEqual(prod.durable_objects);
     expect(dev.migrations).toEqual(prod.migrations);
