@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { predicates, type StoredRow } from "../helpers/decisions-sql";
+import { predicates, type StoredRow, storedRow } from "../helpers/decisions-sql";
 import { type FakeAnalytics, startFakeAnalytics } from "../helpers/fake-analytics";
 import { ROOT } from "./helpers/gateway";
 
@@ -19,23 +19,20 @@ const TOKEN = "canary-cf-cli-token-8d2e51";
 const NASTY = "x' OR 1=1 --";
 const NOW = Date.now();
 
-const row = (over: Record<string, string | number>): StoredRow => ({
-  timestamp: NOW - 3600_000,
-  _sample_interval: 1,
-  index1: "workloads:triage-bot",
-  ...Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`blob${k + 1}`, ""])),
-  ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`double${k + 1}`, 0])),
-  blob1: "v1",
-  blob2: `d-${Math.random().toString(36).slice(2, 10)}`,
-  blob4: "allow",
-  blob5: "policy.allowed",
-  blob8: "workloads",
-  blob9: "triage-bot",
-  blob11: "github",
-  blob12: "github:issues.get",
-  double1: 200,
-  ...over,
-});
+const row = (over: Record<string, string | number>): StoredRow =>
+  storedRow({
+    timestamp: NOW - 3600_000,
+    index1: "workloads:triage-bot",
+    blob2: `d-${Math.random().toString(36).slice(2, 10)}`,
+    blob4: "allow",
+    blob5: "policy.allowed",
+    blob8: "workloads",
+    blob9: "triage-bot",
+    blob11: "github",
+    blob12: "github:issues.get",
+    double1: 200,
+    ...over,
+  });
 
 const ROWS: StoredRow[] = [
   row({ timestamp: NOW - 60_000 }),

@@ -280,6 +280,17 @@ export function predicates(c: Cond): { column: string; op: string; value: Value 
 
 export type StoredRow = Record<string, Value> & { timestamp: number; _sample_interval: number };
 
+/** A stored layout-v1 row: every blob empty and every double 0 unless `over` says otherwise. */
+export function storedRow(over: Partial<StoredRow> & { timestamp: number }): StoredRow {
+  return {
+    _sample_interval: 1,
+    index1: "anonymous",
+    ...Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`blob${k + 1}`, k === 0 ? "v1" : ""])),
+    ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`double${k + 1}`, 0])),
+    ...over,
+  } as StoredRow;
+}
+
 function holds(c: Cond, row: StoredRow): boolean {
   if ("or" in c) return c.or.some((x) => holds(x, row));
   if ("and" in c) return c.and.every((x) => holds(x, row));

@@ -6,7 +6,7 @@
  * into that request's Authorization header, never into the answer or a log line.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { evaluate, parse, predicates, type StoredRow } from "../helpers/decisions-sql";
+import { evaluate, parse, predicates, type StoredRow, storedRow } from "../helpers/decisions-sql";
 import { token } from "../helpers/tokens";
 import { BASE, bindings, gatewayApp } from "./support";
 
@@ -17,19 +17,16 @@ const CF_TOKEN = "canary-cf-api-7b1e44";
 const env = { ...bindings, CF_ACCOUNT_ID: ACCOUNT, CF_API_TOKEN: CF_TOKEN };
 const NOW = Date.now();
 
-const row = (over: Partial<StoredRow>): StoredRow => ({
-  timestamp: NOW - 60_000,
-  _sample_interval: 1,
-  index1: "remote:agent-1",
-  ...Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`blob${k + 1}`, ""])),
-  ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`double${k + 1}`, 0])),
-  blob1: "v1",
-  blob4: "deny",
-  blob5: "policy.no_match",
-  blob8: "remote",
-  blob9: "agent-1",
-  ...over,
-});
+const row = (over: Partial<StoredRow>): StoredRow =>
+  storedRow({
+    timestamp: NOW - 60_000,
+    index1: "remote:agent-1",
+    blob4: "deny",
+    blob5: "policy.no_match",
+    blob8: "remote",
+    blob9: "agent-1",
+    ...over,
+  });
 const ROWS = [
   row({ blob5: "policy.no_match", _sample_interval: 10 }),
   row({ blob5: "policy.no_match", _sample_interval: 10 }),

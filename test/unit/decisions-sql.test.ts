@@ -10,7 +10,7 @@ import { column } from "../../src/decisions/layout";
 import { type DecisionQuery, type Filters, parseQuery, type QueryInput } from "../../src/decisions/query";
 import { type CountRow, readRows } from "../../src/decisions/rows";
 import { buildSql, type Dialect, LIST_COLUMNS, literal } from "../../src/decisions/sql";
-import { evaluate, parse, predicates, type StoredRow, tokenize } from "../helpers/decisions-sql";
+import { evaluate, parse, predicates, type StoredRow, storedRow, tokenize } from "../helpers/decisions-sql";
 
 const NOW = Date.parse("2026-05-01T12:00:00Z");
 const DIALECTS: Dialect[] = ["analytics_engine", "sqlite"];
@@ -216,17 +216,13 @@ describe("buildSql refuses what is not a query", () => {
 });
 
 describe("sample weighting", () => {
-  const row = (i: number, effect: string, interval: number): StoredRow => ({
-    timestamp: NOW - 3600_000 + i * 1000,
-    _sample_interval: interval,
-    index1: "workloads:bot",
-    blob1: "v1",
-    blob4: effect,
-    ...Object.fromEntries(
-      Array.from({ length: 15 }, (_, k) => [`blob${k + 1}`, k === 0 ? "v1" : k === 3 ? effect : ""]),
-    ),
-    ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`double${k + 1}`, 0])),
-  });
+  const row = (i: number, effect: string, interval: number): StoredRow =>
+    storedRow({
+      timestamp: NOW - 3600_000 + i * 1000,
+      _sample_interval: interval,
+      index1: "workloads:bot",
+      blob4: effect,
+    });
   const run = (rows: StoredRow[], input: QueryInput) => {
     const q = query(input);
     const s = parse(buildSql(q, "analytics_engine", "firebreak_decisions"), "analytics_engine");
