@@ -81,8 +81,8 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
       const stub = c.env.TASKS!.getByName(taskId);
       const task = await bounded<TaskView | null>(stub.inspect(0, 1));
       if (!task) return page(c, { ok: false, reason: "approval.unknown" });
-      const head = Number((task.task as unknown as { head_seq?: number }).head_seq ?? 0);
-      const recent = await bounded<TaskView | null>(stub.inspect(Math.max(0, head - RECENT_STEPS), RECENT_STEPS));
+      const from = Math.max(0, task.log_length - RECENT_STEPS);
+      const recent = await bounded<TaskView | null>(stub.inspect(from, RECENT_STEPS));
       return htmlPage(
         c,
         ApprovalPage({

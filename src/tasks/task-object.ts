@@ -71,6 +71,8 @@ export interface TaskView {
   steps: StepView[];
   /** Pass as `cursor` for the next page; null on the last one. */
   next_cursor: number | null;
+  /** Entries in the whole log (the seq of the last one): `cursor = log_length - n` reads the last n. */
+  log_length: number;
 }
 
 export class TaskObject extends DurableObject<Env> {
@@ -277,6 +279,7 @@ export class TaskObject extends DurableObject<Env> {
       resources_read: this.store.resourcesRead(),
       steps: page.map(stepView),
       next_cursor: rows.length > size ? page[page.length - 1]!.seq : null,
+      log_length: this.store.head().seq,
     };
   }
 
