@@ -34,6 +34,9 @@ h2 { font-size: 1.1rem; margin: 0 0 0.75rem; }
 .grid > .card { margin-bottom: 0; }
 .card { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem;
   margin-bottom: 1rem; min-width: 0; }
+/* The card's padding is its only inner edge: a paragraph first or last adds no margin to it. */
+.card > :first-child { margin-top: 0; }
+.card > :last-child { margin-bottom: 0; }
 .muted { color: var(--muted); }
 footer { max-width: 72rem; margin: 0 auto; padding: 0 1.5rem 2rem; color: var(--muted); font-size: 0.85rem; }
 

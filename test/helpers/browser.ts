@@ -2,10 +2,11 @@
  * A real headless Chromium for tests of Firebreak's pages: Debian's `chromium` driven by playwright-core
  * (which downloads no browser of its own). One browser per test file, a fresh context per page.
  *
- * Nothing a page asks for leaves its own origin: every other request is aborted and recorded, and a test
- * that ends with a blocked request it did not take note of (`takeBlocked()`) fails. Chromium also runs
- * with its background networking off and a host resolver that resolves nothing but localhost, so that
- * neither the page nor the browser itself can reach the internet. See docs/ui.md.
+ * Nothing a page asks for leaves its own origin (or those a test names in `alsoAllow`): every other
+ * request is aborted and recorded, and a test that ends with a blocked request it did not take note of
+ * (`takeBlocked()`) fails. Chromium also runs with its background networking off and a host resolver that
+ * resolves nothing but localhost, so that neither the page nor the browser itself can reach the internet.
+ * See docs/ui.md.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -59,6 +60,13 @@ export async function launchChromium(): Promise<Browser> {
 
 export interface OpenOptions {
   viewport?: { width: number; height: number };
+  /**
+   * Sent with every request of the context, to each allowed origin: what a proxy in front of the site
+   * adds (Cloudflare Access's `Cf-Access-Jwt-Assertion`).
+   */
+  headers?: Record<string, string>;
+  /** More origins the page may reach besides `url`'s (a test's second site); all others stay blocked. */
+  alsoAllow?: (string | URL)[];
 }
 
 export interface OpenedPage {
@@ -66,7 +74,7 @@ export interface OpenedPage {
   context: BrowserContext;
   /** The navigation's response (status and headers as the browser saw them). */
   response: Response | null;
-  /** The only origin the page may reach. */
+  /** The origin of `url`: with `alsoAllow`'s, the only ones the page may reach. */
   origin: string;
   /** Requests to any other origin, aborted: `METHOD url`. */
   blocked: string[];
@@ -114,7 +122,7 @@ export function useBrowser(): BrowserSession {
   };
 }
 
-/** A new context and page that can reach `url`'s origin and nothing else. */
+/** A new context and page that can reach `url`'s origin (and `alsoAllow`'s) and nothing else. */
 export async function openPage(browser: Browser, url: URL, options: OpenOptions = {}): Promise<OpenedPage> {
   const context = await browser.newContext({
     viewport: options.viewport ?? { width: 1280, height: 900 },
@@ -123,18 +131,20 @@ export async function openPage(browser: Browser, url: URL, options: OpenOptions 
     locale: "en-US",
     timezoneId: "UTC",
     colorScheme: "light",
+    extraHTTPHeaders: options.headers,
   });
   const origin = url.origin;
+  const allowed = new Set([origin, ...(options.alsoAllow ?? []).map((u) => new URL(u).origin)]);
   const blocked: string[] = [];
   const errors: string[] = [];
   await context.route("**/*", (route) => {
     const request = route.request();
-    if (new URL(request.url()).origin === origin) return route.continue();
+    if (allowed.has(new URL(request.url()).origin)) return route.continue();
     blocked.push(`${request.method()} ${request.url()}`);
     return route.abort("blockedbyclient");
   });
   await context.routeWebSocket(
-    (u) => u.origin.replace(/^ws/, "http") !== origin,
+    (u) => !allowed.has(u.origin.replace(/^ws/, "http")),
     (ws) => {
       blocked.push(`WEBSOCKET ${ws.url()}`);
       return ws.close();
