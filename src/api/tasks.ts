@@ -77,7 +77,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       let opened: OpenResult;
       try {
         opened = await bounded<OpenResult>(
-          taskStub.open({ task_id, profile, agent: owner, purpose: body.purpose, now }),
+          taskStub.open({ task_id, profile, agent: owner, claims: { ...agent.claims }, purpose: body.purpose, now }),
         );
       } catch (e) {
         await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});

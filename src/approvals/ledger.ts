@@ -6,6 +6,7 @@
  */
 import { type Admit, check, reserve } from "../tasks/admission";
 import { canonicalJson } from "../tasks/hash-chain";
+import { factsOf } from "../tasks/task-object";
 import type { TaskRow, TaskStore } from "../tasks/task-store";
 import type { StepRequest } from "../tasks/types";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
@@ -37,6 +38,7 @@ export class ApprovalLedger {
         args: canonicalJson(a.step.args),
         outcome: "refused",
         reason: refused.reason,
+        facts: factsOf(a.step),
       });
       return { ok: false, ...refused };
     }
@@ -140,6 +142,7 @@ export class ApprovalLedger {
       outcome: refusal ? "refused" : "reserved",
       reason: refusal?.reason ?? null,
       by: `approval ${id}`,
+      facts: factsOf(step),
     });
     if (refusal) return { ok: false, ...refusal } as Admit;
     this.approvals.markUsed(id, step.now, step.decision_id);

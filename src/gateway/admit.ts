@@ -8,7 +8,7 @@
  */
 import type { Env } from "../env";
 import type { AdmitReason } from "../tasks/admission";
-import type { StepRequest } from "../tasks/types";
+import type { StepFacts, StepRequest } from "../tasks/types";
 import type { TaskRef } from "./caller";
 import type { Result } from "./result";
 
@@ -23,6 +23,8 @@ export interface Step {
   labels: string[];
   /** The declared arguments that are numbers (running totals). */
   args: Record<string, number>;
+  /** The request facts for the step log (firebreak replay). */
+  facts?: StepFacts;
   /** Epoch milliseconds. */
   now: number;
 }
@@ -116,8 +118,28 @@ export function stepRequest(step: Step): StepRequest {
     labels: step.labels,
     resource: step.resource,
     args: step.args,
+    ...(step.facts ? { facts: step.facts } : {}),
     now: step.now,
   };
+}
+
+/** Writes a call the gateway refused before admission to the task's log; best effort, never throws. */
+export async function logRefused(
+  step: Step,
+  reason: string,
+  task: TaskRef,
+  env: Record<string, unknown>,
+): Promise<void> {
+  const ns = (env as Env).TASKS;
+  if (!ns) return;
+  try {
+    await withTimeout(
+      Promise.resolve(ns.getByName(task.id).logRefused(stepRequest(step), reason)),
+      TASK_RPC_TIMEOUT_MS,
+    );
+  } catch {
+    // The decision record still carries the refusal; the task's log misses one refused entry.
+  }
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -12,11 +12,14 @@
  *   6. forward   the real credential injected, the agent's removed, redirects not followed
  *   7. record    Analytics Engine data point + one JSON log line
  */
+
+import { sortedQuery } from "../approvals/digest";
 import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
 import type { BundleState, LoadedBundle } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
-import { type Admission, admit, labelsOf, numericArgs, taskView } from "./admit";
+import type { StepFacts } from "../tasks/types";
+import { type Admission, admit, labelsOf, logRefused, numericArgs, type Step, taskView } from "./admit";
 import { approve, personNeeded } from "./approve";
 import { gatewayOrigin, verifyCaller } from "./caller";
 import { classify, resourceOf } from "./classify";
@@ -83,17 +86,37 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   setAgent(rec, agent);
   rec.task_id = task?.id ?? null;
   if (task === null && !bundle.spec.settings.bare_workload_tokens) return stop({ ok: false, reason: "task.required" });
+  // From here on a task's call is a step of it: a refusal the task object does not make itself is
+  // written to its log too (in the background; it counts nothing), so the log holds every call.
+  let stepFacts: StepFacts | undefined;
+  const refuse = (refusal: Refusal) => {
+    if (task !== null) {
+      const step: Step = {
+        decisionId: rec.decision_id,
+        action: rec.action ?? "",
+        service: req.service.name,
+        resource: rec.resource ?? "",
+        labels: [],
+        args: {},
+        facts: stepFacts ?? { method: req.method, path: req.path, query: sortedQuery(req.query), args: {} },
+        now: now().getTime(),
+      };
+      deps.background(logRefused(step, refusal.reason, task, deps.env));
+    }
+    return stop(refusal);
+  };
 
   const classified = classify(bundle, req);
-  if (!classified.ok) return stop(classified);
+  if (!classified.ok) return refuse(classified);
   const { action, spec, params } = classified.value;
   rec.action = spec.name;
 
   const facts = await requestFacts(request, req, spec, bundle.spec.settings.max_body_bytes);
-  if (!facts.ok) return stop(facts);
+  if (!facts.ok) return refuse(facts);
   let { body } = facts;
   const resource = resourceOf(spec, params, facts.args);
   rec.resource = resource || null;
+  stepFacts = { method: req.method, path: req.path, query: sortedQuery(req.query), args: plainArgs(facts.args) };
 
   // CEL `task`: the id and profile from the token; the task's counters only when a rule reads them
   // (one more RPC before the decision), so bundles that do not pay nothing.
@@ -120,20 +143,21 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   applyDecision(rec, decision);
   const person = personNeeded(bundle, decision, spec, task ? (bundle.profiles.get(task.profile) ?? null) : null);
   if (decision.effect === "deny") {
-    return stop({ ok: false, reason: decision.reason, message: decision.message, detail: decision.rules.join(",") });
+    return refuse({ ok: false, reason: decision.reason, message: decision.message, detail: decision.rules.join(",") });
   }
 
   const secret = deps.env[req.service.credential.secret];
   if (typeof secret !== "string" || secret === "") {
-    return stop({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
+    return refuse({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
   }
-  const step = {
+  const step: Step = {
     decisionId: rec.decision_id,
     action: spec.name,
     service: req.service.name,
     resource,
     labels: labelsOf(spec),
     args: numericArgs(facts.args),
+    facts: stepFacts,
     now: now().getTime(),
   };
   let admission: Admission;
@@ -153,7 +177,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     }
     if (body === null) {
       const read = await readBounded(request, bundle.spec.settings.max_body_bytes);
-      if (!read.ok) return stop(read);
+      if (!read.ok) return refuse(read);
       body = read.bytes;
     }
     const approved = await approve({
@@ -225,6 +249,15 @@ async function requestFacts(
   if (text === undefined) return { ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" };
   const facts = extractArgs(req.service, spec, req.query, request.headers.get("content-type"), text);
   return facts.ok ? { ok: true, body, args: facts.args } : facts;
+}
+
+/** The declared arguments as a plain object of scalars (RPC cannot send the null-prototype record). */
+function plainArgs(args: Record<string, unknown>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[k] = v;
+  }
+  return out;
 }
 
 function newRecord(request: Request, deps: Deps): DecisionRecord {

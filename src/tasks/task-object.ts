@@ -19,9 +19,9 @@ import type {
 } from "../approvals/types";
 import type { Env } from "../env";
 import { type Admit, check, liveness, release, reserve } from "./admission";
-import { canonicalJson, GENESIS, verifyChain } from "./hash-chain";
+import { canonicalJson, GENESIS, type Json, verifyChain } from "./hash-chain";
 import { type Entry, type StepRow, type TaskRow, type TaskState, TaskStore } from "./task-store";
-import type { Budgets, ProfileSpec, StepRequest } from "./types";
+import type { Budgets, ProfileSpec, StepFacts, StepRequest } from "./types";
 
 export type { Admit, AdmitReason } from "./admission";
 export type { TaskState } from "./task-store";
@@ -30,6 +30,8 @@ export interface OpenInit {
   task_id: string;
   profile: ProfileSpec;
   agent: { issuer: string; sub: string };
+  /** The agent's claims the rules may read (the issuer's `claims:`), kept for `firebreak replay`. */
+  claims?: Record<string, unknown>;
   purpose: string;
   /** Epoch milliseconds. */
   now: number;
@@ -38,6 +40,8 @@ export interface OpenInit {
 export type OpenResult = { ok: true; deadline: number } | { ok: false; reason: "task.agent_mismatch" };
 
 export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
+
+type Claim = string | number | boolean | null | string[];
 
 export interface StepView {
   seq: number;
@@ -55,11 +59,17 @@ export interface StepView {
   status: number | null;
   settled: boolean;
   by: string | null;
+  /** The call's request facts (call entries), for `firebreak replay`. */
+  facts: StepFacts | null;
   hash: string;
 }
 
 export interface TaskView {
-  task: Omit<TaskRow, "profile" | "issuer" | "sub"> & { agent: { issuer: string; sub: string }; profile: string };
+  task: Omit<TaskRow, "profile" | "issuer" | "sub" | "claims"> & {
+    /** The claims kept at the start (JSON values; typed flat so RPC types stay finite). */
+    agent: { issuer: string; sub: string; claims: Record<string, Claim> };
+    profile: string;
+  };
   budgets: Budgets;
   /** Raw counters: `calls`, `action:<a>`, `label:<l>`, `service:<s>`, `total:<action>:<arg>` (reservations included). */
   counters: Record<string, number>;
@@ -105,7 +115,8 @@ export class TaskObject extends DurableObject<Env> {
       const lifetime = init.profile.max_lifetime_s;
       if (!(Number.isFinite(lifetime) && lifetime > 0)) throw new Error("task.bad_profile: max_lifetime_s");
       const end = init.now + lifetime * 1000;
-      this.store.createTask({ ...init, ...init.agent, created: init.now, deadline: end });
+      const claims = init.claims && Object.keys(init.claims).length > 0 ? canonicalJson(init.claims as Json) : null;
+      this.store.createTask({ ...init, ...init.agent, claims, created: init.now, deadline: end });
       const args = canonicalJson({ profile: init.profile.name, purpose: init.purpose, deadline: end });
       this.store.append({ ts: init.now, kind: "open", by: `${init.agent.issuer} ${init.agent.sub}`, args });
       return end;
@@ -132,6 +143,7 @@ export class TaskObject extends DurableObject<Env> {
         args: canonicalJson(step.args),
         outcome: refusal ? "refused" : "reserved",
         reason: refusal?.reason ?? null,
+        facts: factsOf(step),
       });
       if (refusal) return { ok: false, ...refusal };
       reserve(this.store, task.profile, step, seq);
@@ -249,6 +261,29 @@ export class TaskObject extends DurableObject<Env> {
     });
   }
 
+  /**
+   * A call of this task that the gateway refused before admission (a rule denied it, the request was
+   * malformed, ...): logged so the task's log holds every step it tried, counting nothing.
+   */
+  logRefused(step: StepRequest, reason: string): void {
+    this.ctx.storage.transactionSync(() => {
+      if (!this.store.task()) return;
+      this.store.append({
+        ts: step.now,
+        kind: "call",
+        decision_id: step.decision_id,
+        action: step.action || null,
+        service: step.service || null,
+        resource: step.resource || null,
+        labels: canonicalJson(step.labels),
+        args: canonicalJson(step.args),
+        outcome: "refused",
+        reason,
+        facts: factsOf(step),
+      });
+    });
+  }
+
   /** The agent ends its task: every later admit is refused `task.completed`. */
   complete(now: number): Promise<EndResult> {
     return this.end("completed", now, null);
@@ -266,9 +301,13 @@ export class TaskObject extends DurableObject<Env> {
     const rows = this.store.steps(cursor, size + 1);
     const page = rows.slice(0, size);
     const counters = this.store.counters();
-    const { profile, issuer, sub, ...rest } = task;
+    const { profile, issuer, sub, claims, ...rest } = task;
     return {
-      task: { ...rest, agent: { issuer, sub }, profile: profile.name },
+      task: {
+        ...rest,
+        agent: { issuer, sub, claims: claims === null ? {} : (JSON.parse(claims) as Record<string, Claim>) },
+        profile: profile.name,
+      },
       budgets: profile.budgets,
       counters,
       services: Object.keys(counters)
@@ -348,6 +387,21 @@ function stepView(row: StepRow): StepView {
     status: row.status,
     settled: Boolean(row.settled),
     by: row.by,
+    facts: row.facts === null ? null : (JSON.parse(row.facts) as StepFacts),
     hash: row.hash,
   };
+}
+
+/** A step's facts as stored: canonical JSON, each string cut at MAX_FACT_STRING characters. */
+export function factsOf(step: StepRequest): string | null {
+  return step.facts ? canonicalJson(capStrings(step.facts) as Json) : null;
+}
+
+const MAX_FACT_STRING = 2048;
+
+function capStrings(v: unknown): unknown {
+  if (typeof v === "string") return v.length > MAX_FACT_STRING ? `${v.slice(0, MAX_FACT_STRING)}…` : v;
+  if (Array.isArray(v)) return v.map(capStrings);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, capStrings(x)]));
+  return v;
 }

@@ -12,6 +12,8 @@ export interface TaskRow {
   task_id: string;
   issuer: string;
   sub: string;
+  /** Canonical JSON of the agent's claims (the issuer's `claims:`) when the task started, or null. */
+  claims: string | null;
   purpose: string;
   profile: ProfileSpec;
   state: TaskState;
@@ -44,6 +46,11 @@ export interface Entry {
   ref?: number | null;
   /** Upstream status of a settle entry (null: no answer). */
   status?: number | null;
+  /**
+   * Canonical JSON of a call's request facts (method, path, query, declared arguments): what
+   * `firebreak replay` re-decides with a candidate bundle. Never a header, a body or a token.
+   */
+  facts?: string | null;
   /** Who ended the task (revoke), opened it or decided an approval (`issuer sub`); `approval <id>` on a call it admitted. */
   by?: string | null;
 }
@@ -92,6 +99,12 @@ CREATE TABLE IF NOT EXISTS steps (
   settled INTEGER NOT NULL DEFAULT 0, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
 );`;
 
+/** Columns added after objects were first created: added to older objects' tables on load. */
+const ADDED_COLUMNS: [table: string, column: string][] = [
+  ["task", "claims TEXT"],
+  ["steps", "facts TEXT"],
+];
+
 /** Counter keys: budget use, and the running totals with their in-flight reservations. */
 export const key = {
   calls: "calls",
@@ -109,6 +122,11 @@ export class TaskStore {
 
   migrate(): void {
     this.sql.exec(SCHEMA);
+    for (const [table, column] of ADDED_COLUMNS) {
+      const name = column.split(" ")[0];
+      const has = this.sql.exec(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`, name).toArray();
+      if (has.length === 0) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+    }
   }
 
   task(): TaskRow | null {
@@ -122,11 +140,12 @@ export class TaskStore {
 
   createTask(t: Omit<TaskRow, "state" | "ended_at" | "ended_by">): void {
     this.sql.exec(
-      `INSERT INTO task (id, task_id, issuer, sub, purpose, profile, state, created, deadline, head_seq, head_hash)
-       VALUES (1, ?, ?, ?, ?, ?, 'live', ?, ?, 0, ?)`,
+      `INSERT INTO task (id, task_id, issuer, sub, claims, purpose, profile, state, created, deadline, head_seq,
+         head_hash) VALUES (1, ?, ?, ?, ?, ?, ?, 'live', ?, ?, 0, ?)`,
       t.task_id,
       t.issuer,
       t.sub,
+      t.claims,
       t.purpose,
       JSON.stringify(t.profile),
       t.created,
@@ -237,7 +256,7 @@ export class TaskStore {
     const hash = chainHash(head.hash, hashedEntry(row));
     this.sql.exec(
       `INSERT INTO steps (seq, ts, kind, decision_id, action, service, resource, labels, args, outcome, reason, ref,
-         status, by, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         status, by, facts, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.seq,
       row.ts,
       row.kind,
@@ -252,6 +271,7 @@ export class TaskStore {
       row.ref,
       row.status,
       row.by,
+      row.facts,
       head.hash,
       hash,
     );
@@ -289,6 +309,7 @@ function blank(): Required<Entry> {
     ref: null,
     status: null,
     by: null,
+    facts: null,
   };
 }
 
@@ -299,6 +320,8 @@ function blank(): Required<Entry> {
 export function hashedEntry(row: Required<Entry> & { seq: number }): Json {
   const entry: Record<string, Json> = {};
   for (const k of HASHED) entry[k] = row[k];
+  // Added later: hashed when present, so entries written before it existed keep their hashes.
+  if (row.facts !== null && row.facts !== undefined) entry.facts = row.facts;
   if (row.kind !== "call") entry.status = row.status;
   return entry;
 }

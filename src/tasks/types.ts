@@ -68,6 +68,19 @@ export interface StepRequest {
   resource: string;
   /** Declared numeric arguments (for running totals). */
   args: Record<string, number>;
+  /** What the call asked for, kept in the step log for `firebreak replay` (absent: not recorded). */
+  facts?: StepFacts;
   /** Epoch milliseconds. */
   now: number;
+}
+
+/** A call's request facts: never a header, a body or a token; long strings cut (docs/replay.md). */
+export interface StepFacts {
+  method: string;
+  /** The canonical path, without the service prefix. */
+  path: string;
+  /** Sorted `[name, value]` pairs. */
+  query: [string, string][];
+  /** The action's declared arguments as read from the query and body (string, number or boolean). */
+  args: Record<string, string | number | boolean>;
 }

@@ -37,7 +37,10 @@ export function pageHeaders(options: PageOptions = {}): Record<string, string> {
     "cache-control": "no-store",
     "content-security-policy": contentSecurityPolicy(options),
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    // same-origin, not no-referrer: with no-referrer Chromium posts a page's own forms with
+    // `Origin: null`, which the approval forms' same-origin check must refuse. Other sites still get
+    // no referrer (approval URLs carry ids).
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "cross-origin-opener-policy": "same-origin",
   };

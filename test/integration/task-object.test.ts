@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import type { AdmitReason, TaskObject } from "../../src/tasks/task-object";
+import { TaskStore } from "../../src/tasks/task-store";
 import type { Budgets, ProfileSpec, SequenceRules, StepRequest } from "../../src/tasks/types";
 
 const TASKS = (env as unknown as Env).TASKS!;
@@ -108,7 +109,7 @@ describe("open", () => {
     const r = await stub.open({ task_id: id, profile: profile(), agent: other, purpose: "x", now: T0 });
     expect(r).toEqual({ ok: false, reason: "task.agent_mismatch" });
     const view = (await stub.inspect())!;
-    expect(view.task.agent).toEqual(AGENT);
+    expect(view.task.agent).toEqual({ ...AGENT, claims: {} });
     expect(view.steps.map((s) => s.kind)).toEqual(["open"]);
   });
 
@@ -367,4 +368,33 @@ describe("step log", () => {
   it("detects an edited settle status", () => tampered("UPDATE steps SET status = 500 WHERE seq = 2", 2));
   it("detects a deleted entry in the middle", () => tampered("DELETE FROM steps WHERE seq = 3", 3));
   it("detects a truncated tail", () => tampered("DELETE FROM steps WHERE seq = 6", 6));
+  it("detects edited request facts", async () => {
+    const { stub } = await openTask(profile());
+    const facts = { method: "GET", path: "/repos/acme/api/issues/1", query: [] as [string, string][], args: {} };
+    expect((await stub.admit({ ...step("github:issues.get"), facts })).ok).toBe(true);
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec(`UPDATE steps SET facts = '{"method":"GET"}' WHERE seq = 2`);
+    });
+    expect(await stub.verifyLog()).toEqual({ ok: false, broken_at: 2 });
+  });
+
+  it("an object made before facts and claims existed gains the columns, and its old entries still verify", async () => {
+    const { stub } = await openTask(profile());
+    await admitOk(stub, step("github:issues.get"));
+    await runInDurableObject(stub, (_instance, state) => {
+      // As the tables were before: no facts column, no claims column.
+      state.storage.sql.exec("ALTER TABLE steps DROP COLUMN facts");
+      state.storage.sql.exec("ALTER TABLE task DROP COLUMN claims");
+      const store = new TaskStore(state.storage.sql);
+      store.migrate();
+      const cols = (t: string) =>
+        state.storage.sql
+          .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${t}')`)
+          .toArray()
+          .map((r) => r.name);
+      expect(cols("steps")).toContain("facts");
+      expect(cols("task")).toContain("claims");
+    });
+    expect(await stub.verifyLog()).toEqual({ ok: true });
+  });
 });

@@ -222,11 +222,46 @@ describe("calls through a task", () => {
     expectAllowed(await send(app, "/slack/api/users.info?user=U1"));
   });
 
-  it("rules still decide first: a call the rules deny never reaches the task", async () => {
+  it("rules still decide first: a call the rules deny counts nothing, and the task's log has it", async () => {
     const task = await newTask(app, "basic");
-    expectRefusal(await send(app, "/github/repos/evil/x/issues/1", { bearer: task.token }), 403, "policy.denied");
+    const sent = await send(app, "/github/repos/evil/x/issues/1?page=2", { bearer: task.token });
+    expectRefusal(sent, 403, "policy.denied");
+    await vi.waitFor(async () => {
+      const view = (await taskRoute(app, `/${task.id}`, task.token)).json as unknown as TaskView;
+      expect(view.counters.calls ?? 0).toBe(0);
+      const call = view.steps.find((s) => s.kind === "call")!;
+      expect([call.decision_id, call.outcome, call.reason, call.action]).toEqual([
+        sent.records[0]!.decision_id,
+        "refused",
+        "policy.denied",
+        "github:issues.get",
+      ]);
+      expect(call.facts).toEqual({
+        method: "GET",
+        path: "/repos/evil/x/issues/1",
+        query: [["page", "2"]],
+        args: {},
+      });
+    });
+  });
+
+  it("each call's request facts and the agent's claims are kept for replay", async () => {
+    const task = await newTask(
+      app,
+      "basic",
+      await (await import("../helpers/tokens")).token({ claims: { team: "infra" } }),
+    );
+    expectAllowed(await send(app, COMMENTS, { ...COMMENT, bearer: task.token }));
     const view = (await taskRoute(app, `/${task.id}`, task.token)).json as unknown as TaskView;
-    expect(view.counters.calls ?? 0).toBe(0);
+    expect(view.task.agent).toEqual({ issuer: "remote", sub: "agent-1", claims: { team: "infra" } });
+    const call = view.steps.find((s) => s.kind === "call")!;
+    expect(call.facts).toEqual({
+      method: "POST",
+      path: "/repos/acme/api/issues/1/comments",
+      query: [],
+      args: { body: "hi" },
+    });
+    expect((view as TaskView & { log: unknown }).log).toEqual({ ok: true });
   });
 });
 
