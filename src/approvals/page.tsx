@@ -18,7 +18,12 @@ export interface PageModel {
   base: string;
 }
 
-const iso = (ms: number | null) => (ms === null ? "—" : new Date(ms).toISOString().replace(".000Z", "Z"));
+/** ISO 8601 to the second, UTC: what the log records, without noise. */
+const iso = (ms: number | null) => (ms === null ? "—" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
+
+/** What a log entry came to: `reserved`, `refused: budget.exhausted`, `200`, `skipped: no webhook`. */
+const outcome = (s: StepView) =>
+  [s.outcome, s.reason].filter(Boolean).join(": ") || (s.status === null ? "" : String(s.status));
 
 export function ApprovalPage({ approval: a, task, recent, csrf, notice, base }: PageModel) {
   const r = a.request;
@@ -96,7 +101,7 @@ export function ApprovalPage({ approval: a, task, recent, csrf, notice, base }: 
             { label: "Step", value: "kind" },
             { label: "Action", value: (s) => s.action ?? "", mono: true },
             { label: "Resource", value: (s) => s.resource ?? "", mono: true },
-            { label: "Outcome", value: (s) => s.reason ?? s.outcome ?? (s.status === null ? "" : String(s.status)) },
+            { label: "Outcome", value: outcome },
           ]}
         />
       </Card>

@@ -62,6 +62,7 @@ td.empty { color: var(--muted); text-align: center; padding: 1rem; }
 .badge-expired, .badge-unknown { color: var(--idle); background: var(--idle-bg); }
 
 .actions { display: flex; gap: 0.75rem; flex-wrap: wrap; margin-top: 1rem; }
+.notice { color: var(--ask); background: var(--ask-bg); border-radius: 6px; padding: 0.6rem 0.9rem; }
 form.inline { display: inline; margin: 0; }
 button { font: inherit; font-weight: 600; padding: 0.5rem 1.25rem; border-radius: 6px; cursor: pointer;
   border: 1px solid var(--line); background: var(--surface); color: var(--text); }
