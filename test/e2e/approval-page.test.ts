@@ -189,7 +189,7 @@ describe("the approval page in Chromium, against the bundled gateway", () => {
     const steps = rows.map(([, , kind, action, resource, outcome]) => [kind, action, resource, outcome]);
     expect(steps[0]![0]).toBe("open");
     expect(steps).toContainEqual(["call", "github:issues.get", "repo:acme/api", "reserved"]);
-    expect(steps).toContainEqual(["approval", "github:pulls.merge", "repo:acme/api", "approval.required"]);
+    expect(steps).toContainEqual(["approval", "github:pulls.merge", "repo:acme/api", "requested: approval.required"]);
 
     expect(await page.getByRole("button", { name: "Approve" }).count()).toBe(1);
     expect(await page.getByRole("button", { name: "Deny" }).count()).toBe(1);
