@@ -6,7 +6,7 @@
  */
 import { type Admit, check, reserve } from "../tasks/admission";
 import { canonicalJson } from "../tasks/hash-chain";
-import { factsOf } from "../tasks/task-object";
+import { factsOf } from "../tasks/steps";
 import type { TaskRow, TaskStore } from "../tasks/task-store";
 import type { StepRequest } from "../tasks/types";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";

@@ -20,10 +20,12 @@ import type {
 import type { Env } from "../env";
 import { type Admit, check, liveness, release, reserve } from "./admission";
 import { canonicalJson, GENESIS, type Json, verifyChain } from "./hash-chain";
-import { type Entry, type StepRow, type TaskRow, type TaskState, TaskStore } from "./task-store";
-import type { Budgets, ProfileSpec, StepFacts, StepRequest } from "./types";
+import { factsOf, type StepView, stepView } from "./steps";
+import { type TaskRow, type TaskState, TaskStore } from "./task-store";
+import type { Budgets, ProfileSpec, StepRequest } from "./types";
 
 export type { Admit, AdmitReason } from "./admission";
+export type { StepView } from "./steps";
 export type { TaskState } from "./task-store";
 
 export interface OpenInit {
@@ -42,27 +44,6 @@ export type OpenResult = { ok: true; deadline: number } | { ok: false; reason: "
 export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
 
 type Claim = string | number | boolean | null | string[];
-
-export interface StepView {
-  seq: number;
-  ts: number;
-  kind: Entry["kind"];
-  decision_id: string | null;
-  action: string | null;
-  service: string | null;
-  resource: string | null;
-  labels: string[] | null;
-  args: Record<string, string | number> | null;
-  outcome: string | null;
-  reason: string | null;
-  ref: number | null;
-  status: number | null;
-  settled: boolean;
-  by: string | null;
-  /** The call's request facts (call entries), for `firebreak replay`. */
-  facts: StepFacts | null;
-  hash: string;
-}
 
 export interface TaskView {
   task: Omit<TaskRow, "profile" | "issuer" | "sub" | "claims"> & {
@@ -368,40 +349,4 @@ export class TaskObject extends DurableObject<Env> {
     if (result.ok) await this.ctx.storage.deleteAlarm();
     return result;
   }
-}
-
-function stepView(row: StepRow): StepView {
-  return {
-    seq: row.seq,
-    ts: row.ts,
-    kind: row.kind,
-    decision_id: row.decision_id,
-    action: row.action,
-    service: row.service,
-    resource: row.resource,
-    labels: row.labels === null || row.kind !== "call" ? null : (JSON.parse(row.labels) as string[]),
-    args: row.args === null ? null : (JSON.parse(row.args) as Record<string, string | number>),
-    outcome: row.outcome,
-    reason: row.reason,
-    ref: row.ref,
-    status: row.status,
-    settled: Boolean(row.settled),
-    by: row.by,
-    facts: row.facts === null ? null : (JSON.parse(row.facts) as StepFacts),
-    hash: row.hash,
-  };
-}
-
-/** A step's facts as stored: canonical JSON, each string cut at MAX_FACT_STRING characters. */
-export function factsOf(step: StepRequest): string | null {
-  return step.facts ? canonicalJson(capStrings(step.facts) as Json) : null;
-}
-
-const MAX_FACT_STRING = 2048;
-
-function capStrings(v: unknown): unknown {
-  if (typeof v === "string") return v.length > MAX_FACT_STRING ? `${v.slice(0, MAX_FACT_STRING)}…` : v;
-  if (Array.isArray(v)) return v.map(capStrings);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, capStrings(x)]));
-  return v;
 }

@@ -1,0 +1,64 @@
+/**
+ * A task's step log as it is read back (inspect, the approval page, replay): one entry per row, with
+ * its JSON columns parsed; and the request facts as they are written (canonical JSON, bounded).
+ */
+import { canonicalJson, type Json } from "./hash-chain";
+import type { Entry, StepRow } from "./task-store";
+import type { StepFacts, StepRequest } from "./types";
+
+export interface StepView {
+  seq: number;
+  ts: number;
+  kind: Entry["kind"];
+  decision_id: string | null;
+  action: string | null;
+  service: string | null;
+  resource: string | null;
+  labels: string[] | null;
+  args: Record<string, string | number> | null;
+  outcome: string | null;
+  reason: string | null;
+  ref: number | null;
+  status: number | null;
+  settled: boolean;
+  by: string | null;
+  /** The call's request facts (call entries), for `firebreak replay`. */
+  facts: StepFacts | null;
+  hash: string;
+}
+
+export function stepView(row: StepRow): StepView {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    kind: row.kind,
+    decision_id: row.decision_id,
+    action: row.action,
+    service: row.service,
+    resource: row.resource,
+    labels: row.labels === null || row.kind !== "call" ? null : (JSON.parse(row.labels) as string[]),
+    args: row.args === null ? null : (JSON.parse(row.args) as Record<string, string | number>),
+    outcome: row.outcome,
+    reason: row.reason,
+    ref: row.ref,
+    status: row.status,
+    settled: Boolean(row.settled),
+    by: row.by,
+    facts: row.facts === null ? null : (JSON.parse(row.facts) as StepFacts),
+    hash: row.hash,
+  };
+}
+
+/** A step's facts as stored: canonical JSON, each string cut at MAX_FACT_STRING characters. */
+export function factsOf(step: StepRequest): string | null {
+  return step.facts ? canonicalJson(capStrings(step.facts) as Json) : null;
+}
+
+const MAX_FACT_STRING = 2048;
+
+function capStrings(v: unknown): unknown {
+  if (typeof v === "string") return v.length > MAX_FACT_STRING ? `${v.slice(0, MAX_FACT_STRING)}…` : v;
+  if (Array.isArray(v)) return v.map(capStrings);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, capStrings(x)]));
+  return v;
+}
