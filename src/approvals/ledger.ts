@@ -6,7 +6,7 @@
  */
 import { type Admit, check, reserve } from "../tasks/admission";
 import { canonicalJson } from "../tasks/hash-chain";
-import { factsOf } from "../tasks/steps";
+import { callEntry } from "../tasks/steps";
 import type { TaskRow, TaskStore } from "../tasks/task-store";
 import type { StepRequest } from "../tasks/types";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
@@ -27,19 +27,7 @@ export class ApprovalLedger {
   request(task: TaskRow, a: NewApproval): RequestResult {
     const refused = check(this.tasks, task.profile, a.step);
     if (refused) {
-      this.tasks.append({
-        ts: a.now,
-        kind: "call",
-        decision_id: a.decision_id,
-        action: a.step.action,
-        service: a.step.service,
-        resource: a.step.resource,
-        labels: canonicalJson(a.step.labels),
-        args: canonicalJson(a.step.args),
-        outcome: "refused",
-        reason: refused.reason,
-        facts: factsOf(a.step),
-      });
+      this.tasks.append(callEntry(a.step, refused.reason));
       return { ok: false, ...refused };
     }
     const waiting = this.approvals.waiting(a.digest, a.now);
@@ -130,20 +118,7 @@ export class ApprovalLedger {
       : row.digest !== digest
         ? { reason: "approval.mismatch" }
         : (redeemable(statusOf(row, step.now)) ?? check(this.tasks, task.profile, step));
-    const seq = this.tasks.append({
-      ts: step.now,
-      kind: "call",
-      decision_id: step.decision_id,
-      action: step.action,
-      service: step.service,
-      resource: step.resource,
-      labels: canonicalJson(step.labels),
-      args: canonicalJson(step.args),
-      outcome: refusal ? "refused" : "reserved",
-      reason: refusal?.reason ?? null,
-      by: `approval ${id}`,
-      facts: factsOf(step),
-    });
+    const seq = this.tasks.append(callEntry(step, refusal?.reason ?? null, `approval ${id}`));
     if (refusal) return { ok: false, ...refusal } as Admit;
     this.approvals.markUsed(id, step.now, step.decision_id);
     reserve(this.tasks, task.profile, step, seq);

@@ -49,6 +49,24 @@ export function stepView(row: StepRow): StepView {
   };
 }
 
+/** The log entry of one call: admitted (`reserved`) or `refused` with its reason; `by` names an approval. */
+export function callEntry(step: StepRequest, reason: string | null, by: string | null = null): Entry {
+  return {
+    ts: step.now,
+    kind: "call",
+    decision_id: step.decision_id,
+    action: step.action || null,
+    service: step.service || null,
+    resource: step.resource || null,
+    labels: canonicalJson(step.labels),
+    args: canonicalJson(step.args),
+    outcome: reason === null ? "reserved" : "refused",
+    reason,
+    by,
+    facts: factsOf(step),
+  };
+}
+
 /** A step's facts as stored: canonical JSON, each string cut at MAX_FACT_STRING characters. */
 export function factsOf(step: StepRequest): string | null {
   return step.facts ? canonicalJson(capStrings(step.facts) as Json) : null;

@@ -20,7 +20,7 @@ import type {
 import type { Env } from "../env";
 import { type Admit, check, liveness, release, reserve } from "./admission";
 import { canonicalJson, GENESIS, type Json, verifyChain } from "./hash-chain";
-import { factsOf, type StepView, stepView } from "./steps";
+import { callEntry, type StepView, stepView } from "./steps";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
 import type { Budgets, ProfileSpec, StepRequest } from "./types";
 
@@ -113,19 +113,7 @@ export class TaskObject extends DurableObject<Env> {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
       const refusal = liveness(this.store, task, step.now) ?? check(this.store, task.profile, step);
-      const seq = this.store.append({
-        ts: step.now,
-        kind: "call",
-        decision_id: step.decision_id,
-        action: step.action,
-        service: step.service,
-        resource: step.resource,
-        labels: canonicalJson(step.labels),
-        args: canonicalJson(step.args),
-        outcome: refusal ? "refused" : "reserved",
-        reason: refusal?.reason ?? null,
-        facts: factsOf(step),
-      });
+      const seq = this.store.append(callEntry(step, refusal?.reason ?? null));
       if (refusal) return { ok: false, ...refusal };
       reserve(this.store, task.profile, step, seq);
       return { ok: true, seq };
@@ -248,20 +236,7 @@ export class TaskObject extends DurableObject<Env> {
    */
   logRefused(step: StepRequest, reason: string): void {
     this.ctx.storage.transactionSync(() => {
-      if (!this.store.task()) return;
-      this.store.append({
-        ts: step.now,
-        kind: "call",
-        decision_id: step.decision_id,
-        action: step.action || null,
-        service: step.service || null,
-        resource: step.resource || null,
-        labels: canonicalJson(step.labels),
-        args: canonicalJson(step.args),
-        outcome: "refused",
-        reason,
-        facts: factsOf(step),
-      });
+      if (this.store.task()) this.store.append(callEntry(step, reason));
     });
   }
 
