@@ -10,58 +10,18 @@ import { requestDigest, sortedQuery } from "../approvals/digest";
 import { notifyApprovers, WEBHOOK_SECRET } from "../approvals/notify";
 import type { RedeemReason, RequestResult } from "../approvals/types";
 import type { Env } from "../env";
-import type { Agent, Decision } from "../policy/evaluate";
-import type { LoadedBundle } from "../policy/load";
-import type { ActionSpec, AgentMatch, Risk } from "../policy/types";
+import type { Agent } from "../policy/evaluate";
+import type { ActionSpec } from "../policy/types";
 import type { Admit } from "../tasks/admission";
-import type { ProfileSpec } from "../tasks/types";
 import { type Admission, type Step, settling, stepRequest, TASK_RPC_TIMEOUT_MS, withTimeout } from "./admit";
 import type { TaskRef } from "./caller";
+import type { PersonNeeded } from "./decide";
 import type { Result } from "./result";
 import type { CanonicalRequest } from "./route";
 
 export const APPROVAL_HEADER = "firebreak-approval";
 /** Approvals waiting at once in one task; more is `approval.pending_limit` (429). */
 const MAX_PENDING = 10;
-const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2, critical: 3 };
-
-export interface PersonNeeded {
-  rules: string[];
-  /** A person must match every one. */
-  approvers: AgentMatch[];
-  ttl_s: number;
-}
-
-/**
- * Whether this call waits for a person: an enforce `approve` rule decided it, or the task's profile
- * asks for a person at this action's risk (even when a rule allows it). Null: it does not.
- */
-export function personNeeded(
-  bundle: LoadedBundle,
-  decision: Decision,
-  action: ActionSpec,
-  profile: ProfileSpec | null,
-): PersonNeeded | null {
-  const fallback = bundle.spec.settings.approvers;
-  const ttl_s = profile?.approvals.ttl_s ?? 900;
-  if (decision.effect === "approval_required") {
-    const approvers = decision.rules.map((id) => bundle.rulesById.get(id)?.approvers ?? fallback);
-    // The compiler guarantees someone can approve; a null here fails closed (nobody matches it).
-    return { rules: decision.rules, approvers: approvers.map((a) => a ?? NOBODY), ttl_s };
-  }
-  const risk = profile?.approvals.risk ?? null;
-  if (decision.effect === "allow" && profile && risk !== null && RISK_RANK[action.risk] >= RISK_RANK[risk]) {
-    return {
-      rules: [`profile:${profile.name}`],
-      approvers: [profile.approvals.approvers ?? fallback ?? NOBODY],
-      ttl_s,
-    };
-  }
-  return null;
-}
-
-/** Matches no one: an issuer list no issuer name equals. */
-const NOBODY: AgentMatch = { issuer: [] };
 
 export interface ApprovalInput {
   request: Request;

@@ -16,13 +16,14 @@
 import { sortedQuery } from "../approvals/digest";
 import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
-import type { BundleState, LoadedBundle } from "../policy/load";
+import type { BundleState } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
 import type { StepFacts } from "../tasks/types";
 import { type Admission, admit, labelsOf, logRefused, numericArgs, type Step, taskView } from "./admit";
-import { approve, personNeeded } from "./approve";
+import { approve } from "./approve";
 import { gatewayOrigin, verifyCaller } from "./caller";
 import { classify, resourceOf } from "./classify";
+import { personNeeded, readsTaskState } from "./decide";
 import { extractArgs, needsBody } from "./facts";
 import { forward } from "./forward";
 import { bearerToken } from "./identity";
@@ -219,17 +220,6 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (!forwarded.ok) return stop(forwarded);
   rec.upstream_status = forwarded.response.status;
   return decisionResponse(forwarded.response, rec);
-}
-
-const readsState = new WeakMap<object, boolean>();
-/** Whether any rule condition names `task.calls`, `task.services` or `task.labels_read` (cached per bundle). */
-function readsTaskState(spec: LoadedBundle["spec"]): boolean {
-  let v = readsState.get(spec);
-  if (v === undefined) {
-    v = spec.rules.some((r) => r.when !== null && /\btask\.(calls|services|labels_read)\b/.test(r.when));
-    readsState.set(spec, v);
-  }
-  return v;
 }
 
 /** The declared arguments, from the query and (read only when the action needs it) the bounded body. */

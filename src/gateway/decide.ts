@@ -1,0 +1,60 @@
+/**
+ * Stage 4, decide, as the gateway runs it around the evaluator (src/policy/evaluate.ts `decide()`):
+ * whether the rules read the task's state (then the pipeline fetches it first), and whether the call
+ * waits for a person. Pure, and free of Worker-only imports: `firebreak replay` runs the same code.
+ */
+import type { Decision } from "../policy/evaluate";
+import type { LoadedBundle } from "../policy/load";
+import type { ActionSpec, AgentMatch, Risk } from "../policy/types";
+import type { ProfileSpec } from "../tasks/types";
+
+const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export interface PersonNeeded {
+  rules: string[];
+  /** A person must match every one. */
+  approvers: AgentMatch[];
+  ttl_s: number;
+}
+
+/**
+ * Whether this call waits for a person: an enforce `approve` rule decided it, or the task's profile
+ * asks for a person at this action's risk (even when a rule allows it). Null: it does not.
+ */
+export function personNeeded(
+  bundle: LoadedBundle,
+  decision: Decision,
+  action: ActionSpec,
+  profile: ProfileSpec | null,
+): PersonNeeded | null {
+  const fallback = bundle.spec.settings.approvers;
+  const ttl_s = profile?.approvals.ttl_s ?? 900;
+  if (decision.effect === "approval_required") {
+    const approvers = decision.rules.map((id) => bundle.rulesById.get(id)?.approvers ?? fallback);
+    // The compiler guarantees someone can approve; a null here fails closed (nobody matches it).
+    return { rules: decision.rules, approvers: approvers.map((a) => a ?? NOBODY), ttl_s };
+  }
+  const risk = profile?.approvals.risk ?? null;
+  if (decision.effect === "allow" && profile && risk !== null && RISK_RANK[action.risk] >= RISK_RANK[risk]) {
+    return {
+      rules: [`profile:${profile.name}`],
+      approvers: [profile.approvals.approvers ?? fallback ?? NOBODY],
+      ttl_s,
+    };
+  }
+  return null;
+}
+
+/** Matches no one: an issuer list no issuer name equals. */
+const NOBODY: AgentMatch = { issuer: [] };
+
+const readsState = new WeakMap<object, boolean>();
+/** Whether any rule condition names `task.calls`, `task.services` or `task.labels_read` (cached per bundle). */
+export function readsTaskState(spec: LoadedBundle["spec"]): boolean {
+  let v = readsState.get(spec);
+  if (v === undefined) {
+    v = spec.rules.some((r) => r.when !== null && /\btask\.(calls|services|labels_read)\b/.test(r.when));
+    readsState.set(spec, v);
+  }
+  return v;
+}
