@@ -14,6 +14,8 @@ import { ANALYTICS_API, validAccountId } from "../decisions/analytics-api";
 import { type DecisionQuery, parseQuery, QUERY_PARAMS, type QueryInput, toParams } from "../decisions/query";
 import { type BucketRow, type CountRow, type DecisionResult, type DecisionRow, LIST_FIELDS } from "../decisions/rows";
 import { DEFAULT_DATASET, queryDecisions } from "../decisions/source";
+import { gatewayBase, getFromGateway } from "./gateway-client";
+import { defaultIo, type Io } from "./io";
 import { type Cell, csv, table } from "./output";
 
 export const DECISIONS_USAGE = `firebreak decisions [filters] [--view list|counts|timeseries] [--json | --csv]
@@ -30,8 +32,6 @@ export const DECISIONS_USAGE = `firebreak decisions [filters] [--view list|count
             dataset from wrangler.toml or --dataset NAME
             --local [--gateway URL]: the npm start gateway's local store (default http://127.0.0.1:8787),
             with an operator's token in FIREBREAK_ADMIN_TOKEN`;
-
-const LOCAL_GATEWAY = "http://127.0.0.1:8787";
 
 const OPTIONS = {
   since: { type: "string" },
@@ -56,20 +56,6 @@ const OPTIONS = {
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
-
-interface Io {
-  env: Record<string, string | undefined>;
-  root: string;
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-
-const defaultIo = (): Io => ({
-  env: process.env,
-  root: process.cwd(),
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-});
 
 export async function decisionsCommand(args: string[], io: Io = defaultIo()): Promise<number> {
   const usage = (problem: string) => {
@@ -160,29 +146,14 @@ async function fromGateway(query: DecisionQuery, values: Values, io: Io): Promis
   if (!token) {
     return "--local needs an operator's token in FIREBREAK_ADMIN_TOKEN (an agent matching settings.admins), e.g. export FIREBREAK_ADMIN_TOKEN=$(npx firebreak token --agent ops)";
   }
-  let base: URL;
-  try {
-    base = new URL(values.gateway ?? io.env.FIREBREAK_GATEWAY ?? LOCAL_GATEWAY);
-  } catch {
-    return "--gateway must be a URL such as http://127.0.0.1:8787";
-  }
-  const url = new URL(`/_firebreak/v1/decisions?${toParams(query)}`, base);
-  let res: Response;
-  let body: Record<string, unknown> | null;
-  try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
-    body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
-  } catch {
-    io.err(`firebreak decisions: no answer from the gateway at ${base.origin} (is npm start running?)\n`);
+  const base = gatewayBase(values.gateway, io.env);
+  if (!base) return "--gateway must be a URL such as http://127.0.0.1:8787";
+  const got = await getFromGateway(new URL(`/_firebreak/v1/decisions?${toParams(query)}`, base), token);
+  if (!got.ok || !Array.isArray(got.body.rows)) {
+    io.err(`firebreak decisions: ${got.ok ? "the gateway answered without rows" : got.problem}\n`);
     return 1;
   }
-  if (!res.ok || body === null || !Array.isArray(body.rows)) {
-    const reason = typeof body?.reason === "string" ? ` ${body.reason}` : "";
-    const message = typeof body?.message === "string" ? `: ${body.message}` : "";
-    io.err(`firebreak decisions: the gateway answered ${res.status}${reason}${message}\n`);
-    return 1;
-  }
-  return body as unknown as Answer;
+  return got.body as unknown as Answer;
 }
 
 /** `dataset` of the DECISIONS binding in wrangler.toml's top level (the deployed worker's), or null. */

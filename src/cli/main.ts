@@ -1,5 +1,6 @@
 /**
- * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema, decisions.
+ * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema, decisions,
+ * task-log, replay.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,6 +15,8 @@ import { newTaskKey } from "../tasks/task-token";
 import { decisionsCommand } from "./decisions";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
 import { runPolicyTests } from "./policy-tests";
+import { replayCommand } from "./replay";
+import { taskLogCommand } from "./task-log";
 
 const USAGE = `firebreak <command> [options]
 
@@ -30,7 +33,12 @@ const USAGE = `firebreak <command> [options]
                                                      \`wrangler secret put FIREBREAK_TASK_KEY\`
   schema    [--out DIR]                              write the policy JSON Schemas
   decisions [filters] [--view V] [--json|--csv]      recorded decisions: Analytics Engine, or --local
-                                                     (\`firebreak decisions --help\` for the options)`;
+                                                     (\`firebreak decisions --help\` for the options)
+  task-log  TASK_ID... [--url URL]                   a task's step log as JSON Lines (an operator's token
+                                                     in FIREBREAK_ADMIN_TOKEN)
+  replay    (--bundle FILE | --policies DIR [--dev]) --from FILE... [--json]
+                                                     re-decide recorded calls with a candidate bundle;
+                                                     exit 1 when a decision would change`;
 
 const TASK_KEY_HINT = `private key: keep it secret. Install it with
   npx firebreak task-key | npx wrangler secret put FIREBREAK_TASK_KEY
@@ -43,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // Its flags are its own (filters, views): parsed there, before the shared parse below refuses them.
   if (command === "decisions") return decisionsCommand(rest);
+  if (command === "task-log") return taskLogCommand(rest);
+  if (command === "replay") return replayCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
