@@ -1,4 +1,5 @@
 import { type Context, Hono } from "hono";
+import { background } from "./api/common";
 import { api } from "./api/routes";
 import { localStore, teeToStore } from "./decisions/local-store";
 import type { Env } from "./env";
@@ -21,7 +22,7 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
       fetcher: (request) => fetch(request),
       analytics: analyticsSink(c),
       newId: () => crypto.randomUUID(),
-      background: backgroundOf(c),
+      background: background(c),
     }),
   );
   // handleProxy never throws; this only guards Firebreak's own API routes.
@@ -38,15 +39,5 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
 function analyticsSink(c: Context<{ Bindings: Env }>) {
   const db = localStore((c.env ?? {}) as unknown as Record<string, unknown>);
   if (!db) return c.env.DECISIONS;
-  return teeToStore(c.env.DECISIONS, db, backgroundOf(c));
-}
-
-/** `ctx.waitUntil`, or, with no execution context (app.fetch called directly, as tests do), the work just runs unawaited. */
-function backgroundOf(c: Context<{ Bindings: Env }>): (work: Promise<unknown>) => void {
-  try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
-  } catch {
-    return (work) => void work.catch(() => undefined);
-  }
+  return teeToStore(c.env.DECISIONS, db, background(c));
 }

@@ -1,4 +1,5 @@
 import type { AgentObject } from "./tasks/agent-object";
+import type { DirectoryObject } from "./tasks/directory-object";
 import type { TaskObject } from "./tasks/task-object";
 
 /** Bindings of the Firebreak worker (wrangler.toml); service credentials are secrets named by the bundle. */
@@ -23,4 +24,9 @@ export interface Env {
   TASKS?: DurableObjectNamespace<TaskObject>;
   /** One agent Durable Object per agent (`getByName(agentKey(agent))`): live tasks, starts per hour, kill switch. */
   AGENTS?: DurableObjectNamespace<AgentObject>;
+  /**
+   * One object for the gateway (`getByName("directory")`): tasks and approvals listed for the operator
+   * dashboard, written in the background, best effort (src/tasks/directory.ts). Absent: no listing.
+   */
+  DIRECTORY?: DurableObjectNamespace<DirectoryObject>;
 }

@@ -7,4 +7,5 @@ import { createApp } from "./app";
 
 export default createApp(bundleJson);
 export { AgentObject } from "./tasks/agent-object";
+export { DirectoryObject } from "./tasks/directory-object";
 export { TaskObject } from "./tasks/task-object";

@@ -12,19 +12,19 @@
  * task's step log with who and when; one log line per decision too.
  */
 import { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { approverOf, mayApprove, personToken, verifyPerson } from "../approvals/approvers";
 import { taskIdOfApproval } from "../approvals/ids";
-import { ApprovalPage, MessagePage } from "../approvals/page";
+import { ApprovalPage } from "../approvals/page";
 import type { ApprovalView, DecideResult } from "../approvals/types";
 import type { Env } from "../env";
-import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
+import { DEFAULT_MESSAGES } from "../gateway/reasons";
 import type { Refusal } from "../gateway/result";
 import type { Agent } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
+import { approvalSettled, note } from "../tasks/directory";
 import type { TaskView } from "../tasks/task-object";
 import { htmlPage } from "../ui/index";
-import { authenticate, bounded, type Ctx, envOf, fail } from "./common";
+import { authenticate, background, bounded, type Ctx, envOf, fail, refusalPage } from "./common";
 
 const BASE = "/_firebreak/v1/approvals";
 const RECENT_STEPS = 12;
@@ -127,6 +127,7 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
         return answer({ ok: false, reason: "task.unavailable", detail: `decide: ${(e as Error)?.message ?? "error"}` });
       }
       if (!result.ok) return answer({ ok: false, reason: result.reason });
+      note(c.env, background(c), approvalSettled(id, taskId, result.status, Date.now()));
       console.log(
         JSON.stringify({
           event: "firebreak.approval_decision",
@@ -185,13 +186,9 @@ function sameOrigin(request: Request): boolean {
   return origin === null || origin === new URL(request.url).origin;
 }
 
+const TITLES = { signIn: "Sign in to approve", refused: "Nothing to approve here" };
+
 /** A refusal as a page for people (the same status and reason code as the JSON answer). */
 function page(c: Ctx, refusal: Refusal): Promise<Response> {
-  const { status } = httpFor(refusal.reason);
-  if (status >= 500) {
-    console.error(JSON.stringify({ event: "firebreak.api", reason: refusal.reason, detail: refusal.detail ?? null }));
-  }
-  const message = DEFAULT_MESSAGES[refusal.reason as Reason] ?? refusal.reason;
-  const title = status === 401 ? "Sign in to approve" : "Nothing to approve here";
-  return htmlPage(c, MessagePage({ title, message: `${message} (${refusal.reason})` }), status as ContentfulStatusCode);
+  return refusalPage(c, refusal, TITLES);
 }

@@ -1,18 +1,22 @@
 /**
  * What every route of Firebreak's own API shares: who is calling (a verified bearer token), whether
- * they are an operator, bounded Durable Object calls, and the one refusal shape
- * (`{ error, reason, message }`, status from the closed reason table, never a detail on the wire).
+ * they are an operator, bounded Durable Object calls, work after the response, and the one refusal
+ * shape (`{ error, reason, message }`, status from the closed reason table, never a detail on the
+ * wire), or its page for people.
  */
 import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { MessagePage } from "../approvals/page";
 import type { Env } from "../env";
 import { TASK_RPC_TIMEOUT_MS } from "../gateway/admit";
 import { type Caller, verifyCaller } from "../gateway/caller";
 import { bearerToken } from "../gateway/identity";
 import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
-import type { Refusal } from "../gateway/result";
+import type { Refusal, Result } from "../gateway/result";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState, LoadedBundle } from "../policy/load";
 import type { IssuerSpec } from "../policy/types";
+import { htmlPage } from "../ui/index";
 
 export type Ctx = Context<{ Bindings: Env }>;
 
@@ -30,14 +34,28 @@ export async function authenticate(
   return verifyCaller(bearer.token, bundle.spec, envOf(c), now, issuers);
 }
 
+/** Where a route reads the caller's token from. */
+export type TokenSource = (request: Request) => Result<{ token: string }>;
+
+/** The `Authorization: Bearer` header only: the JSON API, whose operator routes change state. */
+export const bearerOnly: TokenSource = (request) => bearerToken(request.headers.get("authorization"));
+
 /**
- * The bearer must be a token of a workload or person issuer (never a task token) matching
- * `settings.admins`.
+ * The token must be of a workload or person issuer (never a task token) and match `settings.admins`.
+ * The JSON API reads it from the bearer header only: a browser attaches Access's cookie (and so its
+ * header) to a cross-site POST by itself, so an ambient credential must never revoke a task. Pages
+ * that only read (the dashboard) pass `personToken` and take it the way approvers' pages do.
  */
-export async function operator(c: Ctx, getBundle: () => BundleState): Promise<{ ok: true; by: string } | Refusal> {
+export async function operator(
+  c: Ctx,
+  getBundle: () => BundleState,
+  tokenOf: TokenSource = bearerOnly,
+): Promise<{ ok: true; by: string } | Refusal> {
   const state = getBundle();
   if (!state.ok) return { ok: false, reason: "bundle.invalid" };
-  const who = await authenticate(c, state.bundle, new Date(), state.bundle.spec.issuers);
+  const token = tokenOf(c.req.raw);
+  if (!token.ok) return token;
+  const who = await verifyCaller(token.token, state.bundle.spec, envOf(c), new Date(), state.bundle.spec.issuers);
   if (!who.ok) return who;
   const admins = state.bundle.spec.settings.admins;
   if (who.caller.task !== null || admins === null || !agentMatches(admins, who.caller.agent)) {
@@ -69,6 +87,33 @@ export function fail(c: Ctx, refusal: Refusal): Response {
   }
   const message = DEFAULT_MESSAGES[refusal.reason as Reason] ?? refusal.reason;
   return c.json({ error, reason: refusal.reason, message }, status as 400, headers);
+}
+
+/** Titles of a refusal page: not signed in (401), and everything else. */
+export interface PageTitles {
+  signIn: string;
+  refused: string;
+}
+
+/** A refusal as a page for people: the same status and reason code as the JSON answer, never a detail. */
+export function refusalPage(c: Ctx, refusal: Refusal, titles: PageTitles, message?: string): Promise<Response> {
+  const { status } = httpFor(refusal.reason);
+  if (status >= 500) {
+    console.error(JSON.stringify({ event: "firebreak.api", reason: refusal.reason, detail: refusal.detail ?? null }));
+  }
+  const text = message ?? DEFAULT_MESSAGES[refusal.reason as Reason] ?? refusal.reason;
+  const title = status === 401 ? titles.signIn : titles.refused;
+  return htmlPage(c, MessagePage({ title, message: `${text} (${refusal.reason})` }), status as ContentfulStatusCode);
+}
+
+/** `ctx.waitUntil`, or, with no execution context (app.fetch called directly, as tests do), the work just runs unawaited. */
+export function background(c: Ctx): (work: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return (work) => void work.catch(() => undefined);
+  }
 }
 
 export function envOf(c: Ctx): Record<string, unknown> {

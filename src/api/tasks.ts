@@ -24,9 +24,10 @@ import type { Refusal } from "../gateway/result";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
 import { type AgentView, agentKey, type StartResult } from "../tasks/agent-object";
+import { note, taskEnded } from "../tasks/directory";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
 import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
-import { authenticate, bounded, type Ctx, envOf, fail, jsonBody, operator } from "./common";
+import { authenticate, background, bounded, type Ctx, envOf, fail, jsonBody, operator } from "./common";
 
 const MAX_START_BODY = 4096;
 const MAX_PURPOSE = 1000;
@@ -96,6 +97,8 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
         await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
         return fail(c, { ok: false, reason: confirmed.reason, retryAfter: confirmed.retry_after_s });
       }
+      const listed = { task_id, agent: owner, profile: profile.name, purpose: body.purpose, deadline: opened.deadline };
+      note(c.env, background(c), { kind: "task.started", ...listed, started: now });
       const signed = await signTaskToken(
         keys.keys.current,
         {
@@ -145,6 +148,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
           await bounded<EndResult>(TASKS.getByName(id).revoke(now, admin.by));
           await bounded<unknown>(agentStub.endTask(id, now));
           revoked.push(id);
+          note(c.env, background(c), taskEnded(id, "revoked", now));
         } catch {
           failed.push(id);
         }
@@ -212,6 +216,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       const stub = TASKS.getByName(id);
       const ended = await bounded<EndResult>(stub.revoke(now, admin.by));
       if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
+      note(c.env, background(c), taskEnded(id, "revoked", now));
       const view = await bounded<TaskView | null>(stub.inspect(0, 1));
       if (view && AGENTS) {
         await bounded<unknown>(AGENTS.getByName(agentKey(view.task.agent)).endTask(id, now)).catch(() => {});
@@ -275,6 +280,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     try {
       const ended = await bounded<EndResult>(owned.stub.complete(Date.now()));
       if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
+      note(c.env, background(c), taskEnded(owned.id, "completed", Date.now()));
       const { AGENTS } = c.env;
       const agent = owned.caller.agent;
       if (AGENTS) {

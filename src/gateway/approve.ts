@@ -13,6 +13,7 @@ import type { Env } from "../env";
 import type { Agent } from "../policy/evaluate";
 import type { ActionSpec } from "../policy/types";
 import type { Admit } from "../tasks/admission";
+import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { type Admission, type Step, settling, stepRequest, TASK_RPC_TIMEOUT_MS, withTimeout } from "./admit";
 import type { TaskRef } from "./caller";
 import type { PersonNeeded } from "./decide";
@@ -72,6 +73,7 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
         TASK_RPC_TIMEOUT_MS,
       );
       if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
+      note(input.env, input.background, approvalSettled(id, task.id, "used", input.step.now));
       return { ok: true, admission: settling(ns, task.id, result.seq), approvalId: id };
     }
     const opened = await withTimeout<RequestResult>(
@@ -107,7 +109,10 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
       return { ok: false, reason: opened.reason, detail: `task ${task.id}`, ...retry };
     }
     const page = `${input.origin}/_firebreak/v1/approvals/${opened.id}`;
-    if (opened.created) input.background(tell(input, opened.id, page, opened.expires_at));
+    if (opened.created) {
+      input.background(tell(input, opened.id, page, opened.expires_at));
+      note(input.env, input.background, listed(input, opened.id, opened.expires_at));
+    }
     return {
       ok: false,
       reason: "approval.required",
@@ -121,6 +126,22 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
       detail: `approval: ${(e as Error)?.message ?? "error"}`.slice(0, 200),
     };
   }
+}
+
+/** The approval as the directory lists it for the dashboard (src/tasks/directory.ts). */
+function listed(input: ApprovalInput, id: string, expires: number): DirectoryEvent {
+  const { agent, task } = input;
+  const who = { issuer: agent.issuer, sub: agent.sub };
+  return {
+    kind: "approval.opened",
+    id,
+    task_id: task.id,
+    action: input.spec.name,
+    resource: input.resource,
+    agent: who,
+    created: input.step.now,
+    expires,
+  };
 }
 
 /** Notifies in the background and writes the outcome to the step log; never throws. */
