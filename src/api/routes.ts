@@ -4,6 +4,7 @@ import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { taskKeys } from "../tasks/task-token";
 import { approvalsApi } from "./approvals";
+import { dashboardApi } from "./dashboard";
 import { decisionsApi } from "./decisions";
 import { tasksApi } from "./tasks";
 
@@ -35,5 +36,6 @@ export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
   api.route("/tasks", tasksApi(getBundle));
   api.route("/approvals", approvalsApi(getBundle));
   api.route("/decisions", decisionsApi(getBundle));
+  api.route("/dashboard", dashboardApi(getBundle));
   return api;
 }

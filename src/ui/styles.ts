@@ -70,6 +70,34 @@ button.primary { background: var(--allow); border-color: var(--allow); color: #f
 button.danger { background: var(--surface); border-color: var(--deny); color: var(--deny); }
 button:focus-visible, a:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 
+.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: 0.75rem; margin: 0 0 1rem;
+  padding: 0; list-style: none; }
+.stat { border: 1px solid var(--line); border-radius: 6px; padding: 0.5rem 0.85rem; background: var(--soft); }
+.stat .n { display: block; font-size: 1.6rem; font-weight: 700; line-height: 1.2; font-variant-numeric: tabular-nums; }
+.stat .k { color: var(--muted); font-size: 0.85rem; }
+.stat-allow .n { color: var(--allow); }
+.stat-deny .n { color: var(--deny); }
+.stat-ask .n { color: var(--ask); }
+.periods { display: flex; gap: 0.35rem; margin: 0 0 1rem; }
+.periods a { padding: 0.15rem 0.75rem; border: 1px solid var(--line); border-radius: 999px; text-decoration: none;
+  font-size: 0.85rem; }
+.periods a[aria-current="page"] { background: var(--accent); border-color: var(--accent); color: var(--accent-text); }
+/* Two charts a row; an odd last one takes the whole row. */
+.grid-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+.grid-2 > .card:last-child:nth-child(odd) { grid-column: 1 / -1; }
+@media (max-width: 50rem) { .grid-2 { grid-template-columns: 1fr; } }
+.grid-2 figure.chart svg { min-width: 0; }
+time.when { white-space: nowrap; }
+time.when .rel { display: block; font-size: 0.8rem; }
+.task-cell .agent { display: block; color: var(--muted); }
+.task-cell .notice { margin-top: 0.35rem; padding: 0.2rem 0.5rem; font-size: 0.85rem; }
+p.source { font-size: 0.85rem; margin: 0.5rem 0 0; }
+meter { width: 4.5rem; height: 0.7rem; vertical-align: -0.05rem; margin-right: 0.4rem; }
+ul.uses { list-style: none; margin: 0; padding: 0; }
+ul.uses li { white-space: nowrap; font-size: 0.85rem; }
+.use { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.task-cell > code:first-child { display: block; }
+
 figure.chart { margin: 0; }
 figure.chart figcaption { font-weight: 600; font-size: 0.9rem; color: var(--muted); margin-bottom: 0.5rem; }
 .chart-canvas { overflow-x: auto; }

@@ -15,7 +15,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import keys from "../fixtures/keys.json" with { type: "json" };
 import { type OpenedPage, screenshot, useBrowser } from "../helpers/browser";
 import { type Served, serve } from "../helpers/http-server";
-import { type DecodedPng, decodePng } from "../helpers/png";
+import { inset, region } from "../helpers/pixels";
+import { decodePng } from "../helpers/png";
 import { ISSUERS, token } from "../helpers/tokens";
 import { outbound, type Recorded } from "../helpers/upstream";
 import { type Gateway, ROOT, startGateway } from "./helpers/gateway";
@@ -434,42 +435,4 @@ function attackerPage(request: Request): Response {
 <form method="post" action="${esc(q.get("action") ?? "")}">
 <input type="hidden" name="csrf" value="${esc(q.get("csrf") ?? "")}"><button>Claim your prize</button></form>`;
   return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
-}
-
-interface Region {
-  /** Pixels darker than mid-grey: text drawn on the page's light surfaces. */
-  dark: number;
-  /** The share of pixels within `tolerance` (per channel) of `rgb`. */
-  share(rgb: [number, number, number], tolerance?: number): number;
-}
-
-type Box = { x: number; y: number; width: number; height: number };
-
-/** `box` shrunk by `dx` on the left and right and `dy` at the top and bottom. */
-const inset = (box: Box, dx: number, dy: number): Box => ({
-  x: box.x + dx,
-  y: box.y + dy,
-  width: box.width - 2 * dx,
-  height: box.height - 2 * dy,
-});
-
-/** The pixels of `png` inside a CSS-pixel box (device scale 1, page not scrolled). */
-function region(png: DecodedPng, box: Box): Region {
-  const x0 = Math.max(0, Math.ceil(box.x));
-  const y0 = Math.max(0, Math.ceil(box.y));
-  const x1 = Math.min(png.width, Math.floor(box.x + box.width));
-  const y1 = Math.min(png.height, Math.floor(box.y + box.height));
-  const pixels: [number, number, number][] = [];
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const i = (y * png.width + x) * png.channels;
-      pixels.push([png.pixels[i]!, png.pixels[i + 1]!, png.pixels[i + 2]!]);
-    }
-  }
-  expect(pixels.length, `box ${JSON.stringify(box)} is inside the screenshot`).toBeGreaterThan(0);
-  return {
-    dark: pixels.filter(([r, g, b]) => 0.299 * r + 0.587 * g + 0.114 * b < 128).length,
-    share: (rgb, tolerance = 8) =>
-      pixels.filter((p) => p.every((v, k) => Math.abs(v - rgb[k]!) <= tolerance)).length / pixels.length,
-  };
 }

@@ -1,0 +1,49 @@
+/**
+ * GET /_firebreak/v1/dashboard: the operator dashboard (docs/dashboard.md), for a person or workload
+ * matching `settings.admins`, never a task token. Operators are people behind Cloudflare Access, so the
+ * token is read as the approval page reads it (Access header, bearer, CF_Authorization cookie); the
+ * page only reads, so an ambient credential is fine here (the JSON API's operator routes that change
+ * state take a bearer token only). `?since=1h|24h|7d` (default 24h) picks the decisions' period.
+ *
+ * The decision figures and the live part are gathered in parallel and neither can fail the page: no
+ * decision source, a failed query, a directory or task object that does not answer each render as a
+ * plain note in their own part.
+ */
+import { Hono } from "hono";
+import { personToken } from "../approvals/approvers";
+import { DEFAULT_PERIOD, figures, isPeriod, PERIODS } from "../dashboard/figures";
+import { live } from "../dashboard/live";
+import { DashboardPage } from "../dashboard/page";
+import { workerSource } from "../decisions/source";
+import type { Env } from "../env";
+import type { BundleState } from "../policy/load";
+import { htmlPage } from "../ui/index";
+import { envOf, operator, refusalPage } from "./common";
+
+const TITLES = { signIn: "Sign in to see the dashboard", refused: "No dashboard here" };
+
+export function dashboardApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
+  const api = new Hono<{ Bindings: Env }>();
+  api.get("/", async (c) => {
+    const who = await operator(c, getBundle, personToken);
+    if (!who.ok) return refusalPage(c, who, TITLES);
+    const params = new URL(c.req.url).searchParams;
+    const since = params.getAll("since");
+    const unknown = [...params.keys()].some((k) => k !== "since");
+    if (unknown || since.length > 1 || (since.length === 1 && !isPeriod(since[0]))) {
+      const periods = Object.keys(PERIODS).join(", ");
+      const message = `The dashboard takes one parameter, since: ${periods}.`;
+      return refusalPage(c, { ok: false, reason: "decisions.invalid_query" }, TITLES, message);
+    }
+    const period = isPeriod(since[0]) ? since[0] : DEFAULT_PERIOD;
+    const state = getBundle();
+    if (!state.ok) return refusalPage(c, { ok: false, reason: "bundle.invalid" }, TITLES);
+    const now = Date.now();
+    const [figs, listed] = await Promise.all([figures(workerSource(envOf(c)), period, now), live(c.env ?? {}, now)]);
+    return htmlPage(
+      c,
+      DashboardPage({ period, figures: figs, live: listed, manifest: state.bundle.spec.manifest, by: who.by, now }),
+    );
+  });
+  return api;
+}
