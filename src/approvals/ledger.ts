@@ -6,7 +6,7 @@
  */
 import { type Admit, check, reserve } from "../tasks/admission";
 import { canonicalJson } from "../tasks/hash-chain";
-import { callEntry } from "../tasks/steps";
+import { callEntry, factsOf } from "../tasks/steps";
 import type { TaskRow, TaskStore } from "../tasks/task-store";
 import type { StepRequest } from "../tasks/types";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
@@ -42,6 +42,7 @@ export class ApprovalLedger {
         args: canonicalJson({ approval_id: id, digest: a.digest, expires_at }),
         outcome,
         reason: "approval.required",
+        facts: factsOf(a.step),
       });
     if (waiting) {
       entry(waiting.id, waiting.expires_at, "waiting");
