@@ -14,46 +14,21 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
-import { findWorkerdPid, measure, waitForQuiet } from "./load.mjs";
-import { bundleFirebreak, gatewayFixture, signToken, startWorkers } from "./workers.mjs";
+import { cliArg, findWorkerdPid, measure, printRotation, rotate } from "./load.mjs";
+import { replaceImport, signToken, startVariants } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const arg = (name, d) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : d;
-};
-const SECONDS = arg("seconds", 1.5);
-const ROUNDS = arg("rounds", 15);
-const RATE = arg("rate", 1000);
+const SECONDS = Number(cliArg("seconds", 1.5));
+const ROUNDS = Number(cliArg("rounds", 15));
+const RATE = Number(cliArg("rate", 1000));
 
 const app = (p) => JSON.stringify(join(ROOT, "src", p));
-
-/**
- * Replaces the module `specifier` imported by `importerSuffix` with `contents`. The run fails if the
- * import is not found, so a refactor of src/ cannot silently turn an ablation into a no-op.
- */
-function replaceImport(name, importerSuffix, specifier, contents) {
-  let applied = false;
-  return {
-    name,
-    setup(b) {
-      b.onResolve({ filter: /.*/ }, (a) => {
-        if (a.path !== specifier || !a.importer.endsWith(importerSuffix)) return undefined;
-        applied = true;
-        return { path: name, namespace: "ablate" };
-      });
-      b.onLoad({ filter: /.*/, namespace: "ablate" }, () => ({ resolveDir: ROOT, contents }));
-      b.onEnd(() => {
-        if (!applied) throw new Error(`${name}: ${importerSuffix} no longer imports ${specifier}`);
-      });
-    },
-  };
-}
 
 /** src/gateway/token-cache.ts never hits: every request verifies its token (jose, ES256 in WebCrypto). */
 const noTokenCache = () =>
   replaceImport(
+    ROOT,
     "no-token-cache",
     join("gateway", "identity.ts"),
     "./token-cache",
@@ -96,11 +71,8 @@ ${DIRECT_ENTRY_TAIL}`,
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-ablate-"));
 let mf;
 try {
-  const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
-  const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
-  const variants = [];
-  for (const v of VARIANTS) variants.push({ name: v.name, script: await bundleFirebreak(ROOT, bundlePath, tmp, v) });
-  const started = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, variants });
+  const started = await startVariants({ repoRoot: ROOT, outDir: tmp, variants: VARIANTS });
+  const { keys } = started;
   mf = started.mf;
   const workerdPid = findWorkerdPid();
   const headers = { authorization: `Bearer ${await signToken(keys)}` };
@@ -109,42 +81,16 @@ try {
     if (res.status !== 200) throw new Error(`${name} answered ${res.status}: ${await res.text()}`);
     await measure({ url, connections: 50, seconds: 2, headers });
   }
-  const results = Object.fromEntries(Object.keys(started.urls).map((n) => [n, []]));
-  let quietBudget = 90; // seconds of waiting for a quiet machine, in all
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, url] of Object.entries(started.urls)) {
-      let m;
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        m = await measure({ url, connections: 50, seconds: SECONDS, headers, workerdPid, overallRate: RATE });
-        if ((m.cpu_utilisation.other_processes ?? 0) <= 0.25 || quietBudget <= 0) break;
-        quietBudget -= await waitForQuiet(workerdPid, 0.15, Math.min(10, quietBudget));
-      }
-      results[name].push(m);
-    }
-  }
-  const med = (xs) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  };
-  const full = med(results.firebreak.map((m) => m.cpu_us_per_request.workerd));
-  const pass = med(results.passthrough.map((m) => m.cpu_us_per_request.workerd));
+  const rows = Object.entries(started.urls).map(([row, url]) => ({ row, url, opts: { headers } }));
+  const results = await rotate(rows, { rounds: ROUNDS, seconds: SECONDS, rate: RATE, workerdPid });
   console.log(`c=50 at ${RATE} req/s offered, ${ROUNDS} rounds x ${SECONDS} s; medians over rounds`);
-  console.log("worker              req/s   workerd CPU us/req   vs full   other load   what");
-  for (const [name, ms] of Object.entries(results)) {
-    const cpu = med(ms.map((m) => m.cpu_us_per_request.workerd));
-    const rps = med(ms.map((m) => m.req_per_s));
-    const what = VARIANTS.find((v) => v.name === name)?.what ?? (name === "firebreak" ? "full path" : "baseline");
-    const delta = name === "passthrough" ? "" : `${cpu - full >= 0 ? "+" : ""}${(cpu - full).toFixed(0)}`;
-    const other = Math.max(...ms.map((m) => m.cpu_utilisation.other_processes ?? 0)).toFixed(2);
-    console.log(
-      `${name.padEnd(18)} ${rps.toFixed(0).padStart(6)}   ${cpu.toFixed(0).padStart(18)}   ${delta.padStart(7)}   ${other.padStart(10)}   ${what}`,
-    );
-  }
-  if (process.argv.includes("--verbose")) {
-    for (const [name, ms] of Object.entries(results)) {
-      console.log(`  ${name.padEnd(18)} ${ms.map((m) => m.cpu_us_per_request.workerd.toFixed(0)).join(" ")}`);
-    }
-  }
+  const cpu = printRotation(results, {
+    reference: "firebreak",
+    whatOf: (row) => VARIANTS.find((v) => v.name === row)?.what ?? (row === "firebreak" ? "full path" : "baseline"),
+    verbose: process.argv.includes("--verbose"),
+  });
+  const full = cpu.firebreak;
+  const pass = cpu.passthrough;
   console.log(`Firebreak adds ${(full - pass).toFixed(0)} us of workerd CPU per request over the pass-through.`);
 } finally {
   await mf?.dispose();

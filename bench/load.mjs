@@ -6,9 +6,21 @@ import { readdirSync, readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
 /** One autocannon run; throws (the measurement is void) unless every request was answered 2xx. */
-export async function slice({ url, connections, seconds, headers, workerdPid = null, overallRate, authorization }) {
+export async function slice({
+  url,
+  connections,
+  seconds,
+  headers,
+  workerdPid = null,
+  overallRate,
+  authorization,
+  clientHeaders,
+}) {
   const latenciesMs = [];
   const cpu0 = cpuNow(workerdPid);
+  // `clientHeaders`: the headers of each connection, dealt round-robin (one task token per connection).
+  let dealt = 0;
+  const setupClient = clientHeaders && ((client) => client.setHeaders(clientHeaders[dealt++ % clientHeaders.length]));
   // `authorization`: a function giving the header value of each request (rebuilt per request).
   const requests = authorization
     ? [
@@ -18,7 +30,16 @@ export async function slice({ url, connections, seconds, headers, workerdPid = n
         },
       ]
     : undefined;
-  const instance = autocannon({ url, connections, duration: seconds, headers, pipelining: 1, overallRate, requests });
+  const instance = autocannon({
+    url,
+    connections,
+    duration: seconds,
+    headers,
+    pipelining: 1,
+    overallRate,
+    requests,
+    setupClient,
+  });
   const errorKinds = {};
   instance.on("reqError", (e) => {
     const kind = e?.code ?? e?.message ?? String(e);
@@ -144,4 +165,62 @@ export async function waitForQuiet(workerdPid, cores = 0.15, maxSeconds = 30) {
     if (o === null || o < cores) return waited;
   }
   return maxSeconds;
+}
+
+/** `--name value` from the command line, or `d` (a string: the caller converts). */
+export function cliArg(name, d) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : d;
+}
+
+export function median(xs) {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/**
+ * The fixed-load comparison of bench/ablate.mjs and bench/taskcost.mjs: every row ({ row, url, opts })
+ * measured in turn, `rounds` times, at `rate` req/s offered over `connections`. A slice during which
+ * other processes used more than 0.25 core is measured again, at most twice, from 90 s of waiting in all.
+ * Returns each row's slices, in order.
+ */
+export async function rotate(rows, { rounds, seconds, rate, workerdPid, connections = 50 }) {
+  const results = Object.fromEntries(rows.map((r) => [r.row, []]));
+  let quietBudget = 90;
+  for (let round = 0; round < rounds; round++) {
+    for (const r of rows) {
+      let m;
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        m = await measure({ url: r.url, connections, seconds, ...r.opts, workerdPid, overallRate: rate });
+        if ((m.cpu_utilisation.other_processes ?? 0) <= 0.25 || quietBudget <= 0) break;
+        quietBudget -= await waitForQuiet(workerdPid, 0.15, Math.min(10, quietBudget));
+      }
+      results[r.row].push(m);
+    }
+  }
+  return results;
+}
+
+/** Prints rotate()'s medians over rounds, each row's CPU against row `reference`; returns the medians. */
+export function printRotation(results, { reference, whatOf, verbose = false }) {
+  const cpuOf = (row) => median(results[row].map((m) => m.cpu_us_per_request.workerd));
+  const ref = cpuOf(reference);
+  const width = Math.max(18, ...Object.keys(results).map((r) => r.length));
+  console.log(`${"worker".padEnd(width)}  req/s   workerd CPU us/req   vs ${reference}   other load   what`);
+  for (const [row, ms] of Object.entries(results)) {
+    const cpu = cpuOf(row);
+    const rps = median(ms.map((m) => m.req_per_s));
+    const delta = row === reference ? "" : `${cpu - ref >= 0 ? "+" : ""}${(cpu - ref).toFixed(0)}`;
+    const other = Math.max(...ms.map((m) => m.cpu_utilisation.other_processes ?? 0)).toFixed(2);
+    console.log(
+      `${row.padEnd(width)} ${rps.toFixed(0).padStart(6)}   ${cpu.toFixed(0).padStart(18)}   ` +
+        `${delta.padStart(reference.length + 3)}   ${other.padStart(10)}   ${whatOf(row)}`,
+    );
+  }
+  if (verbose) {
+    for (const [row, ms] of Object.entries(results)) {
+      console.log(`  ${row.padEnd(width)} ${ms.map((m) => m.cpu_us_per_request.workerd.toFixed(0)).join(" ")}`);
+    }
+  }
+  return Object.fromEntries(Object.keys(results).map((r) => [r, cpuOf(r)]));
 }

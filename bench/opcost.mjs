@@ -3,7 +3,9 @@
 // an operation K times per request (`/op/<name>`), and the operation's cost is
 // (workerd CPU per request - the same for `/op/none`) / K, at a fixed offered load. Inside workerd
 // the clock does not advance during execution, so the cost is read from workerd's CPU time instead.
-//   node bench/opcost.mjs [--rounds 8] [--seconds 1.5] [--only name,name]
+// The task path's operations (RPCs, SQLite writes and commits, the step log hash, EdDSA) are in
+// bench/opcost-tasks.mjs; the objects' SQLite files are on tmpfs as in `npm run bench` (--disk: on disk).
+//   node bench/opcost.mjs [--rounds 8] [--seconds 1.5] [--only name,name] [--disk]
 // Not part of `npm run bench`; its results are summarised in docs/benchmarks.md.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,17 +14,21 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { register } from "tsx/esm/api";
-import { findWorkerdPid, measure } from "./load.mjs";
-import { gatewayFixture, readWranglerConfig, signToken } from "./workers.mjs";
+import { cliArg, findWorkerdPid, measure, median } from "./load.mjs";
+import { TASK_OPS, taskOpsCode } from "./opcost-tasks.mjs";
+import {
+  GATEWAY_ORIGIN,
+  gatewayFixture,
+  memoryDurableObjectsDir,
+  readWranglerConfig,
+  signToken,
+  taskKey,
+} from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const arg = (name, d) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : d;
-};
-const ROUNDS = Number(arg("rounds", 8));
-const SECONDS = Number(arg("seconds", 1.5));
+const ROUNDS = Number(cliArg("rounds", 8));
+const SECONDS = Number(cliArg("seconds", 1.5));
 const RATE = 200; // requests per second offered; K is chosen so that no operation saturates workerd
 
 /** name -> [K, what]. The worker below implements each. */
@@ -51,6 +57,7 @@ const OPS = {
   console_log: [100, "console.log of one decision record line"],
   random_uuid: [100, "crypto.randomUUID()"],
   iso_date: [100, "new Date().toISOString()"],
+  ...TASK_OPS,
 };
 
 const src = (p) => JSON.stringify(join(ROOT, "src", p));
@@ -206,17 +213,23 @@ export default {
       case "console_log": { const line = logLine(REC); for (let i = 0; i < k; i++) console.log(line); break; }
       case "random_uuid": for (let i = 0; i < k; i++) sink += crypto.randomUUID().length; break;
       case "iso_date": for (let i = 0; i < k; i++) sink += new Date().toISOString().length; break;
-      default: return new Response("unknown op " + op, { status: 404 });
+      default: {
+        const r = await taskOp(op, k, env, bundle);
+        if (r === null) return new Response("unknown op " + op, { status: 404 });
+        sink += r;
+      }
     }
     return new Response(String(sink & 1));
   },
 };
 let upstreamHeadersOnce;
+${taskOpsCode((p) => src(p))}
 `;
 
-const only = arg("only", null)?.split(",");
+const only = cliArg("only", null)?.split(",");
 const ops = Object.entries(OPS).filter(([n]) => n === "none" || !only || only.includes(n));
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-opcost-"));
+const doDir = process.argv.includes("--disk") ? null : memoryDurableObjectsDir();
 let mf;
 let stderrText = "";
 try {
@@ -238,6 +251,7 @@ try {
   mf = new Miniflare({
     log: new Log(LogLevel.WARN),
     cf: { colo: "BENCH", country: "XX" },
+    ...(doDir ? { durableObjectsPersist: doDir } : {}),
     handleRuntimeStdio(stdout, stderr) {
       stdout.resume();
       stderr.on("data", (d) => {
@@ -253,7 +267,15 @@ try {
         modulesRoot: tmp,
         compatibilityDate: config.compatibilityDate,
         compatibilityFlags: config.compatibilityFlags,
-        bindings: { TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }) },
+        durableObjects: {
+          OPS: { className: "OpcostObject", useSQLite: true },
+          TASKS: { className: "TaskObject", useSQLite: true },
+        },
+        bindings: {
+          TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
+          GATEWAY_ORIGIN,
+          FIREBREAK_TASK_KEY: taskKey(),
+        },
         unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
       },
     ],
@@ -284,11 +306,7 @@ try {
       cpu[name].push(m.cpu_us_per_request.workerd);
     }
   }
-  const med = (xs) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  };
-  const none = med(cpu.none);
+  const none = median(cpu.none);
   console.log(
     `workerd CPU per operation (${ROUNDS} rounds x ${SECONDS} s at ${RATE} req/s; baseline ${none.toFixed(0)} us/req)`,
   );
@@ -298,7 +316,7 @@ try {
     const per = cpu[name].map((c, i) => (c - cpu.none[i]) / k);
     const sorted = [...per].sort((a, b) => a - b);
     console.log(
-      `${name.padEnd(26)} ${((med(cpu[name]) - none) / k).toFixed(2).padStart(7)}   ` +
+      `${name.padEnd(26)} ${((median(cpu[name]) - none) / k).toFixed(2).padStart(7)}   ` +
         `(${sorted[0].toFixed(2)} .. ${sorted[sorted.length - 1].toFixed(2)})`.padEnd(22) +
         `${what}`,
     );
@@ -306,4 +324,5 @@ try {
 } finally {
   await mf?.dispose();
   rmSync(tmp, { recursive: true, force: true });
+  if (doDir) rmSync(doDir, { recursive: true, force: true });
 }

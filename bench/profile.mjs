@@ -2,7 +2,10 @@
 // CPU profile of the Firebreak isolate inside workerd while autocannon loads it (c=50), through the
 // V8 inspector Miniflare exposes. Prints the functions and modules with the most self time, and
 // writes the .cpuprofile (open it in Chrome DevTools > Performance) to the temp directory.
-//   node bench/profile.mjs [--seconds 8]
+//   node bench/profile.mjs [--seconds 8] [--tasks]
+// --tasks: the calls carry task tokens (a task per connection, started through the API), so the
+// profile includes admission: task-token verification, the admit and settle RPCs and the task
+// objects (they run in the same isolate).
 // Sampling shows JavaScript time only: work inside workerd's C++ (BoringSSL for the signature,
 // the HTTP stack, stdout for logs) shows up under the JS function that called it, or as "(program)".
 // Not part of `npm run bench`.
@@ -13,12 +16,14 @@ import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import WebSocket from "ws";
 import { measure } from "./load.mjs";
+import { startTasks } from "./tasks.mjs";
 import { bundleFirebreak, gatewayFixture, signToken, startWorkers } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const i = process.argv.indexOf("--seconds");
 const SECONDS = i > 0 ? Number(process.argv[i + 1]) : 8;
+const TASKS = process.argv.includes("--tasks");
 const INSPECTOR_PORT = 9329;
 
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-profile-"));
@@ -28,8 +33,11 @@ try {
   const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
   const w = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, inspectorPort: INSPECTOR_PORT });
   mf = w.mf;
-  const headers = { authorization: `Bearer ${await signToken(keys)}` };
-  await measure({ url: w.urls.firebreak, connections: 50, seconds: 3, headers }); // warm-up
+  const token = await signToken(keys);
+  const load = TASKS
+    ? { clientHeaders: (await startTasks(new URL("/", w.urls.firebreak), token, 50)).map((t) => t.headers) }
+    : { headers: { authorization: `Bearer ${token}` } };
+  await measure({ url: w.urls.firebreak, connections: 50, seconds: 3, ...load }); // warm-up
 
   const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:firebreak`);
   await new Promise((resolve, reject) => {
@@ -54,7 +62,7 @@ try {
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 250 });
   await send("Profiler.start");
-  const m = await measure({ url: w.urls.firebreak, connections: 50, seconds: SECONDS, headers });
+  const m = await measure({ url: w.urls.firebreak, connections: 50, seconds: SECONDS, ...load });
   const { result } = await send("Profiler.stop");
   ws.close();
   const profile = result.profile;
@@ -106,12 +114,21 @@ try {
   const stages = [
     "handleProxy",
     "route",
+    "verifyCaller",
     "verifyAgent",
+    "verifyTaskToken",
     "jwtVerify",
     "classify",
     "extractArgs",
     "decide",
     "admit",
+    "settle",
+    "transactionSync",
+    "check",
+    "reserve",
+    "append",
+    "chainHash",
+    "canonicalJson",
     "forward",
     "upstreamHeaders",
     "responseHeaders",

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // `npm run bench`: one process, one run (docs/benchmarks.md).
 //   1. http:  a bare pass-through worker and Firebreak's full path, both in Miniflare against the same
-//             fake upstream worker, loaded by autocannon (programmatic, in this process) at c=1 and c=50
+//             fake upstream worker, loaded by autocannon (programmatic, in this process) at c=1 and c=50;
+//             Firebreak with a workload token (no task) and with task tokens (admission in the task's
+//             Durable Object: a task per connection, and all connections on one hot task)
 //   2. micro: classify + decide on generated bundles of 10, 100, 1,000 and 10,000 rules (this process,
 //             after workerd has stopped)
 // Prints a table and writes bench/results/latest.json. Targets are reported, never asserted; a
-// measurement in which any request was not 2xx fails the run.
+// measurement in which any request was not 2xx fails the run, and so does a task path whose calls
+// were not all admitted by their tasks (bench/tasks.mjs).
 //   node bench/run.mjs [--seconds 10] [--warmup 3] [--skip-micro] [--skip-http] [--skip-fresh-tokens]
+//                      [--skip-tasks]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,11 +18,14 @@ import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { findWorkerdPid, slice, summarise, waitForQuiet } from "./load.mjs";
 import { runMicro } from "./micro.mjs";
+import { labelOf, round, table } from "./report.mjs";
+import { BENCH_PROFILE, checkTaskPath, countAdmitted, startTasks } from "./tasks.mjs";
 import {
   ALLOWED_PATH,
   bundleFirebreak,
   freshTokens,
   gatewayFixture,
+  memoryDurableObjectsDir,
   signToken,
   startWorkers,
   writeJson,
@@ -37,9 +44,12 @@ const RULE_COUNTS = [10, 100, 1000, 10000];
 /** A round during which other processes used more than this many cores is measured again. */
 const BUSY_CORES = 0.25;
 const QUIET_BUDGET_S = 60;
+const FRESH_TOKENS = !argv.includes("--skip-fresh-tokens");
+const TASKS = !argv.includes("--skip-tasks");
 
 const TARGETS = {
   throughput_ratio_c50_min: 0.85,
+  throughput_ratio_c50_tasks_min: 0.6,
   decide_us_p50_at_1000_max: 5,
   decide_10000_over_10_max: 2,
 };
@@ -72,6 +82,9 @@ const out = {
     concurrency: CONCURRENCY,
     rule_counts: RULE_COUNTS,
     request: `GET ${ALLOWED_PATH} (ES256 token, sub agent-1, inline JWKS)`,
+    task_request: TASKS
+      ? `the same request with a task token (EdDSA) of profile ${BENCH_PROFILE}, started by POST /_firebreak/v1/tasks`
+      : null,
     load_generator: "autocannon (programmatic) in the same Node process as Miniflare; workerd is a child process",
   },
   targets: TARGETS,
@@ -81,6 +94,10 @@ const out = {
 let http = null;
 if (!argv.includes("--skip-http")) {
   const tmp = mkdtempSync(join(tmpdir(), "firebreak-bench-http-"));
+  const doDir = memoryDurableObjectsDir();
+  out.config.durable_object_storage = doDir
+    ? "tmpfs (/dev/shm)"
+    : "Miniflare's default (a temporary directory on disk)";
   let mf;
   try {
     const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
@@ -89,12 +106,14 @@ if (!argv.includes("--skip-http")) {
       repoRoot: ROOT,
       firebreakScript,
       keys,
-      freshTokenWorker: !argv.includes("--skip-fresh-tokens"),
+      freshTokenWorker: FRESH_TOKENS,
+      durableObjectsDir: doDir,
     });
     mf = w.mf;
     const workerdPid = findWorkerdPid();
-    const headers = { authorization: `Bearer ${await signToken(keys)}` };
-    await checkAnswers(w.urls, headers);
+    const workloadToken = await signToken(keys);
+    const headers = { authorization: `Bearer ${workloadToken}` };
+    const passthroughBody = await checkAnswers(w.urls, headers);
 
     log(
       `\nHTTP (autocannon; ${SECONDS} s per worker in ${SLICES} slices of ${SLICE_SECONDS} s, workers alternating, ` +
@@ -105,24 +124,57 @@ if (!argv.includes("--skip-http")) {
     const logLinesBefore = w.stdio.decisionLines;
     let firebreakRequests = 0;
     const fresh = freshTokens(keys);
-    const targets = {
+    // Task tokens from the real API; the tasks run in the `firebreak` worker (its Durable Objects).
+    const base = new URL("/", w.urls.firebreak);
+    let tasks = null;
+    if (TASKS) {
+      const check = await checkTaskPath(w.urls.firebreak, workloadToken, passthroughBody);
+      firebreakRequests += check.calls_2xx;
+      const many = await startTasks(base, workloadToken, 50);
+      const [one, hot] = await startTasks(base, workloadToken, 2);
+      tasks = {
+        check,
+        sets: { c1: { tasks: [one], ok: 0 }, c50: { tasks: many, ok: 0 }, c50_hot: { tasks: [hot], ok: 0 } },
+      };
+    }
+    /** The workers measured at concurrency c, by result key; `tally` counts 2xx answers of a task set. */
+    const targetsAt = (c) => ({
       passthrough: { name: "passthrough", opts: { headers } },
       firebreak: { name: "firebreak", opts: { headers } },
-      firebreak_fresh_tokens: { name: "firebreak-fresh", opts: { authorization: () => `Bearer ${fresh()}` } },
-    };
-    const check = await fetch(w.urls["firebreak-fresh"] ?? w.urls.firebreak, {
-      headers: { authorization: `Bearer ${fresh()}` },
+      ...(c === 50 && FRESH_TOKENS
+        ? { firebreak_fresh_tokens: { name: "firebreak-fresh", opts: { authorization: () => `Bearer ${fresh()}` } } }
+        : {}),
+      ...(tasks
+        ? {
+            firebreak_tasks: {
+              name: "firebreak",
+              tally: tasks.sets[`c${c}`],
+              opts: { clientHeaders: tasks.sets[`c${c}`].tasks.map((t) => t.headers) },
+            },
+            ...(c === 50
+              ? {
+                  firebreak_hot_task: {
+                    name: "firebreak",
+                    tally: tasks.sets.c50_hot,
+                    opts: { headers: tasks.sets.c50_hot.tasks[0].headers },
+                  },
+                }
+              : {}),
+          }
+        : {}),
     });
-    if (check.status !== 200) throw new Error(`a fresh token was answered ${check.status}: ${await check.text()}`);
-    firebreakRequests += 1;
+    if (FRESH_TOKENS) {
+      const check = await fetch(w.urls["firebreak-fresh"], { headers: { authorization: `Bearer ${fresh()}` } });
+      if (check.status !== 200) throw new Error(`a fresh token was answered ${check.status}: ${await check.text()}`);
+      firebreakRequests += 1;
+    }
 
     /**
-     * One slice of `key` at concurrency c. Measured again (once) when connections failed without any
-     * non-2xx answer (seen once in ~40 runs: 12 socket errors in 20,000 requests); a non-2xx answer,
-     * or a second failure, ends the run.
+     * One slice of target `t` at concurrency c. Measured again (once) when connections failed without
+     * any non-2xx answer (seen once in ~40 runs: 12 socket errors in 20,000 requests); a non-2xx
+     * answer, or a second failure, ends the run.
      */
-    const once = async (key, c, seconds, withCpu) => {
-      const t = targets[key];
+    const once = async (key, t, c, seconds, withCpu) => {
       for (let attempt = 1; ; attempt++) {
         try {
           const s = await slice({
@@ -133,6 +185,7 @@ if (!argv.includes("--skip-http")) {
             workerdPid: withCpu ? workerdPid : null,
           });
           if (t.name.startsWith("firebreak")) firebreakRequests += s.ok;
+          if (t.tally) t.tally.ok += s.ok;
           return s;
         } catch (e) {
           if (attempt === 2 || !e.connectionErrorsOnly) throw e;
@@ -146,15 +199,15 @@ if (!argv.includes("--skip-http")) {
     // turns in short slices: each sees the same mix of fast and slow phases. A round in which other
     // processes used more than BUSY_CORES is measured again (at most twice per concurrency).
     for (const c of CONCURRENCY) {
-      const keys_ =
-        c === 50 && !argv.includes("--skip-fresh-tokens") ? Object.keys(targets) : ["passthrough", "firebreak"];
-      for (const key of keys_) await once(key, c, WARMUP_SECONDS, false);
+      const targets = targetsAt(c);
+      const keys_ = Object.keys(targets);
+      for (const key of keys_) await once(key, targets[key], c, WARMUP_SECONDS, false);
       const slices = Object.fromEntries(keys_.map((k) => [k, []]));
       let repeats = 0;
       for (let r = 0; r < SLICES; r++) {
         quietBudget -= await waitForQuiet(workerdPid, BUSY_CORES / 2, Math.max(0, Math.min(10, quietBudget)));
         const got = {};
-        for (const key of keys_) got[key] = await once(key, c, SLICE_SECONDS, true);
+        for (const key of keys_) got[key] = await once(key, targets[key], c, SLICE_SECONDS, true);
         const busy = Math.max(...Object.values(got).map((g) => g.otherCores ?? 0));
         if (busy > BUSY_CORES && repeats < 2) {
           repeats++;
@@ -167,18 +220,11 @@ if (!argv.includes("--skip-http")) {
       const h = {};
       http[`c${c}`] = h;
       for (const key of keys_) h[key] = summarise(slices[key]);
-      h.ratio = h.firebreak.req_per_s / h.passthrough.req_per_s;
-      // The same comparison through workerd's CPU per request (workerd is the bottleneck): steadier.
-      h.cpu_ratio = h.passthrough.cpu_us_per_request.workerd / h.firebreak.cpu_us_per_request.workerd;
-      h.ratio_by_round = slices.firebreak.map((f, i) =>
-        round(f.ok / f.seconds / (slices.passthrough[i].ok / slices.passthrough[i].seconds), 3),
-      );
-      if (h.firebreak_fresh_tokens) h.ratio_fresh_tokens = h.firebreak_fresh_tokens.req_per_s / h.passthrough.req_per_s;
+      compare(h, slices);
       for (const key of keys_) {
         const m = h[key];
-        const label = key === "firebreak_fresh_tokens" ? "firebreak, new token per request" : key;
         log(
-          `  ${label.padEnd(11)} c=${String(c).padEnd(2)} ${m.req_per_s.toFixed(0).padStart(6)} req/s  ` +
+          `  ${labelOf(key, c).padEnd(44)} c=${String(c).padEnd(2)} ${m.req_per_s.toFixed(0).padStart(6)} req/s  ` +
             `p50 ${m.latency_ms.p50.toFixed(3)} ms  p99 ${m.latency_ms.p99.toFixed(3)} ms  ` +
             `workerd ${m.cpu_us_per_request.workerd} us CPU/req  (other load ${m.cpu_utilisation.other_processes} cores)`,
         );
@@ -187,22 +233,35 @@ if (!argv.includes("--skip-http")) {
         `  ratio c=${c}: ${h.ratio.toFixed(3)} (by round: ${h.ratio_by_round.join(", ")}); ` +
           `workerd CPU per request, pass-through / Firebreak: ${h.cpu_ratio.toFixed(3)}`,
       );
+      if (h.ratio_tasks !== undefined) {
+        log(
+          `  ratio c=${c} with tasks: ${h.ratio_tasks.toFixed(3)} (by round: ${h.ratio_tasks_by_round.join(", ")}); ` +
+            `by CPU ${h.cpu_ratio_tasks.toFixed(3)}` +
+            (h.ratio_hot_task === undefined ? "" : `; one hot task ${h.ratio_hot_task.toFixed(3)}`),
+        );
+      }
     }
     await new Promise((r) => setTimeout(r, 500)); // let the last log lines cross the pipe
     // One decision log line per Firebreak request (2xx ones counted; a voided attempt may add more lines).
     http.decision_log_lines = w.stdio.decisionLines - logLinesBefore;
     http.firebreak_requests_2xx = firebreakRequests;
-    out.throughput_ratio_c50 = round(http.c50.ratio, 3);
-    out.throughput_ratio_c1 = round(http.c1.ratio, 3);
-    out.cpu_ratio_c50 = round(http.c50.cpu_ratio, 3);
-    out.firebreak_added_workerd_cpu_us_c50 = round(
-      http.c50.firebreak.cpu_us_per_request.workerd - http.c50.passthrough.cpu_us_per_request.workerd,
-      1,
-    );
+    if (tasks) {
+      http.tasks = { profile: BENCH_PROFILE, check: tasks.check, admitted: {} };
+      for (const [name, set] of Object.entries(tasks.sets)) {
+        http.tasks.admitted[name] = await countAdmitted(base, set.tasks, set.ok);
+      }
+      log(
+        `  admission: ${Object.entries(http.tasks.admitted)
+          .map(([n, a]) => `${n} ${a.calls_counted} calls counted by ${a.tasks} task(s) for ${a.requests_2xx} 2xx`)
+          .join("; ")}; step logs verified`,
+      );
+    }
+    summariseHttp(out, http);
     out.http = http;
   } finally {
     await mf?.dispose();
     rmSync(tmp, { recursive: true, force: true });
+    if (doDir) rmSync(doDir, { recursive: true, force: true });
   }
 }
 
@@ -218,13 +277,16 @@ if (!argv.includes("--skip-micro")) {
 // ---------------------------------------------------------------------------------------- summary
 out.targets_met = {};
 if (http) out.targets_met.throughput_ratio_c50 = out.throughput_ratio_c50 >= TARGETS.throughput_ratio_c50_min;
+if (http?.tasks) {
+  out.targets_met.throughput_ratio_c50_tasks = out.throughput_ratio_c50_tasks >= TARGETS.throughput_ratio_c50_tasks_min;
+}
 if (micro) {
   out.decide_10000_over_10 = round(out.decide_us_p50["10000"] / out.decide_us_p50["10"], 2);
   out.targets_met.decide_us_p50_at_1000 = out.decide_us_p50["1000"] <= TARGETS.decide_us_p50_at_1000_max;
   out.targets_met.decide_10000_over_10 = out.decide_10000_over_10 <= TARGETS.decide_10000_over_10_max;
 }
 out.elapsed_s = Math.round((Date.now() - started) / 1000);
-out.table = table(out);
+out.table = table(out, CONCURRENCY, RULE_COUNTS);
 log(`\n${out.table}`);
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
 writeJson(join(ROOT, "bench/results/latest.json"), out);
@@ -244,67 +306,54 @@ async function checkAnswers(urls, headers) {
   }
   if (bodies.firebreak !== bodies.passthrough)
     throw new Error("firebreak and the pass-through answered different bodies");
+  return bodies.passthrough;
 }
 
-function table(o) {
-  const lines = [];
-  if (o.http) {
-    lines.push("| concurrency | worker | req/s | p50 ms | p99 ms | workerd CPU us/req | Firebreak / pass-through |");
-    lines.push("|---|---|---:|---:|---:|---:|---:|");
-    for (const c of CONCURRENCY) {
-      const h = o.http[`c${c}`];
-      for (const name of ["passthrough", "firebreak"]) {
-        const m = h[name];
-        lines.push(
-          `| ${c} | ${name} | ${m.req_per_s.toFixed(0)} | ${m.latency_ms.p50.toFixed(3)} | ${m.latency_ms.p99.toFixed(3)} | ` +
-            `${m.cpu_us_per_request.workerd ?? "n/a"} | ${name === "firebreak" ? h.ratio.toFixed(3) : ""} |`,
-        );
-      }
-    }
-    const f = o.http.c50.firebreak_fresh_tokens;
-    if (f) {
-      lines.push(
-        `| 50 | firebreak, new token per request | ${f.req_per_s.toFixed(0)} | ${f.latency_ms.p50.toFixed(3)} | ` +
-          `${f.latency_ms.p99.toFixed(3)} | ${f.cpu_us_per_request.workerd ?? "n/a"} | (${o.http.c50.ratio_fresh_tokens.toFixed(3)}) |`,
-      );
-    }
-    lines.push("");
+/** Ratios of one concurrency level: each Firebreak row over the pass-through measured in the same rounds. */
+function compare(h, slices) {
+  const pass = h.passthrough;
+  const rate = (s) => s.ok / s.seconds;
+  const byRound = (key) => slices[key].map((f, i) => round(rate(f) / rate(slices.passthrough[i]), 3));
+  h.ratio = h.firebreak.req_per_s / pass.req_per_s;
+  // The same comparison through workerd's CPU per request (workerd is the bottleneck): steadier.
+  h.cpu_ratio = pass.cpu_us_per_request.workerd / h.firebreak.cpu_us_per_request.workerd;
+  h.ratio_by_round = byRound("firebreak");
+  if (h.firebreak_fresh_tokens) h.ratio_fresh_tokens = h.firebreak_fresh_tokens.req_per_s / pass.req_per_s;
+  if (h.firebreak_tasks) {
+    h.ratio_tasks = h.firebreak_tasks.req_per_s / pass.req_per_s;
+    h.cpu_ratio_tasks = pass.cpu_us_per_request.workerd / h.firebreak_tasks.cpu_us_per_request.workerd;
+    h.ratio_tasks_by_round = byRound("firebreak_tasks");
   }
-  if (o.micro) {
-    lines.push(
-      "| rules | classify+decide p50 us | classify p50 us | decide p50 us | rules scanned (sub + any) | compile ms |",
-    );
-    lines.push("|---:|---:|---:|---:|---:|---:|");
-    for (const n of RULE_COUNTS) {
-      const m = o.micro[String(n)];
-      lines.push(
-        `| ${n} | ${m.classify_decide_us.p50.toFixed(3)} | ${m.classify_us.p50.toFixed(3)} | ${m.decide_us.p50.toFixed(3)} | ` +
-          `${m.scanned_for_request.by_sub} + ${m.scanned_for_request.any} | ${m.compile_ms.toFixed(0)} |`,
-      );
-    }
-    lines.push("");
+  if (h.firebreak_hot_task) {
+    h.ratio_hot_task = h.firebreak_hot_task.req_per_s / pass.req_per_s;
+    h.cpu_ratio_hot_task = pass.cpu_us_per_request.workerd / h.firebreak_hot_task.cpu_us_per_request.workerd;
+    h.ratio_hot_task_by_round = byRound("firebreak_hot_task");
   }
-  const t = [];
-  if (o.http) {
-    t.push(
-      `ratio at c=50 ${o.throughput_ratio_c50.toFixed(3)} (target >= 0.85: ${yes(o.targets_met.throughput_ratio_c50)}; ` +
-        `by workerd CPU per request ${o.cpu_ratio_c50.toFixed(3)}: Firebreak adds ${o.firebreak_added_workerd_cpu_us_c50} us)`,
-    );
-  }
-  if (o.micro) {
-    t.push(
-      `classify+decide p50 at 1,000 rules ${o.decide_us_p50["1000"]} us (target <= 5: ${yes(o.targets_met.decide_us_p50_at_1000)})`,
-    );
-    t.push(`10,000 / 10 rules ${o.decide_10000_over_10}x (target <= 2: ${yes(o.targets_met.decide_10000_over_10)})`);
-  }
-  lines.push(`Targets: ${t.join("; ")}`);
-  return lines.join("\n");
 }
 
-function yes(b) {
-  return b ? "met" : "NOT met";
-}
-
-function round(x, d) {
-  return Math.round(x * 10 ** d) / 10 ** d;
+/** The headline HTTP figures, at the top of latest.json. */
+function summariseHttp(o, h) {
+  const cpu = (m) => m?.cpu_us_per_request.workerd;
+  o.throughput_ratio_c50 = round(h.c50.ratio, 3);
+  o.throughput_ratio_c1 = round(h.c1.ratio, 3);
+  o.cpu_ratio_c50 = round(h.c50.cpu_ratio, 3);
+  o.firebreak_added_workerd_cpu_us_c50 = round(cpu(h.c50.firebreak) - cpu(h.c50.passthrough), 1);
+  if (!h.tasks) return;
+  o.throughput_ratio_c50_tasks = round(h.c50.ratio_tasks, 3);
+  o.throughput_ratio_c50_hot_task = round(h.c50.ratio_hot_task, 3);
+  o.throughput_ratio_c1_tasks = round(h.c1.ratio_tasks, 3);
+  o.cpu_ratio_c50_tasks = round(h.c50.cpu_ratio_tasks, 3);
+  o.cpu_ratio_c50_hot_task = round(h.c50.cpu_ratio_hot_task, 3);
+  // What admission adds to Firebreak's path (task token + task object), over the no-task path.
+  o.tasks_added_workerd_cpu_us_c50 = round(cpu(h.c50.firebreak_tasks) - cpu(h.c50.firebreak), 1);
+  o.workerd_cpu_us_per_request = Object.fromEntries(
+    CONCURRENCY.map((c) => [
+      `c${c}`,
+      Object.fromEntries(
+        Object.entries(h[`c${c}`])
+          .filter(([, m]) => m?.cpu_us_per_request)
+          .map(([k, m]) => [k, cpu(m)]),
+      ),
+    ]),
+  );
 }

@@ -3,13 +3,14 @@
 //   passthrough   the baseline: forwards the request to https://api.github.com/<path> and returns the answer
 //   firebreak     the real worker: wrangler.toml's `main` (src/index.ts) bundled by esbuild, with the test
 //                 gateway policy bundle in place of build/bundle.json, and wrangler.toml's compatibility
-//                 date and flags, Durable Object and Analytics Engine bindings and vars
+//                 date and flags, Durable Object and Analytics Engine bindings and vars, plus a task
+//                 signing key made for the run and GATEWAY_ORIGIN, so tasks can be started and used
 // Both the pass-through and Firebreak reach the upstream the same way: a plain `fetch` to
 // https://api.github.com, routed by Miniflare's `outboundService: "upstream"` to the upstream worker.
 // Each of passthrough and firebreak listens on its own socket (`unsafeDirectSockets`), so load reaches
 // them without Miniflare's entry/router worker in the way.
-import { createPrivateKey, sign } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { importJWK, SignJWT } from "jose";
@@ -19,6 +20,8 @@ export const COMPATIBILITY_DATE = "2026-04-20"; // the pass-through and upstream
 export const ALLOWED_PATH = "/github/repos/acme/api/issues/1";
 const AUDIENCE = "https://firebreak.test";
 const INLINE_ISSUER = "https://inline.test.example";
+/** `iss` and `aud` of the task tokens the Firebreak workers sign (`GATEWAY_ORIGIN`). */
+export const GATEWAY_ORIGIN = "https://firebreak.bench.example";
 
 const UPSTREAM_BODY = JSON.stringify({
   id: 1,
@@ -90,6 +93,34 @@ function bundleJsonPlugin(bundlePath) {
 }
 
 /**
+ * esbuild plugin for bench variants (ablate.mjs, taskcost.mjs): replaces the module `specifier`
+ * imported by `importerSuffix` with `contents` (resolved from `repoRoot`). The build fails if the
+ * import is not found, so a refactor of src/ cannot silently turn a variant into the real thing.
+ */
+export function replaceImport(repoRoot, name, importerSuffix, specifier, contents) {
+  let applied = false;
+  return {
+    name,
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (a) => {
+        if (a.path !== specifier || !a.importer.endsWith(importerSuffix)) return undefined;
+        applied = true;
+        return { path: name, namespace: "bench-variant" };
+      });
+      // Filtered by name: several of these plugins may share one build.
+      b.onLoad({ filter: new RegExp(`^${name}$`), namespace: "bench-variant" }, () => ({
+        resolveDir: repoRoot,
+        contents,
+        loader: "ts",
+      }));
+      b.onEnd(() => {
+        if (!applied) throw new Error(`${name}: ${importerSuffix} no longer imports ${specifier}`);
+      });
+    },
+  };
+}
+
+/**
  * Compiles the gateway test policies (test/fixtures/policies/gateway) with the real compiler into
  * `<outDir>/bundle.json`, and reads the committed test keys: what every bench script measures with.
  */
@@ -142,6 +173,28 @@ export async function bundleFirebreak(repoRoot, bundlePath, outDir, variant = {}
   return outfile;
 }
 
+/** A task signing key (FIREBREAK_TASK_KEY) for this run only, as vitest.config.ts makes one per test run. */
+export function taskKey() {
+  return JSON.stringify({
+    ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }),
+    kid: "bench-task-key",
+    alg: "EdDSA",
+  });
+}
+
+/**
+ * bench/ablate.mjs and bench/taskcost.mjs: the gateway fixture compiled, Firebreak bundled as is and once
+ * per variant (bundleFirebreak's `variant`), all started in one Miniflare (startWorkers' other options).
+ */
+export async function startVariants({ repoRoot, outDir, variants, ...options }) {
+  const { bundlePath, keys } = await gatewayFixture(repoRoot, outDir);
+  const firebreakScript = await bundleFirebreak(repoRoot, bundlePath, outDir);
+  const built = [];
+  for (const v of variants)
+    built.push({ name: v.name, script: await bundleFirebreak(repoRoot, bundlePath, outDir, v) });
+  return { ...(await startWorkers({ repoRoot, firebreakScript, keys, variants: built, ...options })), keys };
+}
+
 export async function signToken(keys, sub = "agent-1") {
   const k = keys.es256;
   const now = Math.floor(Date.now() / 1000);
@@ -179,11 +232,16 @@ export async function startWorkers({
   variants = [],
   inspectorPort,
   freshTokenWorker = false,
+  durableObjectsDir,
 }) {
   const stdio = { lines: 0, decisionLines: 0, stderr: "" };
   const config = await readWranglerConfig(repoRoot);
+  const FIREBREAK_TASK_KEY = taskKey();
   const mf = new Miniflare({
     log: new Log(LogLevel.WARN),
+    // Where the Durable Objects' SQLite files live (see durableObjectsDir below); Miniflare's default
+    // is a temporary directory on disk.
+    ...(durableObjectsDir ? { durableObjectsPersist: durableObjectsDir } : {}),
     inspectorPort,
     cf: { colo: "BENCH", country: "XX" }, // no fetch of the real Request.cf (no internet here)
     handleRuntimeStdio(stdout, stderr) {
@@ -217,6 +275,8 @@ export async function startWorkers({
           ...config.vars,
           GITHUB_TOKEN: "bench-github-token",
           TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
+          GATEWAY_ORIGIN,
+          FIREBREAK_TASK_KEY,
         },
         outboundService: "upstream",
         unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
@@ -248,6 +308,22 @@ export async function startWorkers({
     urls[name] = new URL(ALLOWED_PATH, await mf.unsafeGetDirectURL(name)).href;
   }
   return { mf, urls, stdio };
+}
+
+/**
+ * A directory for the Durable Objects' SQLite files in memory (tmpfs), or null where there is none.
+ * On disk, every write of a task object waits for its commit's fsync (the output gate holds the answer),
+ * which on this shared VM took 4-10 ms per admit or settle while other sessions were writing: the task
+ * path's figures would then measure the neighbours' I/O, not Firebreak (docs/benchmarks.md). Production
+ * commits are replicated, not fsynced on the isolate's machine. The caller removes the directory.
+ */
+export function memoryDurableObjectsDir() {
+  if (!existsSync("/dev/shm")) return null;
+  try {
+    return mkdtempSync("/dev/shm/firebreak-bench-do-");
+  } catch {
+    return null;
+  }
 }
 
 export function writeJson(path, value) {
