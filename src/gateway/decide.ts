@@ -48,13 +48,22 @@ export function personNeeded(
 /** Matches no one: an issuer list no issuer name equals. */
 const NOBODY: AgentMatch = { issuer: [] };
 
-const readsState = new WeakMap<object, boolean>();
-/** Whether any rule condition names `task.calls`, `task.services` or `task.labels_read` (cached per bundle). */
-export function readsTaskState(spec: LoadedBundle["spec"]): boolean {
-  let v = readsState.get(spec);
-  if (v === undefined) {
-    v = spec.rules.some((r) => r.when !== null && /\btask\.(calls|services|labels_read)\b/.test(r.when));
-    readsState.set(spec, v);
+const readsState = new WeakMap<object, boolean[]>();
+const TASK_STATE = /\btask\.(calls|services|labels_read)\b/;
+
+/**
+ * Whether a rule that can decide this action (any rule of its index bucket) names `task.calls`,
+ * `task.services` or `task.labels_read`: only then is the task's state fetched before deciding (one
+ * more Durable Object call). Computed once per bundle, per action.
+ */
+export function readsTaskState(bundle: LoadedBundle, action: number): boolean {
+  let perAction = readsState.get(bundle.spec);
+  if (perAction === undefined) {
+    const reads = bundle.spec.rules.map((r) => r.when !== null && TASK_STATE.test(r.when));
+    perAction = bundle.spec.index.map(
+      (b) => b.any.some((i) => reads[i]) || Object.values(b.by_sub).some((list) => list.some((i) => reads[i])),
+    );
+    readsState.set(bundle.spec, perAction);
   }
-  return v;
+  return perAction[action] ?? false;
 }

@@ -119,12 +119,12 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   rec.resource = resource || null;
   stepFacts = { method: req.method, path: req.path, query: sortedQuery(req.query), args: plainArgs(facts.args) };
 
-  // CEL `task`: the id and profile from the token; the task's counters only when a rule reads them
-  // (one more RPC before the decision), so bundles that do not pay nothing.
+  // CEL `task`: the id and profile from the token; the task's counters only when a rule that can decide
+  // this action reads them (one more RPC before the decision), so calls no such rule covers pay nothing.
   let taskVar: Record<string, unknown> = {};
   if (task !== null) {
     taskVar = { id: task.id, profile: task.profile };
-    if (readsTaskState(bundle.spec)) {
+    if (readsTaskState(bundle, action)) {
       try {
         const view = await taskView(task, deps.env);
         if (view !== null) taskVar = { ...taskVar, ...view };

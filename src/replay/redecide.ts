@@ -67,7 +67,7 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
   const resource = resourceOf(spec, params, args);
 
   let taskVar: Record<string, unknown> = { id: task.task_id, profile: task.profile };
-  if (readsTaskState(bundle.spec)) taskVar = { ...taskVar, ...call.state };
+  if (readsTaskState(bundle, action)) taskVar = { ...taskVar, ...call.state };
   const decision = decide(bundle, {
     agent,
     action,

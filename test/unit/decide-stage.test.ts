@@ -1,0 +1,23 @@
+/** Stage 4 around the evaluator: which actions make the gateway fetch the task's state first. */
+import { describe, expect, it } from "vitest";
+import { readsTaskState } from "../../src/gateway/decide";
+import { loadBundle } from "../../src/policy/load";
+import gatewayBundle from "../.generated/gateway.json" with { type: "json" };
+
+const bundle = loadBundle(gatewayBundle);
+const action = (name: string) => {
+  const i = bundle.actionIndex.get(name);
+  if (i === undefined) throw new Error(name);
+  return i;
+};
+
+describe("readsTaskState", () => {
+  it("is true only for actions a rule reading task.calls/services/labels_read can decide", () => {
+    // rule lookups-early-in-a-task (gateway fixture) selects slack:users.info and reads task.calls.
+    expect(readsTaskState(bundle, action("slack:users.info"))).toBe(true);
+    expect(readsTaskState(bundle, action("github:issues.get"))).toBe(false);
+    expect(readsTaskState(bundle, action("github:pulls.merge"))).toBe(false);
+    const reading = bundle.spec.actions.filter((_, i) => readsTaskState(bundle, i)).map((a) => a.name);
+    expect(reading).toEqual(["slack:users.info"]);
+  });
+});
