@@ -7,7 +7,8 @@
 import { decodeJwt } from "jose";
 import type { Agent } from "../policy/evaluate";
 import type { Bundle, IssuerKind, IssuerSpec } from "../policy/types";
-import { taskKeys, verifyTaskToken } from "../tasks/task-token";
+import { taskKeys } from "../tasks/task-token";
+import { verifyTaskTokenCached } from "../tasks/task-token-cache";
 import { verifyAgent } from "./identity";
 import { type Result, refuse } from "./result";
 import { cachedAgent } from "./token-cache";
@@ -61,7 +62,7 @@ export async function verifyCaller(
   if (cached) return { ok: true, caller: { agent: cached, task: null } };
   const origin = gatewayOrigin(env);
   if (origin !== "" && unverifiedIssuer(token) === origin) {
-    const verified = await verifyTaskToken(token, await taskKeys(env), { audience: origin, issuer: origin, now });
+    const verified = await verifyTaskTokenCached(token, await taskKeys(env), { audience: origin, issuer: origin, now });
     if (!verified.ok) return verified;
     const c = verified.claims;
     // The agent is re-checked against the bundle in force: an issuer removed since the start is gone.
