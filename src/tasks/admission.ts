@@ -73,10 +73,11 @@ function checkWindows(store: TaskStore, profile: ProfileSpec, step: StepRequest)
   let retry = 0;
   for (const w of profile.budgets.windows) {
     const span = w.seconds * 1000;
-    const inWindow = store.windowSince(step.now - span);
-    if (inWindow.length < w.calls) continue;
-    // Room for one more once all but `calls - 1` of them have left: the (len - calls)-th oldest leaves last.
-    const leaving = inWindow[inWindow.length - w.calls]!;
+    const since = step.now - span;
+    const count = store.windowCount(since);
+    if (count < w.calls) continue;
+    // Room for one more once all but `calls - 1` of them have left: the (count - calls)-th oldest leaves last.
+    const leaving = store.windowAt(since, count - w.calls);
     retry = Math.max(retry, Math.ceil((leaving + span - step.now) / 1000), 1);
   }
   return retry > 0 ? { reason: "budget.window", retry_after_s: retry } : null;

@@ -269,7 +269,7 @@ export class TaskObject extends DurableObject<Env> {
       services: Object.keys(counters)
         .filter((k) => k.startsWith("service:"))
         .map((k) => k.slice("service:".length)),
-      window_calls: this.store.windowSince(Number.NEGATIVE_INFINITY).length,
+      window_calls: this.store.windowCount(Number.NEGATIVE_INFINITY),
       labels_read: this.store.labelsRead(),
       resources_read: this.store.resourcesRead(),
       steps: page.map(stepView),

@@ -184,12 +184,16 @@ export class TaskStore {
     return this.sql.exec<{ c: number }>("SELECT count(*) AS c FROM counters WHERE key LIKE 'service:%'").one().c;
   }
 
-  /** Timestamps of admitted calls after `since`, oldest first. */
-  windowSince(since: number): number[] {
+  /** Admitted calls after `since` (a count: the window check reads no rows until a window is full). */
+  windowCount(since: number): number {
+    return this.sql.exec<{ c: number }>("SELECT count(*) AS c FROM window_calls WHERE ts > ?", since).one().c;
+  }
+
+  /** The timestamp of the `offset`-th admitted call after `since`, oldest first (0: the oldest). */
+  windowAt(since: number, offset: number): number {
     return this.sql
-      .exec<{ ts: number }>("SELECT ts FROM window_calls WHERE ts > ? ORDER BY ts", since)
-      .toArray()
-      .map((r) => r.ts);
+      .exec<{ ts: number }>("SELECT ts FROM window_calls WHERE ts > ? ORDER BY ts LIMIT 1 OFFSET ?", since, offset)
+      .one().ts;
   }
 
   recordWindow(seq: number, ts: number, pruneBefore: number): void {
