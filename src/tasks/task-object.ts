@@ -257,7 +257,8 @@ export class TaskObject extends DurableObject<Env> {
     const rows = this.store.steps(cursor, size + 1);
     const page = rows.slice(0, size);
     const counters = this.store.counters();
-    const { profile, issuer, sub, claims, ...rest } = task;
+    // `id` is the row key of the one-row table, not the task's: left out of the view.
+    const { id: _rowKey, profile, issuer, sub, claims, ...rest } = task as TaskRow & { id?: number };
     return {
       task: {
         ...rest,
