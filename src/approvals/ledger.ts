@@ -11,6 +11,7 @@ import type { TaskRow, TaskStore } from "../tasks/task-store";
 import type { StepRequest } from "../tasks/types";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
 import { newApprovalId } from "./ids";
+import type { NotifyOutcome } from "./notify";
 import type { ApprovalView, Approver, DecideResult, NewApproval, RedeemReason, RequestResult } from "./types";
 
 export class ApprovalLedger {
@@ -127,19 +128,13 @@ export class ApprovalLedger {
   }
 
   /** Whether the approvers were told: recorded, never part of the decision. */
-  noteNotification(
-    id: string,
-    outcome: "sent" | "failed" | "skipped",
-    attempts: number,
-    detail: string | null,
-    now: number,
-  ): void {
+  noteNotification(id: string, note: NotifyOutcome, now: number): void {
     this.tasks.append({
       ts: now,
       kind: "notify",
-      args: canonicalJson({ approval_id: id, attempts }),
-      outcome,
-      reason: detail,
+      args: canonicalJson({ approval_id: id, attempts: note.attempts }),
+      outcome: note.outcome,
+      reason: note.detail,
     });
   }
 }

@@ -170,10 +170,7 @@ async function tell(input: ApprovalInput, id: string, url: string, expires_at: n
   }
   try {
     const ns = (input.env as Env).TASKS!;
-    await withTimeout(
-      ns.getByName(task.id).noteNotification(id, result.outcome, result.attempts, result.detail, Date.now()),
-      TASK_RPC_TIMEOUT_MS,
-    );
+    await withTimeout(ns.getByName(task.id).noteNotification(id, result, Date.now()), TASK_RPC_TIMEOUT_MS);
   } catch {
     // The decision stands either way; the log line above carries a failure.
   }

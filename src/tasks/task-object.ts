@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ApprovalStore } from "../approvals/approval-store";
 import { ApprovalLedger } from "../approvals/ledger";
+import type { NotifyOutcome } from "../approvals/notify";
 import type {
   ApprovalView,
   Approver,
@@ -218,15 +219,9 @@ export class TaskObject extends DurableObject<Env> {
     return this.approvals.list(Math.min(Math.max(limit, 1), 200)).map((row) => this.ledger.view(task, row.id, now)!);
   }
 
-  noteNotification(
-    id: string,
-    outcome: "sent" | "failed" | "skipped",
-    attempts: number,
-    detail: string | null,
-    now: number,
-  ): void {
+  noteNotification(id: string, note: NotifyOutcome, now: number): void {
     this.ctx.storage.transactionSync(() => {
-      if (this.store.task()) this.ledger.noteNotification(id, outcome, attempts, detail, now);
+      if (this.store.task()) this.ledger.noteNotification(id, note, now);
     });
   }
 
