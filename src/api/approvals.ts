@@ -24,7 +24,7 @@ import type { BundleState } from "../policy/load";
 import { approvalSettled, note } from "../tasks/directory";
 import type { TaskView } from "../tasks/task-object";
 import { htmlPage } from "../ui/index";
-import { authenticate, background, bounded, type Ctx, envOf, fail, refusalPage } from "./common";
+import { authenticate, background, bounded, type Ctx, envOf, fail, refusalPage, unreachable } from "./common";
 
 const BASE = "/_firebreak/v1/approvals";
 const RECENT_STEPS = 12;
@@ -95,7 +95,7 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
         }),
       );
     } catch (e) {
-      return page(c, { ok: false, reason: "task.unavailable", detail: `page: ${(e as Error)?.message ?? "error"}` });
+      return page(c, unreachable("page", e));
     }
   });
 
@@ -124,7 +124,7 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
           c.env.TASKS!.getByName(taskId).decideApproval(id, verdict, who, csrf, Date.now()),
         );
       } catch (e) {
-        return answer({ ok: false, reason: "task.unavailable", detail: `decide: ${(e as Error)?.message ?? "error"}` });
+        return answer(unreachable("decide", e));
       }
       if (!result.ok) return answer({ ok: false, reason: result.reason });
       note(c.env, background(c), approvalSettled(id, taskId, result.status, Date.now()));
@@ -168,7 +168,7 @@ async function lookup(
     const found = await bounded<Found | null>(TASKS.getByName(taskId).approval(id, Date.now(), withForm));
     return found ? { ok: true, found } : { ok: false, reason: "approval.unknown" };
   } catch (e) {
-    return { ok: false, reason: "task.unavailable", detail: `approval: ${(e as Error)?.message ?? "error"}` };
+    return unreachable("approval", e);
   }
 }
 

@@ -89,6 +89,11 @@ export function fail(c: Ctx, refusal: Refusal): Response {
   return c.json({ error, reason: refusal.reason, message }, status as 400, headers);
 }
 
+/** A Durable Object call that threw or timed out: 503 `task.unavailable`, its cause in the log line only. */
+export function unreachable(what: string, e: unknown): Refusal {
+  return { ok: false, reason: "task.unavailable", detail: `${what}: ${(e as Error)?.message ?? "error"}` };
+}
+
 /** Titles of a refusal page: not signed in (401), and everything else. */
 export interface PageTitles {
   signIn: string;

@@ -27,7 +27,7 @@ import { type AgentView, agentKey, type StartResult } from "../tasks/agent-objec
 import { note, taskEnded } from "../tasks/directory";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
 import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
-import { authenticate, background, bounded, type Ctx, envOf, fail, jsonBody, operator } from "./common";
+import { authenticate, background, bounded, type Ctx, envOf, fail, jsonBody, operator, unreachable } from "./common";
 
 const MAX_START_BODY = 4096;
 const MAX_PURPOSE = 1000;
@@ -123,7 +123,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
         { "cache-control": "no-store" },
       );
     } catch (e) {
-      return fail(c, { ok: false, reason: "task.unavailable", detail: `start: ${(e as Error)?.message ?? "error"}` });
+      return fail(c, unreachable("start", e));
     }
   });
 
@@ -157,11 +157,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
         "cache-control": "no-store",
       });
     } catch (e) {
-      return fail(c, {
-        ok: false,
-        reason: "task.unavailable",
-        detail: `agent revoke: ${(e as Error)?.message ?? "error"}`,
-      });
+      return fail(c, unreachable("agent revoke", e));
     }
   });
 
@@ -179,11 +175,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       );
       return c.json({ agent: who.agent, ...done }, 200, { "cache-control": "no-store" });
     } catch (e) {
-      return fail(c, {
-        ok: false,
-        reason: "task.unavailable",
-        detail: `reinstate: ${(e as Error)?.message ?? "error"}`,
-      });
+      return fail(c, unreachable("reinstate", e));
     }
   });
 
@@ -199,7 +191,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       const view = await bounded<AgentView>(AGENTS.getByName(agentKey(who.agent)).inspect(Date.now()));
       return c.json({ agent: who.agent, ...view }, 200, { "cache-control": "no-store" });
     } catch (e) {
-      return fail(c, { ok: false, reason: "task.unavailable", detail: `agent: ${(e as Error)?.message ?? "error"}` });
+      return fail(c, unreachable("agent", e));
     }
   });
 
@@ -223,7 +215,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       }
       return c.json({ task_id: id, state: "revoked" }, 200, { "cache-control": "no-store" });
     } catch (e) {
-      return fail(c, { ok: false, reason: "task.unavailable", detail: `revoke: ${(e as Error)?.message ?? "error"}` });
+      return fail(c, unreachable("revoke", e));
     }
   });
 
@@ -270,7 +262,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
         { "cache-control": "no-store" },
       );
     } catch (e) {
-      return fail(c, { ok: false, reason: "task.unavailable", detail: `renew: ${(e as Error)?.message ?? "error"}` });
+      return fail(c, unreachable("renew", e));
     }
   });
 
@@ -290,11 +282,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       }
       return c.json({ task_id: owned.id, state: "completed" }, 200, { "cache-control": "no-store" });
     } catch (e) {
-      return fail(c, {
-        ok: false,
-        reason: "task.unavailable",
-        detail: `complete: ${(e as Error)?.message ?? "error"}`,
-      });
+      return fail(c, unreachable("complete", e));
     }
   });
 
@@ -315,7 +303,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       const log = await bounded<{ ok: boolean; broken_at?: number }>(readable.stub.verifyLog());
       return c.json({ ...view, log }, 200, { "cache-control": "no-store" });
     } catch (e) {
-      return fail(c, { ok: false, reason: "task.unavailable", detail: `inspect: ${(e as Error)?.message ?? "error"}` });
+      return fail(c, unreachable("inspect", e));
     }
   });
 
