@@ -14,6 +14,7 @@
 import { Hono } from "hono";
 import { approverOf, mayApprove, personToken, verifyPerson } from "../approvals/approvers";
 import { taskIdOfApproval } from "../approvals/ids";
+import { isOwnRequest } from "../approvals/ledger";
 import { ApprovalPage } from "../approvals/page";
 import type { ApprovalView, DecideResult } from "../approvals/types";
 import type { Env } from "../env";
@@ -71,7 +72,7 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
     if (!found.ok) return page(c, found);
     const { view, csrf } = found.found;
     if (!mayApprove(person.person, view.approvers)) return page(c, { ok: false, reason: "approver.not_allowed" });
-    const self = isSelf(person.person, view);
+    const self = isOwnRequest(approverOf(person.person), view.requester.sub);
     const notice = self
       ? DEFAULT_MESSAGES["approver.self"]!
       : view.status === "pending"
@@ -170,12 +171,6 @@ async function lookup(
   } catch (e) {
     return unreachable("approval", e);
   }
-}
-
-/** The same check as the task object's, to say so on the page before anyone presses a button. */
-function isSelf(person: Agent, view: ApprovalView): boolean {
-  const email = typeof person.claims.email === "string" ? person.claims.email.toLowerCase() : null;
-  return person.sub === view.requester.sub || email === view.requester.sub.toLowerCase();
 }
 
 /** `Sec-Fetch-Site` (sent by every current browser) and `Origin`, when present, must say same origin. */

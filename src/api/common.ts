@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { MessagePage } from "../approvals/page";
 import type { Env } from "../env";
-import { TASK_RPC_TIMEOUT_MS } from "../gateway/admit";
+import { rpcCall } from "../gateway/admit";
 import { type Caller, verifyCaller } from "../gateway/caller";
 import { bearerToken } from "../gateway/identity";
 import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
@@ -57,11 +57,14 @@ export async function operator(
   if (!token.ok) return token;
   const who = await verifyCaller(token.token, state.bundle.spec, envOf(c), new Date(), state.bundle.spec.issuers);
   if (!who.ok) return who;
-  const admins = state.bundle.spec.settings.admins;
-  if (who.caller.task !== null || admins === null || !agentMatches(admins, who.caller.agent)) {
-    return { ok: false, reason: "admin.denied" };
-  }
+  if (!isOperator(state.bundle, who.caller)) return { ok: false, reason: "admin.denied" };
   return { ok: true, by: `${who.caller.agent.issuer} ${who.caller.agent.sub}` };
+}
+
+/** An operator: a token of `settings.admins` (workload or person issuer), never a task token. */
+export function isOperator(bundle: LoadedBundle, caller: Caller): boolean {
+  const admins = bundle.spec.settings.admins;
+  return caller.task === null && admins !== null && agentMatches(admins, caller.agent);
 }
 
 /** A small JSON object body, or null (too large, not JSON, not an object). */
@@ -125,11 +128,5 @@ export function envOf(c: Ctx): Record<string, unknown> {
   return (c.env ?? {}) as unknown as Record<string, unknown>;
 }
 
-/** A Durable Object RPC bounded in time (RPC results are thenables of a union: the caller names T). */
-export function bounded<T>(p: PromiseLike<unknown>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${TASK_RPC_TIMEOUT_MS} ms`)), TASK_RPC_TIMEOUT_MS);
-  });
-  return Promise.race([Promise.resolve(p) as Promise<T>, timeout]).finally(() => clearTimeout(timer));
-}
+/** A Durable Object RPC bounded in time (the gateway's own helper, under the API's name). */
+export const bounded = rpcCall;

@@ -27,7 +27,18 @@ import { type AgentView, agentKey, type StartResult } from "../tasks/agent-objec
 import { note, taskEnded } from "../tasks/directory";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
 import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
-import { authenticate, background, bounded, type Ctx, envOf, fail, jsonBody, operator, unreachable } from "./common";
+import {
+  authenticate,
+  background,
+  bounded,
+  type Ctx,
+  envOf,
+  fail,
+  isOperator,
+  jsonBody,
+  operator,
+  unreachable,
+} from "./common";
 
 const MAX_START_BODY = 4096;
 const MAX_PURPOSE = 1000;
@@ -340,9 +351,7 @@ async function readableTask(c: Ctx, getBundle: () => BundleState) {
   const who = await authenticate(c, state.bundle, new Date(), state.bundle.spec.issuers);
   if (!who.ok) return who;
   if (who.caller.task !== null) return taskOf(c, who.caller);
-  const admins = state.bundle.spec.settings.admins;
-  if (admins === null || !agentMatches(admins, who.caller.agent))
-    return { ok: false, reason: "admin.denied" } as Refusal;
+  if (!isOperator(state.bundle, who.caller)) return { ok: false, reason: "admin.denied" } as Refusal;
   const id = c.req.param("id") ?? "";
   if (!isTaskId(id)) return { ok: false, reason: "task.unknown" } as Refusal;
   const TASKS = c.env?.TASKS;

@@ -93,7 +93,7 @@ export class ApprovalLedger {
     const status = statusOf(row, now);
     if (status === "expired") return { ok: false, reason: "approval.expired" };
     if (status !== "pending") return { ok: false, reason: "approval.decided" };
-    if (isSelf(who, task)) return { ok: false, reason: "approver.self" };
+    if (isOwnRequest(who, task.sub)) return { ok: false, reason: "approver.self" };
     const state = verdict === "approve" ? "approved" : "denied";
     const by = `${who.issuer} ${who.sub}`;
     this.approvals.decide(id, state, now, by);
@@ -155,9 +155,9 @@ function redeemable(status: string): { reason: RedeemReason } | null {
 }
 
 /** Nobody approves a request made under their own subject (their sub, or their email as the agent's sub). */
-function isSelf(who: Approver, task: TaskRow): boolean {
-  if (who.sub === task.sub) return true;
-  return who.email !== null && who.email.toLowerCase() === task.sub.toLowerCase();
+export function isOwnRequest(who: Approver, requesterSub: string): boolean {
+  if (who.sub === requesterSub) return true;
+  return who.email !== null && who.email.toLowerCase() === requesterSub.toLowerCase();
 }
 
 function randomToken(): string {

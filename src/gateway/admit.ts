@@ -7,7 +7,8 @@
  * `task.unavailable` and nothing is forwarded. A budget never fails open.
  */
 import type { Env } from "../env";
-import type { AdmitReason } from "../tasks/admission";
+import type { Admit, AdmitReason } from "../tasks/admission";
+import type { TaskStateView } from "../tasks/task-object";
 import type { StepFacts, StepRequest } from "../tasks/types";
 import type { TaskRef } from "./caller";
 import type { Result } from "./result";
@@ -53,9 +54,9 @@ export async function admit(
   const ns = (env as Env).TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   const request = stepRequest(step);
-  let result: Awaited<ReturnType<typeof admitOnce>>;
+  let result: Admit;
   try {
-    result = await withTimeout(admitOnce(ns, task.id, request), TASK_RPC_TIMEOUT_MS);
+    result = await rpcCall<Admit>(ns.getByName(task.id).admit(request));
   } catch (e) {
     return {
       ok: false,
@@ -82,7 +83,7 @@ export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seq: num
     settle: async (outcome, now) => {
       try {
         const status = outcome === "timeout" ? null : outcome;
-        await withTimeout(ns.getByName(taskId).settle(seq, status, now, outcome === "timeout"), TASK_RPC_TIMEOUT_MS);
+        await rpcCall(ns.getByName(taskId).settle(seq, status, now, outcome === "timeout"));
         return null;
       } catch (e) {
         return `settle failed: ${(e as Error)?.message ?? "error"}`.slice(0, 200);
@@ -98,16 +99,8 @@ export async function taskView(
 ): Promise<{ calls: number; services: string[]; labels_read: string[] } | null> {
   const ns = (env as Env).TASKS;
   if (!ns) throw new Error("TASKS binding missing");
-  const view = await withTimeout(viewOnce(ns, task.id), TASK_RPC_TIMEOUT_MS);
+  const view = await rpcCall<TaskStateView | null>(ns.getByName(task.id).view());
   return view === null ? null : { calls: view.calls, services: view.services, labels_read: view.labels_read };
-}
-
-async function viewOnce(ns: NonNullable<Env["TASKS"]>, id: string) {
-  return ns.getByName(id).view();
-}
-
-async function admitOnce(ns: NonNullable<Env["TASKS"]>, id: string, request: StepRequest) {
-  return ns.getByName(id).admit(request);
 }
 
 export function stepRequest(step: Step): StepRequest {
@@ -133,13 +126,18 @@ export async function logRefused(
   const ns = (env as Env).TASKS;
   if (!ns) return;
   try {
-    await withTimeout(
-      Promise.resolve(ns.getByName(task.id).logRefused(stepRequest(step), reason)),
-      TASK_RPC_TIMEOUT_MS,
-    );
+    await rpcCall(ns.getByName(task.id).logRefused(stepRequest(step), reason));
   } catch {
     // The decision record still carries the refusal; the task's log misses one refused entry.
   }
+}
+
+/**
+ * A Durable Object call bounded by TASK_RPC_TIMEOUT_MS. RPC results are thenables of a union, so the
+ * caller names the plain type T.
+ */
+export function rpcCall<T>(p: PromiseLike<unknown>): Promise<T> {
+  return withTimeout(Promise.resolve(p) as Promise<T>, TASK_RPC_TIMEOUT_MS);
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

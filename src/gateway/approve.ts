@@ -14,7 +14,7 @@ import type { Agent } from "../policy/evaluate";
 import type { ActionSpec } from "../policy/types";
 import type { Admit } from "../tasks/admission";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
-import { type Admission, type Step, settling, stepRequest, TASK_RPC_TIMEOUT_MS, withTimeout } from "./admit";
+import { type Admission, rpcCall, type Step, settling, stepRequest } from "./admit";
 import type { TaskRef } from "./caller";
 import type { PersonNeeded } from "./decide";
 import type { Result } from "./result";
@@ -29,7 +29,8 @@ export interface ApprovalInput {
   req: CanonicalRequest;
   spec: ActionSpec;
   resource: string;
-  args: Record<string, unknown>;
+  /** The declared arguments, as a plain object (RPC cannot send the null-prototype record). */
+  args: Record<string, string | number | boolean>;
   body: Uint8Array | null;
   agent: Agent;
   task: TaskRef;
@@ -43,9 +44,6 @@ export interface ApprovalInput {
 }
 
 type Redeemed = Admit | { ok: false; reason: RedeemReason };
-
-/** Durable Object RPC results are thenables of the union; the caller names the plain type. */
-const rpc = <T>(p: PromiseLike<unknown>) => Promise.resolve(p) as Promise<T>;
 
 export type Approved = Result<{ admission: Admission; approvalId: string }>;
 
@@ -68,41 +66,34 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
   try {
     if (presented !== null) {
       const id = presented.trim();
-      const result = await withTimeout<Redeemed>(
-        rpc(stub.redeemApproval(id, digest, stepRequest(input.step))),
-        TASK_RPC_TIMEOUT_MS,
-      );
+      const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, stepRequest(input.step)));
       if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
       note(input.env, input.background, approvalSettled(id, task.id, "used", input.step.now));
       return { ok: true, admission: settling(ns, task.id, result.seq), approvalId: id };
     }
-    const opened = await withTimeout<RequestResult>(
-      rpc(
-        stub.requestApproval({
-          digest,
-          decision_id: input.step.decisionId,
-          request: {
-            method: req.method,
-            service: req.service.name,
-            path: req.path,
-            query: sortedQuery(req.query),
-            action: spec.name,
-            kind: spec.kind,
-            risk: spec.risk,
-            resource: input.resource,
-            // A plain object: the declared arguments are a null-prototype record, which RPC cannot send.
-            args: { ...input.args },
-            body_sha256,
-          },
-          rules: input.needed.rules,
-          approvers: input.needed.approvers,
-          ttl_s: input.needed.ttl_s,
-          max_pending: MAX_PENDING,
-          step: stepRequest(input.step),
-          now: input.step.now,
-        }),
-      ),
-      TASK_RPC_TIMEOUT_MS,
+    const opened = await rpcCall<RequestResult>(
+      stub.requestApproval({
+        digest,
+        decision_id: input.step.decisionId,
+        request: {
+          method: req.method,
+          service: req.service.name,
+          path: req.path,
+          query: sortedQuery(req.query),
+          action: spec.name,
+          kind: spec.kind,
+          risk: spec.risk,
+          resource: input.resource,
+          args: input.args,
+          body_sha256,
+        },
+        rules: input.needed.rules,
+        approvers: input.needed.approvers,
+        ttl_s: input.needed.ttl_s,
+        max_pending: MAX_PENDING,
+        step: stepRequest(input.step),
+        now: input.step.now,
+      }),
     );
     if (!opened.ok) {
       const retry = opened.retry_after_s !== undefined ? { retryAfter: opened.retry_after_s } : {};
@@ -170,7 +161,7 @@ async function tell(input: ApprovalInput, id: string, url: string, expires_at: n
   }
   try {
     const ns = (input.env as Env).TASKS!;
-    await withTimeout(ns.getByName(task.id).noteNotification(id, result, Date.now()), TASK_RPC_TIMEOUT_MS);
+    await rpcCall(ns.getByName(task.id).noteNotification(id, result, Date.now()));
   } catch {
     // The decision stands either way; the log line above carries a failure.
   }

@@ -186,7 +186,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
       req,
       spec,
       resource,
-      args: facts.args,
+      args: stepFacts.args,
       body,
       agent,
       task,

@@ -8,7 +8,7 @@
  * directory and never fails because of it; the authoritative state stays in each task's object.
  */
 import type { Env } from "../env";
-import { TASK_RPC_TIMEOUT_MS, withTimeout } from "../gateway/admit";
+import { rpcCall } from "../gateway/admit";
 import { DIRECTORY_NAME, type DirectoryEvent } from "./directory-object";
 
 export type { DirectoryEvent } from "./directory-object";
@@ -31,7 +31,7 @@ export function note(env: unknown, background: (work: Promise<unknown>) => void,
   try {
     const ns = (env as Env | undefined)?.DIRECTORY;
     if (!ns) return;
-    const write = withTimeout(Promise.resolve(ns.getByName(DIRECTORY_NAME).record(event)), TASK_RPC_TIMEOUT_MS);
+    const write = rpcCall(ns.getByName(DIRECTORY_NAME).record(event));
     background(write.catch((e) => failed(event, e)));
   } catch (e) {
     failed(event, e);

@@ -46,6 +46,15 @@ export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `ta
 
 type Claim = string | number | boolean | null | string[];
 
+/** What rules may read as CEL `task`, and renew reads: state, deadline, calls, services, data read. */
+export interface TaskStateView {
+  state: TaskState;
+  deadline: number;
+  calls: number;
+  services: string[];
+  labels_read: string[];
+}
+
 export interface TaskView {
   task: Omit<TaskRow, "profile" | "issuer" | "sub" | "claims"> & {
     /** The claims kept at the start (JSON values; typed flat so RPC types stay finite). */
@@ -149,13 +158,7 @@ export class TaskObject extends DurableObject<Env> {
    * What rules may read as CEL `task` (issue 3): the task's state, calls admitted so far, the services it
    * touched and the `data:*` labels it has read. Null for an unknown task. Read only, nothing written.
    */
-  view(): {
-    state: TaskState;
-    deadline: number;
-    calls: number;
-    services: string[];
-    labels_read: string[];
-  } | null {
+  view(): TaskStateView | null {
     const task = this.store.task();
     if (!task) return null;
     const counters = this.store.counters();
