@@ -1,9 +1,10 @@
 /**
- * Services and their action catalogs: upstream and credential checks, path templates proven disjoint,
- * the route trie, resource templates and aliases.
+ * Services and their action catalogs: upstream and credential checks, path templates (no two of the
+ * same shape for one method; precedence orders the rest, see src/policy/routes.ts), the route trie,
+ * resource templates and aliases.
  */
 import { basename } from "node:path";
-import { insertRoute, parseTemplate, type TemplateSegment, templatesOverlap } from "../policy/routes";
+import { insertRoute, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
 import type { ActionSpec, Method, ResourcePart, RouteNode, ServiceSpec } from "../policy/types";
 import type { Problems, SourceFile } from "./source";
 
@@ -98,10 +99,12 @@ export function compileService(
     }
     for (const other of mine) {
       const shared = methods.filter((m) => other.methods.includes(m));
-      if (shared.length > 0 && templatesOverlap(segs, other.segs)) {
+      // A literal next to a parameter is fine (the literal wins, see routes.ts); two templates of the
+      // same shape match exactly the same requests, and no precedence could choose between them.
+      if (shared.length > 0 && sameShape(segs, other.segs)) {
         problems.add(
           at("path"),
-          `${shared.join(",")} ${a.path} can match the same requests as ${other.key} (${src.at(["actions", other.key, "path"])}): make the templates disjoint or remove one`,
+          `${shared.join(",")} ${a.path} has the same shape as ${other.key} (${src.at(["actions", other.key, "path"])}): both match the same requests; make a segment literal or remove one`,
         );
       }
     }

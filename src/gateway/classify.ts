@@ -1,6 +1,7 @@
 /**
- * Stage 3, classify: method + canonical path -> exactly one catalog action (the compiler proved no
- * two templates overlap), its path parameters, and later the resource it touches. Pure.
+ * Stage 3, classify: method + canonical path -> exactly one catalog action (literal segments beat
+ * parameters, see src/policy/routes.ts; the compiler refused same-shape templates), its path
+ * parameters, and later the resource it touches. Pure.
  *
  * HEAD is classified as the GET action of the same path: it reads the same thing, minus the body.
  */

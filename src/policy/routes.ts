@@ -1,6 +1,13 @@
 /**
- * Path templates and the route trie. The compiler parses templates, proves that no two of a service
- * can match the same request, and builds the trie; the worker only calls `matchRoute`.
+ * Path templates and the route trie. The compiler parses templates, refuses two of a service with the
+ * same shape and a shared method, and builds the trie; the worker only calls `matchRoute`.
+ *
+ * Precedence: templates are compared segment by segment from the left, and at the first position where
+ * they differ a literal beats a `{param}`, which beats a greedy `{param+}` tail, as HTTP routers
+ * (and the upstreams behind the gateway) do. A catalog can therefore list `/v1/customers/search` next to
+ * `/v1/customers/{customer}`, and the search is classified as the search it is, not as a read of the
+ * customer "search". Two templates that may both match a request differ in kind at some position unless
+ * they have the same shape, so with same-shape templates refused, precedence leaves exactly one action.
  */
 import type { RouteNode } from "./types";
 
@@ -32,16 +39,19 @@ export function parseTemplate(path: string): TemplateSegment[] {
   });
 }
 
-/** True when some path matches both templates. */
-export function templatesOverlap(a: TemplateSegment[], b: TemplateSegment[]): boolean {
-  for (let i = 0; ; i++) {
-    const x = a[i];
+/**
+ * True when the templates have the same shape: the same length and, position by position, the same
+ * literal, or both a `{param}`, or both a greedy tail (names do not matter). Precedence cannot order
+ * two such templates (every request one matches, the other matches too), so the compiler refuses them
+ * when they share a method. Templates of different shapes are always ordered by precedence.
+ */
+export function sameShape(a: TemplateSegment[], b: TemplateSegment[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
     const y = b[i];
-    if (!x || !y) return !x && !y;
-    // A greedy tail takes one or more segments: it overlaps anything that still has a segment here.
-    if (x.kind === "greedy" || y.kind === "greedy") return true;
-    if (x.kind === "literal" && y.kind === "literal" && x.value !== y.value) return false;
-  }
+    if (x.kind !== y.kind) return false;
+    return x.kind !== "literal" || (y.kind === "literal" && x.value === y.value);
+  });
 }
 
 /** Adds a template for `method` -> `action` to the trie. */
@@ -80,8 +90,12 @@ export interface RouteMatch {
 }
 
 /**
- * Matches canonical path segments against a trie. Literals are tried before parameters; the compiler
- * guarantees at most one template can match, so the first match found is the only one.
+ * Matches canonical path segments against a trie, in precedence order: a depth-first walk that tries,
+ * at each segment, the literal child, then the parameter child, then a greedy tail, and backtracks
+ * when a branch dead-ends (no template of the rest of the path, or none for this method). The first
+ * template found is therefore the one with the most specific segment at the first position where the
+ * candidates differ; the compiler refused same-shape templates, so it is the only one of that rank.
+ * Each trie node is visited at most once, so a match costs at most the size of the service's trie.
  */
 export function matchRoute(root: RouteNode, segments: string[], method: string): RouteMatch | null {
   const values: string[] = [];
@@ -91,6 +105,8 @@ export function matchRoute(root: RouteNode, segments: string[], method: string):
 
 function walk(node: RouteNode, segs: string[], i: number, method: string, values: string[]): number {
   if (i === segs.length) return own(node.m, method) ?? -1;
+  // literal > {param} > {param+}; a greedy tail takes one or more segments, so it is tried only here,
+  // with at least one segment left, and only after both more specific branches found nothing.
   const lit = own(node.l, segs[i]);
   if (lit) {
     const found = walk(lit, segs, i + 1, method, values);

@@ -33,9 +33,9 @@ const CASES: Case[] = [
   { dir: "reserved-service-name", where: "services/_firebreak.yaml:1", says: '"service" must match ^[a-z]' },
   // services
   {
-    dir: "overlapping-templates",
+    dir: "same-shape-templates",
     where: "services/svc.yaml:21",
-    says: "GET /items/special can match the same requests as items.get (overlapping-templates/services/svc.yaml:7): make the templates disjoint",
+    says: "GET /items/{item_id} has the same shape as items.get (same-shape-templates/services/svc.yaml:7): both match the same requests; make a segment literal or remove one",
   },
   {
     dir: "greedy-not-last",
@@ -265,7 +265,13 @@ const MULTI: Record<string, [string, string][]> = {
 };
 
 /** Directories that compile: the control cases next to a broken one. */
-const COMPILES = ["overlap-other-method-ok", "service-named-constructor-ok", "route-literal-proto-ok", "profile-ok"];
+const COMPILES = [
+  "overlap-other-method-ok",
+  "literal-beats-param-ok",
+  "service-named-constructor-ok",
+  "route-literal-proto-ok",
+  "profile-ok",
+];
 
 function problemsOf(dir: string, options?: CompileOptions) {
   const result = compilePolicies(join(BROKEN, dir), options);
@@ -312,6 +318,20 @@ describe("broken policy sets", () => {
       expect(ctor && bundle.actions[ctor.action].name).toBe("svc:items.ctor");
       expect(matchRoute(routes, ["items", "1"], "GET")?.values).toEqual(["1"]);
     }
+  });
+
+  it("a literal next to its parameterised sibling compiles, and each request reaches its own action", () => {
+    const result = compilePolicies(join(BROKEN, "literal-beats-param-ok"));
+    if (!result.ok) throw new Error(result.problems.format());
+    const { bundle } = result;
+    const name = (segs: string[], method: string) => {
+      const m = matchRoute(bundle.services.svc.routes, segs, method);
+      return m && { action: bundle.actions[m.action].name, values: m.values };
+    };
+    expect(name(["items", "special"], "GET")).toEqual({ action: "svc:items.special", values: [] });
+    expect(name(["items", "42"], "GET")).toEqual({ action: "svc:items.get", values: ["42"] });
+    // The literal has no PATCH: the parameter template of that method takes it.
+    expect(name(["items", "special"], "PATCH")).toEqual({ action: "svc:items.update", values: ["special"] });
   });
 
   it("the dev overlay is not read without --dev", () => {

@@ -1,6 +1,6 @@
-/** Path templates: parsing, the overlap proof the compiler relies on, and the trie matcher. */
+/** Path templates: parsing, the same-shape check the compiler relies on, and the trie matcher (precedence). */
 import { describe, expect, it } from "vitest";
-import { insertRoute, matchRoute, own, parseTemplate, templatesOverlap } from "../../src/policy/routes";
+import { insertRoute, matchRoute, own, parseTemplate, sameShape, type TemplateSegment } from "../../src/policy/routes";
 import type { RouteNode } from "../../src/policy/types";
 
 describe("parseTemplate", () => {
@@ -42,35 +42,32 @@ describe("parseTemplate", () => {
   });
 });
 
-describe("templatesOverlap", () => {
+describe("sameShape", () => {
   const t = (p: string) => parseTemplate(p);
   it.each([
-    // same shape
+    // same length, and at every position the same literal, or both a param, or both greedy
     ["/a/b", "/a/b", true],
-    ["/a/b", "/a/c", false],
-    ["/a/{x}", "/a/b", true],
     ["/a/{x}", "/a/{y}", true],
-    ["/{x}/b", "/a/{y}", true],
-    ["/{x}/b", "/{y}/c", false],
-    // different lengths never overlap without a greedy tail
+    ["/{x}/b/{y}", "/{p}/b/{q}", true],
+    ["/a/{p+}", "/a/{q+}", true],
+    ["/{x}/{p+}", "/{y}/{q+}", true],
+    ["/", "/", true],
+    // a literal where the other has a param: ordered by precedence, not the same shape
+    ["/a/{x}", "/a/b", false],
+    ["/{x}/b", "/a/{y}", false],
+    ["/a/b", "/a/c", false],
+    // a param where the other has a greedy tail
+    ["/a/{x}", "/a/{p+}", false],
+    ["/a/b", "/a/{p+}", false],
+    // different lengths
     ["/a", "/a/b", false],
     ["/a/{x}", "/a/{x}/{y}", false],
     ["/", "/a", false],
-    ["/", "/", true],
-    // greedy tails take one or more segments
-    ["/a/{p+}", "/a/b", true],
-    ["/a/{p+}", "/a/b/c/d", true],
-    ["/a/{p+}", "/a", false],
-    ["/a/{p+}", "/b/c", false],
-    ["/a/{p+}", "/a/{q+}", true],
-    ["/a/{p+}", "/a/b/{q+}", true],
-    ["/a/{p+}", "/{x}/{y}", true],
-    ["/{x}/{p+}", "/a/b/c", true],
-    ["/a/b/{p+}", "/a/c/{q+}", false],
-    ["/a/b/{p+}", "/a/b", false],
-  ])("%s vs %s -> %s", (a, b, overlap) => {
-    expect(templatesOverlap(t(a), t(b))).toBe(overlap);
-    expect(templatesOverlap(t(b), t(a))).toBe(overlap);
+    ["/a/{p+}", "/a/b/{q+}", false],
+    ["/a/{p+}", "/{x}/{y}", false],
+  ])("%s vs %s -> %s", (a, b, same) => {
+    expect(sameShape(t(a), t(b))).toBe(same);
+    expect(sameShape(t(b), t(a))).toBe(same);
   });
 });
 
@@ -148,6 +145,144 @@ describe("matchRoute", () => {
     ]);
     expect(matchRoute(root, segs("/git/heads/status"), "POST")).toEqual({ action: 1, values: ["heads"] });
     expect(matchRoute(root, segs("/git/heads/status"), "GET")).toEqual({ action: 0, values: ["heads/status"] });
+  });
+
+  it("precedence is decided at the first segment where templates differ, from the left", () => {
+    const root = trie([
+      ["/a/{x}/{z}", "GET", 0],
+      ["/{y}/b/d", "GET", 1],
+    ]);
+    // Both match: the literal `a` at the first segment wins, although the other has more literals.
+    expect(matchRoute(root, segs("/a/b/d"), "GET")).toEqual({ action: 0, values: ["b", "d"] });
+    expect(matchRoute(root, segs("/z/b/d"), "GET")).toEqual({ action: 1, values: ["z"] });
+  });
+
+  it("backtracks out of a literal branch that dead-ends into the parameter that matches", () => {
+    const root = trie([
+      ["/a/{x}/c", "GET", 0],
+      ["/{y}/b/d", "GET", 1],
+    ]);
+    expect(matchRoute(root, segs("/a/b/d"), "GET")).toEqual({ action: 1, values: ["a"] });
+    expect(matchRoute(root, segs("/a/b/c"), "GET")).toEqual({ action: 0, values: ["b"] });
+    expect(matchRoute(root, segs("/a/z/d"), "GET")).toBeNull();
+  });
+
+  it("a literal endpoint next to its parameterised sibling: each request reaches its own action", () => {
+    const root = trie([
+      ["/v1/customers/{customer}", "GET", 0],
+      ["/v1/customers/search", "GET", 1],
+      ["/repos/{o}/{r}/issues/{n}", "GET", 2],
+      ["/repos/{o}/{r}/issues/{n}/comments", "GET", 3],
+      ["/repos/{o}/{r}/issues/comments", "GET", 4],
+      ["/repos/{o}/{r}/issues/comments/{id}", "GET", 5],
+    ]);
+    expect(matchRoute(root, segs("/v1/customers/search"), "GET")).toEqual({ action: 1, values: [] });
+    expect(matchRoute(root, segs("/v1/customers/cus_1"), "GET")).toEqual({ action: 0, values: ["cus_1"] });
+    expect(matchRoute(root, segs("/repos/o/r/issues/comments"), "GET")?.action).toBe(4);
+    expect(matchRoute(root, segs("/repos/o/r/issues/7"), "GET")?.action).toBe(2);
+    expect(matchRoute(root, segs("/repos/o/r/issues/comments/9"), "GET")).toEqual({
+      action: 5,
+      values: ["o", "r", "9"],
+    });
+    expect(matchRoute(root, segs("/repos/o/r/issues/7/comments"), "GET")).toEqual({
+      action: 3,
+      values: ["o", "r", "7"],
+    });
+  });
+
+  it("a greedy tail loses to a literal and to a parameter at the same segment", () => {
+    const root = trie([
+      ["/commits/{ref+}", "GET", 0],
+      ["/commits/{sha}/pulls", "GET", 1],
+      ["/commits/latest", "GET", 2],
+      ["/tree/{p+}", "GET", 3],
+      ["/tree/{x}", "GET", 4],
+      ["/tree/{x}/{y}", "GET", 5],
+    ]);
+    expect(matchRoute(root, segs("/commits/abc/pulls"), "GET")).toEqual({ action: 1, values: ["abc"] });
+    expect(matchRoute(root, segs("/commits/latest"), "GET")).toEqual({ action: 2, values: [] });
+    // The literal and parameter branches dead-end: the greedy tail takes the rest.
+    expect(matchRoute(root, segs("/commits/abc"), "GET")).toEqual({ action: 0, values: ["abc"] });
+    expect(matchRoute(root, segs("/commits/heads/main"), "GET")).toEqual({ action: 0, values: ["heads/main"] });
+    expect(matchRoute(root, segs("/commits/latest/x"), "GET")).toEqual({ action: 0, values: ["latest/x"] });
+    expect(matchRoute(root, segs("/commits/a/pulls/x"), "GET")).toEqual({ action: 0, values: ["a/pulls/x"] });
+    // Parameters of the same length win; only longer paths reach the greedy tail.
+    expect(matchRoute(root, segs("/tree/a"), "GET")).toEqual({ action: 4, values: ["a"] });
+    expect(matchRoute(root, segs("/tree/a/b"), "GET")).toEqual({ action: 5, values: ["a", "b"] });
+    expect(matchRoute(root, segs("/tree/a/b/c"), "GET")).toEqual({ action: 3, values: ["a/b/c"] });
+  });
+
+  it("agrees with the precedence rule on every request, for many random catalogs", () => {
+    // Reference: among the templates that match (method and path), the one ranking highest when
+    // compared segment by segment from the left, literal > {param} > {param+}.
+    const rank = { literal: 2, param: 1, greedy: 0 } as const;
+    const matches = (t: TemplateSegment[], s: string[]): boolean => {
+      for (let i = 0; i < t.length; i++) {
+        const seg = t[i];
+        if (seg.kind === "greedy") return s.length > i;
+        if (i >= s.length || (seg.kind === "literal" && seg.value !== s[i])) return false;
+      }
+      return t.length === s.length;
+    };
+    const beats = (a: TemplateSegment[], b: TemplateSegment[]): boolean => {
+      for (let i = 0; i < Math.min(a.length, b.length); i++) {
+        if (rank[a[i].kind] !== rank[b[i].kind]) return rank[a[i].kind] > rank[b[i].kind];
+      }
+      return false;
+    };
+    // Every template of up to 3 segments over the literals a, b and {x}, with or without a greedy tail.
+    const pieces = ["a", "b", "{x}"];
+    let shapes = [""];
+    const all: string[] = [];
+    for (let n = 0; n <= 3; n++) {
+      all.push(...shapes.map((p) => p || "/"));
+      if (n < 3) all.push(...shapes.map((p) => `${p}/{g+}`));
+      shapes = shapes.flatMap((p) => pieces.map((x) => `${p}/${x}`));
+    }
+    const requests: string[][] = [[]];
+    for (let n = 1, level: string[][] = [[]]; n <= 4; n++) {
+      level = level.flatMap((r) => ["a", "b", "c"].map((x) => [...r, x]));
+      requests.push(...level);
+    }
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let compared = 0;
+    const wrong: string[] = [];
+    let ambiguous = 0;
+    for (let round = 0; round < 300; round++) {
+      const catalog: { segs: TemplateSegment[]; method: string; action: number }[] = [];
+      for (let k = 0; k < 10; k++) {
+        const segs = parseTemplate(all[random(all.length)]);
+        const method = ["GET", "POST"][random(2)];
+        // Same shape and method is what the compiler refuses; everything else is a legal catalog.
+        if (catalog.some((c) => c.method === method && sameShape(c.segs, segs))) continue;
+        catalog.push({ segs, method, action: catalog.length });
+      }
+      const root: RouteNode = {};
+      for (const c of catalog) insertRoute(root, c.segs, c.method, c.action);
+      for (const request of requests) {
+        for (const method of ["GET", "POST"]) {
+          const candidates = catalog.filter((c) => c.method === method && matches(c.segs, request));
+          const best = candidates.filter((c) => !candidates.some((o) => o !== c && beats(o.segs, c.segs)));
+          // After precedence exactly one candidate is left (or none).
+          if (best.length > 1) ambiguous++;
+          const got = matchRoute(root, request, method)?.action ?? null;
+          if (got !== (best[0]?.action ?? null) && wrong.length < 5) {
+            const names = catalog.map(
+              (c) => `${c.method} /${c.segs.map((g) => ("value" in g ? g.value : g.kind)).join("/")}`,
+            );
+            wrong.push(`${method} /${request.join("/")} -> ${got} in ${names.join(", ")}`);
+          }
+          compared++;
+        }
+      }
+    }
+    expect(ambiguous).toBe(0);
+    expect(wrong).toEqual([]);
+    expect(compared).toBe(300 * requests.length * 2);
   });
 
   it("matches the root path and exact methods only", () => {
