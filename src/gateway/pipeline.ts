@@ -29,7 +29,7 @@ import { forward } from "./forward";
 import { bearerToken } from "./identity";
 import type { DecisionRecord } from "./record";
 import { type AnalyticsSink, record } from "./record";
-import { decisionResponse, refusalResponse } from "./respond";
+import { decisionResponse, dialectOf, refusalResponse } from "./respond";
 import type { Refusal, Result } from "./result";
 import { type CanonicalRequest, route } from "./route";
 
@@ -55,7 +55,7 @@ export async function handleProxy(request: Request, deps: Deps): Promise<Respons
   } catch (e) {
     // A bug of ours must still fail closed, recorded, with no stack trace on the wire.
     rec.detail = `internal: ${(e as Error)?.name ?? "error"}`;
-    response = refusalResponse({ ok: false, reason: "internal.error" }, rec);
+    response = refusalResponse({ ok: false, reason: "internal.error" }, rec, dialectOf(deps.bundle, rec.service));
   }
   rec.status = response.status;
   rec.latency_ms = Date.now() - started;
@@ -68,7 +68,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const stop = (refusal: Refusal) => {
     rec.reason = refusal.reason;
     rec.detail = refusal.detail ?? null;
-    return refusalResponse(refusal, rec);
+    return refusalResponse(refusal, rec, dialectOf(deps.bundle, rec.service));
   };
   if (!deps.bundle.ok) return stop({ ok: false, reason: "bundle.invalid", detail: deps.bundle.error });
   const { bundle } = deps.bundle;

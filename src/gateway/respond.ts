@@ -1,9 +1,14 @@
 /**
  * Responses Firebreak decided: every one carries `Firebreak-Decision` and `Firebreak-Decision-Id`.
- * A refusal is DESIGN.md's JSON shape; its message is a fixed text per reason or the operator's rule
- * message, never a detail that could carry request data.
+ * A refusal comes in the dialect of the service called (docs/reasons.md, "Refusals in each API's own
+ * shape"): Firebreak's JSON, Slack's `ok: false`, or Stripe's error object, each with the reason code
+ * and decision id where that API's SDKs put an error code. Its message is a fixed text per reason or
+ * the operator's rule message, never a detail that could carry request data.
  */
-import { DEFAULT_MESSAGES, httpFor, type Reason } from "./reasons";
+import type { BundleState } from "../policy/load";
+import { own } from "../policy/routes";
+import type { RefusalDialect } from "../policy/types";
+import { DEFAULT_MESSAGES, httpFor, type Reason, type WireError } from "./reasons";
 import type { DecisionRecord } from "./record";
 import type { Refusal } from "./result";
 
@@ -14,27 +19,137 @@ import type { Refusal } from "./result";
  */
 const AFTER_FORWARD: ReadonlySet<Reason> = new Set(["upstream.timeout", "upstream.unreachable"]);
 
-export function refusalResponse(refusal: Refusal, rec: DecisionRecord): Response {
+/** What every dialect says, before it is put in that dialect's shape. */
+interface Said {
+  status: number;
+  error: WireError;
+  reason: Reason;
+  decision_id: string;
+  message: string;
+  approval: Refusal["approval"];
+  retryAfter: number | undefined;
+}
+
+interface Shaped {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+const DIALECTS: Record<RefusalDialect, (said: Said) => Shaped> = {
+  firebreak: firebreakShape,
+  slack: slackShape,
+  stripe: stripeShape,
+};
+
+/**
+ * `dialect`: the routed service's `refusal`. Refusals before routing (the service is not known) and
+ * Firebreak's own API stay `firebreak`.
+ */
+export function refusalResponse(
+  refusal: Refusal,
+  rec: DecisionRecord,
+  dialect: RefusalDialect = "firebreak",
+): Response {
   const { status, error } = httpFor(refusal.reason);
   const effect =
     refusal.reason === "approval.required" ? "approval_required" : AFTER_FORWARD.has(refusal.reason) ? "allow" : "deny";
   rec.effect = effect;
-  const headers = new Headers({
-    "content-type": "application/json; charset=utf-8",
-    "cache-control": "no-store",
-    "firebreak-decision": effect,
-    "firebreak-decision-id": rec.decision_id,
-  });
-  if (status === 401) headers.set("www-authenticate", 'Bearer error="invalid_token"');
-  if (refusal.retryAfter !== undefined) headers.set("retry-after", String(refusal.retryAfter));
-  const body = {
+  const said: Said = {
+    status,
     error,
     reason: refusal.reason,
     decision_id: rec.decision_id,
     message: refusal.message ?? DEFAULT_MESSAGES[refusal.reason] ?? refusal.reason,
-    ...(refusal.approval ? { approval: refusal.approval } : {}),
+    approval: refusal.approval,
+    retryAfter: refusal.retryAfter,
   };
-  return new Response(JSON.stringify(body), { status, headers });
+  const shaped = (DIALECTS[dialect] ?? firebreakShape)(said);
+  const headers = new Headers({
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    ...shaped.headers,
+    "firebreak-decision": effect,
+    "firebreak-decision-id": rec.decision_id,
+  });
+  if (shaped.status === 401) headers.set("www-authenticate", 'Bearer error="invalid_token"');
+  if (refusal.retryAfter !== undefined) headers.set("retry-after", String(refusal.retryAfter));
+  return new Response(JSON.stringify(shaped.body), { status: shaped.status, headers });
+}
+
+/** The refusal dialect of the service a decision record names (null: not routed), for `refusalResponse`. */
+export function dialectOf(bundle: BundleState, service: string | null): RefusalDialect {
+  if (!bundle.ok || service === null) return "firebreak";
+  return own(bundle.bundle.spec.services, service)?.refusal ?? "firebreak";
+}
+
+/** DESIGN.md's shape; Octokit and most REST clients show `message` and keep the body. */
+function firebreakShape(s: Said): Shaped {
+  return {
+    status: s.status,
+    body: {
+      error: s.error,
+      reason: s.reason,
+      decision_id: s.decision_id,
+      message: s.message,
+      ...(s.approval ? { approval: s.approval } : {}),
+    },
+  };
+}
+
+/**
+ * Slack's Web API answers errors with 200 and `{"ok": false, "error": "<code>"}`; @slack/web-api
+ * retries any other status for about half an hour, and throws `WebAPIPlatformError` with the body as
+ * `data` for `ok: false`. A rate-limit refusal with a Retry-After stays 429, which the SDK waits out
+ * (or rejects at once with `rejectRateLimitedCalls`) as it does for Slack's own limits. The message
+ * goes in `response_metadata.messages` too, which the SDK logs.
+ */
+function slackShape(s: Said): Shaped {
+  const wait = s.status === 429 && s.retryAfter !== undefined;
+  return {
+    status: wait ? 429 : 200,
+    body: {
+      ok: false,
+      error: s.reason,
+      firebreak: {
+        error: s.error,
+        reason: s.reason,
+        decision_id: s.decision_id,
+        message: s.message,
+        ...(s.approval ? { approval: s.approval } : {}),
+      },
+      response_metadata: { messages: [`[ERROR] Firebreak ${s.reason} (decision ${s.decision_id}): ${s.message}`] },
+    },
+  };
+}
+
+/** Statuses a Stripe client may retry: rate windows, and dependencies or upstreams that were unavailable. */
+const STRIPE_RETRYABLE = new Set([429, 502, 503, 504]);
+
+/**
+ * Stripe's error object, with the status as today: stripe-node picks its error class by status
+ * (400/404 StripeInvalidRequestError, 401 StripeAuthenticationError, 403 StripePermissionError, 429
+ * StripeRateLimitError, 5xx StripeAPIError) and copies `code` (the reason) and the whole object
+ * (`raw.decision_id`). `Stripe-Should-Retry: false` keeps the SDK from retrying a policy refusal;
+ * `Request-Id` is the decision id (the SDK's `requestId`).
+ */
+function stripeShape(s: Said): Shaped {
+  return {
+    status: s.status,
+    body: {
+      error: {
+        type: s.status >= 500 ? "api_error" : "invalid_request_error",
+        code: s.reason,
+        message: s.message,
+        decision_id: s.decision_id,
+        ...(s.approval ? { approval: s.approval } : {}),
+      },
+    },
+    headers: {
+      "request-id": s.decision_id,
+      ...(STRIPE_RETRYABLE.has(s.status) ? {} : { "stripe-should-retry": "false" }),
+    },
+  };
 }
 
 export function decisionResponse(response: Response, rec: DecisionRecord): Response {
