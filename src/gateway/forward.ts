@@ -5,6 +5,7 @@
  * extract declared arguments (then the same bytes are sent).
  */
 import type { ServiceSpec } from "../policy/types";
+import { rewriteLinkHeader, rewriteLocation } from "./links";
 import { type Result, refuse } from "./result";
 import type { CanonicalRequest } from "./route";
 
@@ -85,9 +86,18 @@ export function upstreamHeaders(incoming: Headers, service: ServiceSpec, secret:
   return out;
 }
 
-export function responseHeaders(upstream: Headers): Headers {
+/**
+ * With `links` (the service's upstream and the gateway's URL for it), `Link` and `Location` pointing
+ * at the upstream are pointed back at the gateway (src/gateway/links.ts).
+ */
+export function responseHeaders(upstream: Headers, links?: { upstream: string; publicBase: string }): Headers {
   const out = new Headers();
-  for (const [name, value] of upstream) if (RESPONSE_ALLOW.has(name)) out.append(name, value);
+  for (const [name, value] of upstream) {
+    if (!RESPONSE_ALLOW.has(name)) continue;
+    if (links && name === "link") out.append(name, rewriteLinkHeader(value, links.upstream, links.publicBase));
+    else if (links && name === "location") out.append(name, rewriteLocation(value, links.upstream, links.publicBase));
+    else out.append(name, value);
+  }
   return out;
 }
 
@@ -129,7 +139,10 @@ export async function forward(input: ForwardInput): Promise<Result<{ response: R
     response: new Response(upstream.body, {
       status: upstream.status,
       statusText: upstream.statusText,
-      headers: responseHeaders(upstream.headers),
+      headers: responseHeaders(
+        upstream.headers,
+        req.publicBase === undefined ? undefined : { upstream: req.service.upstream, publicBase: req.publicBase },
+      ),
     }),
   };
 }

@@ -19,6 +19,12 @@ export interface CanonicalRequest {
   query: Record<string, string>;
   /** The Authorization header value, checked to hold at most one credential. */
   authorization: string | null;
+  /**
+   * The gateway's URL for this service in the form the call came in (`https://<gateway>/<service>`
+   * or `https://<service>.<GATEWAY_DOMAIN>`): where Link and Location headers are pointed back to.
+   * Absent for requests that never came over HTTP (replay).
+   */
+  publicBase?: string;
 }
 
 export interface RouteInput {
@@ -66,7 +72,10 @@ export function route(
   if (!query.ok) return query;
   const method = input.method as Method;
   const path = `/${segments.join("/")}`;
-  return { ok: true, request: { service, method, segments, path, rawQuery, query: query.value, authorization } };
+  const hostForm = serviceFromHost(host, gatewayDomain) !== null;
+  const publicBase = `${input.url.slice(0, input.url.indexOf("://"))}://${host}${hostForm ? "" : `/${service.name}`}`;
+  const request = { service, method, segments, path, rawQuery, query: query.value, authorization, publicBase };
+  return { ok: true, request };
 }
 
 /** One `Bearer <token>` and nothing else: a comma or a second word means two credentials. */

@@ -223,4 +223,34 @@ describe("@octokit/rest", () => {
     expect(await gw.decision(id)).toMatchObject({ reason: "policy.denied", status: 403 });
     expect(await recorded()).toEqual([]);
   });
+
+  it("paginate follows GitHub's Link headers through the gateway, page by page", async () => {
+    const issues = await octokit(task).paginate(octokit(task).rest.issues.listForRepo, {
+      owner: "acme",
+      repo: "paged",
+      per_page: 2,
+    });
+    expect(issues.map((i) => i.number)).toEqual([1, 2, 3, 4, 5]);
+    const seen = await recorded();
+    expect(seen.map((r) => r.url)).toEqual([
+      "https://api.github.com/repos/acme/paged/issues?per_page=2",
+      "https://api.github.com/repos/acme/paged/issues?per_page=2&page=2",
+      "https://api.github.com/repos/acme/paged/issues?per_page=2&page=3",
+    ]);
+    for (const up of seen) {
+      expect(up.headers.authorization).toBe(`Bearer ${CANARY.GITHUB_TOKEN}`);
+      expect(JSON.stringify(up)).not.toContain(task);
+    }
+    expect(gw.decisions.filter((d) => d.action === "github:issues.list" && d.effect === "allow")).toHaveLength(3);
+  });
+
+  it("the Link header the agent gets points at the gateway", async () => {
+    const res = await fetch(`${gw.url}github/repos/acme/paged/issues?per_page=2&page=2`, {
+      headers: { authorization: `Bearer ${task}` },
+    });
+    const base = `${gw.url}github/repos/acme/paged/issues?per_page=2`;
+    expect(res.headers.get("link")).toBe(
+      `<${base}&page=1>; rel="prev", <${base}&page=3>; rel="next", <${base}&page=3>; rel="last", <${base}&page=1>; rel="first"`,
+    );
+  });
 });

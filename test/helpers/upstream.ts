@@ -9,6 +9,8 @@
  *   jwks-down.test.example                  always 503 (an unreachable issuer)
  *   api.github.com, slack.com, api.stripe.com, *.test.example
  *                                           echo the request as JSON (status from `x-fake-status`)
+ *   api.github.com/repos/acme/paged/issues  5 issues in pages of `per_page` (default 2), with GitHub's
+ *                                           `Link` header (absolute https://api.github.com URLs)
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
  *   slowbody.test.example                   headers at once, the body's second half 1.5 s later
  *   unreachable.test.example                network error
@@ -56,6 +58,7 @@ export async function outbound(request: Request): Promise<Response> {
   if (url.hostname === "slow.test.example") await new Promise((r) => setTimeout(r, 3000));
   if (url.hostname === "slowbody.test.example") return slowBody();
   if (url.hostname === "hooks-down.test.example") return new Response("webhook down", { status: 500 });
+  if (url.hostname === "api.github.com" && url.pathname === PAGED_ISSUES) return pagedIssues(url);
   const status = Number(request.headers.get("x-fake-status") ?? 200);
   return new Response(
     status === 204 || status === 304
@@ -73,6 +76,32 @@ export async function outbound(request: Request): Promise<Response> {
       },
     },
   );
+}
+
+const PAGED_ISSUES = "/repos/acme/paged/issues";
+const PAGED_TOTAL = 5;
+
+/** A page of issues as GitHub sends it: the JSON array, and `Link` with first/prev/next/last. */
+function pagedIssues(url: URL): Response {
+  const perPage = Math.max(1, Number(url.searchParams.get("per_page") ?? 2) || 2);
+  const last = Math.ceil(PAGED_TOTAL / perPage);
+  const page = Math.min(Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1), last);
+  const issues = [];
+  for (let n = (page - 1) * perPage + 1; n <= Math.min(page * perPage, PAGED_TOTAL); n++) {
+    issues.push({ number: n, title: `Issue ${n}` });
+  }
+  const at = (p: number) => {
+    const next = new URL(url.href);
+    next.searchParams.set("page", String(p));
+    return `<https://api.github.com${PAGED_ISSUES}${next.search}>`;
+  };
+  const links: string[] = [];
+  if (page > 1) links.push(`${at(page - 1)}; rel="prev"`);
+  if (page < last) links.push(`${at(page + 1)}; rel="next"`, `${at(last)}; rel="last"`);
+  if (page > 1) links.push(`${at(1)}; rel="first"`);
+  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+  if (links.length > 0) headers.link = links.join(", ");
+  return new Response(JSON.stringify(issues), { headers });
 }
 
 /** Headers at once, then a body that takes longer than the gateway's upstream timeout to finish. */
