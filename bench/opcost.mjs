@@ -68,7 +68,8 @@ import { route } from ${src("gateway/route.ts")};
 import { classify, resourceOf } from ${src("gateway/classify.ts")};
 import { decide } from ${src("policy/evaluate.ts")};
 import { verifyAgent } from ${src("gateway/identity.ts")};
-import { upstreamHeaders, responseHeaders } from ${src("gateway/forward.ts")};
+import { responseHeaders } from ${src("gateway/forward.ts")};
+import { upstreamHeaders } from ${src("gateway/headers.ts")};
 import { logLine } from ${src("gateway/record.ts")};
 import { api } from ${src("api/routes.ts")};
 import { bundleState } from ${src("policy/load.ts")};
@@ -135,7 +136,7 @@ export default {
         break;
       }
       case "upstream_headers":
-        for (let i = 0; i < k; i++) sink += upstreamHeaders(request.headers, req.service, "secret") ? 1 : 0;
+        for (let i = 0; i < k; i++) sink += upstreamHeaders(request.headers, req.service, bundle.spec.settings, "secret") ? 1 : 0;
         break;
       case "response_headers": for (let i = 0; i < k; i++) sink += responseHeaders(UPSTREAM) ? 1 : 0; break;
       case "response_headers_pairs":
@@ -151,7 +152,7 @@ export default {
         const signal = new AbortController().signal;
         for (let i = 0; i < k; i++) {
           const r = new Request("https://api.github.com/repos/acme/api/issues/1", { method: "GET",
-            headers: upstreamHeadersOnce ??= upstreamHeaders(request.headers, req.service, "secret"), redirect: "manual", signal });
+            headers: upstreamHeadersOnce ??= upstreamHeaders(request.headers, req.service, bundle.spec.settings, "secret"), redirect: "manual", signal });
           sink += r.url.length;
         }
         break;
@@ -171,7 +172,7 @@ export default {
         const signal = new AbortController().signal;
         for (let i = 0; i < k; i++) {
           const r = new Request("https://api.github.com/repos/acme/api/issues/1", { method: "GET",
-            headers: upstreamHeaders(request.headers, req.service, "secret"), redirect: "manual", signal });
+            headers: upstreamHeaders(request.headers, req.service, bundle.spec.settings, "secret"), redirect: "manual", signal });
           const res = new Response("{}", { status: 200, headers: responseHeaders(UPSTREAM) });
           res.headers.set("firebreak-decision", "allow");
           res.headers.set("firebreak-decision-id", REC.decision_id);

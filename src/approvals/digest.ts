@@ -1,7 +1,10 @@
 /**
- * The request digest an approval is bound to (issue 4): method, service, canonical path, sorted query,
- * sha256 of the body, agent, task and action. A retried call must produce the same digest, byte for
- * byte, or it is `approval.mismatch`. Synchronous (node:crypto, as the step log's chain).
+ * The request digest an approval is bound to: what the approver saw and what the upstream will act on.
+ * Method, service, canonical path, sorted query, sha256 of the body and the media type it was read as,
+ * the declared arguments and the resource as the page shows them, the semantic headers forwarded,
+ * agent, task and action. A retried call must produce the same digest, byte for byte, or it is
+ * `approval.mismatch`: the same bytes under another Content-Type, or with another Stripe-Account, are
+ * another request. Synchronous (node:crypto, as the step log's chain).
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../tasks/hash-chain";
@@ -12,6 +15,10 @@ export interface DigestInput {
   path: string;
   query: Record<string, string>;
   body: Uint8Array | null;
+  mediaType: string;
+  args: Record<string, string | number | boolean>;
+  resource: string;
+  headers: Record<string, string>;
   agent: { issuer: string; sub: string };
   task: string;
   action: string;
@@ -32,12 +39,16 @@ export function bodySha256(body: Uint8Array | null): string {
 export function requestDigest(d: DigestInput): { digest: string; body_sha256: string } {
   const body_sha256 = bodySha256(d.body);
   const facts = canonicalJson({
-    v: 1,
+    v: 2,
     method: d.method,
     service: d.service,
     path: d.path,
     query: sortedQuery(d.query),
     body_sha256,
+    media_type: d.mediaType,
+    args: d.args,
+    resource: d.resource,
+    headers: d.headers,
     agent: [d.agent.issuer, d.agent.sub],
     task: d.task,
     action: d.action,

@@ -52,6 +52,10 @@ export function ApprovalPage({ approval: a, task, recent, csrf, notice, base }: 
               { key: "Risk", value: r.risk },
               { key: "Resource", value: r.resource || "—", mono: true },
               { key: "Arguments", value: JSON.stringify(r.args), mono: true },
+              // What the upstream will act on besides the path: the body as it parses it, and the
+              // headers that choose what it acts on (a connected Stripe account).
+              ...(r.media_type ? [{ key: "Body read as", value: r.media_type, mono: true }] : []),
+              ...Object.entries(r.headers ?? {}).map(([name, value]) => ({ key: name, value, mono: true })),
               { key: "Body sha256", value: r.body_sha256, mono: true },
               { key: "Asked by rules", value: a.rules.join(", "), mono: true },
             ]}

@@ -26,6 +26,10 @@ export interface ApprovalRequest {
   args: Record<string, unknown>;
   /** sha256 (hex) of the body bytes (of the empty string when there is none). */
   body_sha256: string;
+  /** How the body was read, as the upstream parses it ("" when there is none). */
+  media_type?: string;
+  /** The service's semantic headers sent with the call (`stripe-account`), by lower-case name. */
+  headers?: Record<string, string>;
 }
 
 export interface NewApproval {

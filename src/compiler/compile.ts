@@ -126,6 +126,7 @@ interface IssuerData {
   jwks_var?: string;
   clock_tolerance?: number;
   max_token_age?: number;
+  max_token_lifetime?: number;
   claims?: string[];
   spiffe?: { trust_domains: string[] };
 }
@@ -139,6 +140,9 @@ export interface RuleData {
   message?: string;
   approvers?: MatchData;
 }
+
+/** `exp - iat` accepted when an issuer sets neither max_token_lifetime nor max_token_age: one day. */
+export const DEFAULT_MAX_LIFETIME_S = 86_400;
 
 function compileSettings(data: ConfigData, src: SourceFile, issuers: IssuerSpec[], problems: Problems): Settings {
   const at = (...p: (string | number)[]) => src.at(["settings", ...p]);
@@ -154,6 +158,7 @@ function compileSettings(data: ConfigData, src: SourceFile, issuers: IssuerSpec[
       starts_per_hour: data.settings?.agent_limits?.starts_per_hour ?? 60,
     },
     approvers: approvers ? compileMatch(approvers, at, "approvers", issuers, "person", problems) : null,
+    forward_headers: (data.settings?.forward_headers ?? []).map((h) => h.toLowerCase()),
   };
 }
 
@@ -186,6 +191,9 @@ function compileIssuers(configs: SourceFile[], declared: Set<string>, problems: 
         jwks: d.jwks_uri ? { uri: d.jwks_uri } : { var: d.jwks_var as string },
         clock_tolerance_s: d.clock_tolerance ?? 30,
         max_token_age_s: d.max_token_age ?? null,
+        // Without a maximum age, a token's own lifetime is still bounded: a stolen long-lived token is
+        // the threat either bound answers.
+        max_token_lifetime_s: d.max_token_lifetime ?? (d.max_token_age === undefined ? DEFAULT_MAX_LIFETIME_S : null),
         claims: d.claims ?? [],
         spiffe: d.spiffe ?? null,
       });

@@ -5,6 +5,7 @@
 const name = { type: "string", pattern: "^[a-z][a-z0-9-]*$", maxLength: 40 };
 const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", maxLength: 64 };
 const strings = { type: "array", items: { type: "string", minLength: 1 } };
+const headerName = { type: "string", pattern: "^[A-Za-z0-9-]+$", maxLength: 64 };
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 const issuer = {
@@ -31,6 +32,12 @@ const issuer = {
     jwks_var: { ...secretName, description: "Worker var/secret holding an inline JWKS" },
     clock_tolerance: { type: "integer", minimum: 0, maximum: 60, default: 30 },
     max_token_age: { type: "integer", minimum: 1, description: "Seconds since iat (iat then required)" },
+    max_token_lifetime: {
+      type: "integer",
+      minimum: 1,
+      description:
+        "Longest accepted exp - iat (exp - now without iat), in seconds; default 86400 when max_token_age is unset",
+    },
     claims: { ...strings, description: "Claims exposed to policy as agent.claims" },
     spiffe: {
       type: "object",
@@ -88,6 +95,12 @@ export const configSchema = {
           ...identitySelector,
           description:
             "Who approves calls that need a person when the rule or profile names nobody: tokens of person issuers (by name), narrowed by sub and/or claims.",
+        },
+        forward_headers: {
+          type: "array",
+          items: headerName,
+          description:
+            "Request headers every service forwards besides the defaults (docs/decisions.md): every other header is dropped",
         },
         agent_limits: {
           type: "object",
@@ -159,7 +172,41 @@ export const serviceSchema = {
     },
     args_in: { type: "array", items: { enum: ["body", "query"] }, uniqueItems: true },
     reject_params: { type: "array", items: { type: "string" } },
-    strip_headers: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9-]+$" } },
+    strip_headers: { type: "array", items: headerName },
+    body_format: {
+      enum: ["json", "form", "content_type"],
+      default: "content_type",
+      description:
+        "How the upstream parses a body: json (whatever the Content-Type says), form (form-encoded only), content_type (JSON or form, by the Content-Type)",
+    },
+    forward_headers: {
+      type: "array",
+      items: headerName,
+      description:
+        "Request headers forwarded as sent besides the defaults (API versions, previews); others are dropped",
+    },
+    semantic_headers: {
+      type: "object",
+      description:
+        "Headers that change what the upstream does: forwarded, visible to rules as request.headers[name], bound into approvals",
+      propertyNames: headerName,
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          scope: {
+            type: "string",
+            pattern: "\\{value\\}",
+            description: "Resource prefix when the header is sent, e.g. account:{value}/",
+          },
+        },
+      },
+    },
+    refusal: {
+      enum: ["firebreak", "slack", "stripe"],
+      default: "firebreak",
+      description: "The error shape of refusals, as the service's SDKs read errors",
+    },
     actions: {
       type: "object",
       minProperties: 1,

@@ -17,6 +17,10 @@ interface ServiceData {
   args_in?: ("body" | "query")[];
   reject_params?: string[];
   strip_headers?: string[];
+  body_format?: ServiceSpec["body_format"];
+  forward_headers?: string[];
+  semantic_headers?: Record<string, { scope?: string }>;
+  refusal?: ServiceSpec["refusal"];
   actions: Record<string, ActionData>;
 }
 interface ActionData {
@@ -79,6 +83,8 @@ export function compileService(
   }
   if (d.credential.format.split("{secret}").length !== 2)
     problems.add(src.at(["credential", "format"]), `format must contain {secret} exactly once`);
+
+  headerProblems(d, src, problems);
 
   const routes: RouteNode = {};
   const mine: { name: string; methods: Method[]; segs: TemplateSegment[]; key: string }[] = [];
@@ -153,9 +159,36 @@ export function compileService(
     args_in: d.args_in ?? ["body"],
     reject_params: reject,
     strip_headers: (d.strip_headers ?? []).map((h) => h.toLowerCase()),
+    body_format: d.body_format ?? "content_type",
+    forward_headers: (d.forward_headers ?? []).map((h) => h.toLowerCase()),
+    semantic_headers: Object.entries(d.semantic_headers ?? {}).map(([name, h]) => ({
+      name: name.toLowerCase(),
+      scope: h.scope ?? null,
+    })),
+    refusal: d.refusal ?? "firebreak",
     inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
     routes,
   };
+}
+
+/** Headers Firebreak owns or removes can never be forwarded as the agent sent them. */
+const NEVER_FORWARDED = new Set(["authorization", "cookie", "host", "content-length", "proxy-authorization"]);
+
+function headerProblems(d: ServiceData, src: SourceFile, problems: Problems): void {
+  const own = new Set([...NEVER_FORWARDED, d.credential.header.toLowerCase()]);
+  const check = (name: string, at: string) => {
+    const h = name.toLowerCase();
+    if (own.has(h) || h.startsWith("firebreak-") || h.startsWith("cf-") || h.startsWith("x-forwarded-"))
+      problems.add(at, `header ${name} is never forwarded as sent (credential or routing): remove it`);
+    if ((d.strip_headers ?? []).some((s) => s.toLowerCase() === h))
+      problems.add(at, `header ${name} is also in strip_headers: keep it in one list`);
+  };
+  for (const [i, h] of (d.forward_headers ?? []).entries()) check(h, src.at(["forward_headers", i]));
+  for (const h of Object.keys(d.semantic_headers ?? {})) {
+    check(h, src.at(["semantic_headers", h]));
+    if ((d.forward_headers ?? []).some((f) => f.toLowerCase() === h.toLowerCase()))
+      problems.add(src.at(["semantic_headers", h]), `header ${h} is also in forward_headers: keep it in one list`);
+  }
 }
 
 /** An action kept only by name and labels, for selectors, when its path template is broken. */

@@ -31,6 +31,9 @@ export interface ApprovalInput {
   resource: string;
   /** The declared arguments, as a plain object (RPC cannot send the null-prototype record). */
   args: Record<string, string | number | boolean>;
+  /** The semantic headers forwarded with the call, and the media type its body was read as. */
+  headers: Record<string, string>;
+  mediaType: string;
   body: Uint8Array | null;
   agent: Agent;
   task: TaskRef;
@@ -57,6 +60,10 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
     path: req.path,
     query: req.query,
     body: input.body,
+    mediaType: input.mediaType,
+    args: input.args,
+    resource: input.resource,
+    headers: input.headers,
     agent: { issuer: agent.issuer, sub: agent.sub },
     task: task.id,
     action: spec.name,
@@ -86,6 +93,9 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
           resource: input.resource,
           args: input.args,
           body_sha256,
+          media_type: input.mediaType,
+          // A plain copy: RPC cannot send the null-prototype record.
+          headers: { ...input.headers },
         },
         rules: input.needed.rules,
         approvers: input.needed.approvers,

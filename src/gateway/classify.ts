@@ -7,7 +7,8 @@
  */
 import type { LoadedBundle } from "../policy/load";
 import { matchRoute } from "../policy/routes";
-import type { ActionSpec } from "../policy/types";
+import type { ActionSpec, ServiceSpec } from "../policy/types";
+import { scopedResource } from "./headers";
 import { type Result, refuse } from "./result";
 import type { CanonicalRequest } from "./route";
 
@@ -28,6 +29,21 @@ export function classify(bundle: LoadedBundle, req: CanonicalRequest): Result<{ 
     params[name] = decodeURIComponent(match.values[i]);
   });
   return { ok: true, value: { action: match.action, spec, params } };
+}
+
+/**
+ * The resource a call touches: the action's template, prefixed by the scope of each semantic header
+ * it carries (a Stripe call with `Stripe-Account: acct_1` touches `account:acct_1/customer:cus_1`), so
+ * a rule written for the platform's own objects does not match a connected account's.
+ */
+export function resourceFor(
+  service: ServiceSpec,
+  spec: ActionSpec,
+  params: Record<string, string>,
+  args: Record<string, unknown>,
+  headers: Record<string, string>,
+): string {
+  return scopedResource(service, headers, resourceOf(spec, params, args));
 }
 
 /** Renders the action's resource template (`repo:{owner}/{repo}`); "" when there is none or a part is missing. */

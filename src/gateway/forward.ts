@@ -1,37 +1,14 @@
 /**
- * Stage 6, forward: the agent's own credentials and hop-by-hop headers are removed, the service
+ * Stage 6, forward: only allowlisted request headers are sent (src/gateway/headers.ts), the service
  * credential is injected from its Worker secret, the call is made with `redirect: "manual"`, and the
  * response comes back through a header allowlist. Bodies stream both ways unless already read to
  * extract declared arguments (then the same bytes are sent).
  */
-import type { ServiceSpec } from "../policy/types";
+import type { Settings } from "../policy/types";
+import { upstreamHeaders } from "./headers";
 import { rewriteLinkHeader, rewriteLocation } from "./links";
 import { type Result, refuse } from "./result";
 import type { CanonicalRequest } from "./route";
-
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
-
-/** Request headers never forwarded: credentials of the agent, routing and Firebreak's own. */
-const DROP_REQUEST = [
-  "authorization",
-  "cookie",
-  "host",
-  "content-length",
-  "forwarded",
-  "x-real-ip",
-  "cf-connecting-ip",
-];
-const DROP_REQUEST_PREFIX = ["firebreak-", "x-forwarded-", "cf-"];
 
 /** Response headers passed back to the agent; everything else (set-cookie, scopes, ...) is dropped. */
 const RESPONSE_ALLOW = new Set([
@@ -59,33 +36,6 @@ const RESPONSE_ALLOW = new Set([
   "idempotency-key",
 ]);
 
-export function upstreamHeaders(incoming: Headers, service: ServiceSpec, secret: string): Headers {
-  const out = new Headers();
-  const nominated = new Set(
-    (incoming.get("connection") ?? "")
-      .split(",")
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  for (const [name, value] of incoming) {
-    if (
-      HOP_BY_HOP.includes(name) ||
-      nominated.has(name) ||
-      DROP_REQUEST.includes(name) ||
-      DROP_REQUEST_PREFIX.some((p) => name.startsWith(p)) ||
-      service.strip_headers.includes(name)
-    ) {
-      continue;
-    }
-    out.set(name, value);
-  }
-  // A replacer function, not a string: String.replace would expand `$&`, `$'`, `$$`... inside the
-  // secret itself and send a mangled (or format-leaking) credential.
-  const credential = service.credential.format.replace("{secret}", () => secret);
-  out.set(service.credential.header, credential);
-  return out;
-}
-
 /**
  * With `links` (the service's upstream and the gateway's URL for it), `Link` and `Location` pointing
  * at the upstream are pointed back at the gateway (src/gateway/links.ts).
@@ -107,7 +57,7 @@ export interface ForwardInput {
   /** The bytes already read for argument extraction, or the incoming stream. */
   body: BodyInit | null;
   secret: string;
-  timeoutMs: number;
+  settings: Settings;
   fetcher: (request: Request) => Promise<Response>;
 }
 
@@ -118,10 +68,13 @@ export async function forward(input: ForwardInput): Promise<Result<{ response: R
   // The timeout bounds the wait for the upstream's response headers only: a long download that has
   // started must not be cut off mid-body.
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new DOMException("upstream timeout", "TimeoutError")), input.timeoutMs);
+  const timer = setTimeout(
+    () => abort.abort(new DOMException("upstream timeout", "TimeoutError")),
+    input.settings.upstream_timeout_ms,
+  );
   const request = new Request(url, {
     method: req.method,
-    headers: upstreamHeaders(input.headers, req.service, input.secret),
+    headers: upstreamHeaders(input.headers, req.service, input.settings, input.secret),
     body: hasBody ? input.body : null,
     redirect: "manual",
     signal: abort.signal,

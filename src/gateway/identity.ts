@@ -7,6 +7,7 @@ import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jo
 import type { Agent } from "../policy/evaluate";
 import type { IssuerSpec } from "../policy/types";
 import { KeysUnavailable, keysFor } from "./jwks";
+import { MAX_TOKEN_LENGTH } from "./limits";
 import type { Reason } from "./reasons";
 import { type Result, refuse } from "./result";
 import { cachedAgent, rememberAgent } from "./token-cache";
@@ -18,6 +19,7 @@ export function bearerToken(authorization: string | null): Result<{ token: strin
   if (authorization === null) return refuse("identity.missing");
   const [scheme, token] = authorization.trim().split(/\s+/);
   if (scheme.toLowerCase() !== "bearer" || !token) return refuse("identity.missing", "not a bearer credential");
+  if (token.length > MAX_TOKEN_LENGTH) return refuse("identity.token_too_large", String(token.length));
   if (!JWT_SHAPE.test(token)) return refuse("identity.malformed");
   return { ok: true, token };
 }
@@ -73,6 +75,10 @@ async function verifyUncached(
   // SPIFFE regex, which stringifies it).
   if (typeof payload.sub !== "string" || payload.sub === "") {
     return refuse("identity.missing_claim", `${issuer.name}: sub is not a non-empty string`);
+  }
+  const lifetime = (payload.exp as number) - (payload.iat ?? Math.floor(now.getTime() / 1000));
+  if (issuer.max_token_lifetime_s !== null && lifetime > issuer.max_token_lifetime_s) {
+    return refuse("identity.lifetime_too_long", `${issuer.name}: ${lifetime}s`);
   }
   const sub = payload.sub;
   if (issuer.spiffe && !isSpiffeId(sub, issuer.spiffe.trust_domains)) {

@@ -22,10 +22,11 @@ import type { StepFacts } from "../tasks/types";
 import { type Admission, admit, labelsOf, logRefused, numericArgs, type Step, taskView } from "./admit";
 import { approve } from "./approve";
 import { gatewayOrigin, verifyCaller } from "./caller";
-import { classify, resourceOf } from "./classify";
+import { classify, resourceFor } from "./classify";
 import { personNeeded, readsTaskState } from "./decide";
-import { extractArgs, needsBody } from "./facts";
+import { bodyFields, extractArgs, type MediaType, needsBody } from "./facts";
 import { forward } from "./forward";
+import { semanticHeaders } from "./headers";
 import { bearerToken } from "./identity";
 import type { DecisionRecord } from "./record";
 import { type AnalyticsSink, record } from "./record";
@@ -112,12 +113,15 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const { action, spec, params } = classified.value;
   rec.action = spec.name;
 
+  const semantic = semanticHeaders(request.headers, req.service);
+  if (!semantic.ok) return refuse(semantic);
+  const { headers } = semantic;
   const facts = await requestFacts(request, req, spec, bundle.spec.settings.max_body_bytes);
   if (!facts.ok) return refuse(facts);
-  let { body } = facts;
-  const resource = resourceOf(spec, params, facts.args);
+  let { body, mediaType } = facts;
+  const resource = resourceFor(req.service, spec, params, facts.args, headers);
   rec.resource = resource || null;
-  stepFacts = { method: req.method, path: req.path, query: sortedQuery(req.query), args: plainArgs(facts.args) };
+  stepFacts = callFacts(req, facts.args, headers, mediaType);
 
   // CEL `task`: the id and profile from the token; the task's counters only when a rule that can decide
   // this action reads them (one more RPC before the decision), so calls no such rule covers pay nothing.
@@ -137,7 +141,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     agent,
     action,
     resource,
-    request: { method: req.method, path: req.path, params, query: req.query, args: facts.args },
+    request: { method: req.method, path: req.path, params, query: req.query, args: facts.args, headers },
     task: taskVar,
     now: now(),
   });
@@ -177,9 +181,11 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
       return stop({ ok: false, reason: "approval.required", message, detail: "no task: no approval opened" });
     }
     if (body === null) {
-      const read = await readBounded(request, bundle.spec.settings.max_body_bytes);
+      // The approver is shown what the upstream will parse: the body is read the upstream's way too.
+      const read = await readApprovedBody(request, req, bundle.spec.settings.max_body_bytes);
       if (!read.ok) return refuse(read);
-      body = read.bytes;
+      ({ body, mediaType } = read);
+      if (mediaType !== "") stepFacts.media_type = mediaType;
     }
     const approved = await approve({
       request,
@@ -187,6 +193,8 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
       spec,
       resource,
       args: stepFacts.args,
+      headers,
+      mediaType,
       body,
       agent,
       task,
@@ -209,7 +217,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     headers: request.headers,
     body: body ?? request.body,
     secret,
-    timeoutMs: bundle.spec.settings.upstream_timeout_ms,
+    settings: bundle.spec.settings,
     fetcher: deps.fetcher,
   });
   const settleProblem = await admission.settle(
@@ -222,13 +230,15 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   return decisionResponse(forwarded.response, rec);
 }
 
+type Read = Result<{ body: Uint8Array | null; mediaType: MediaType }>;
+
 /** The declared arguments, from the query and (read only when the action needs it) the bounded body. */
 async function requestFacts(
   request: Request,
   req: CanonicalRequest,
   spec: ActionSpec,
   maxBodyBytes: number,
-): Promise<Result<{ body: Uint8Array | null; args: Record<string, unknown> }>> {
+): Promise<Result<{ body: Uint8Array | null; mediaType: MediaType; args: Record<string, unknown> }>> {
   let body: Uint8Array | null = null;
   if (needsBody(req.service, spec) && req.method !== "GET" && req.method !== "HEAD") {
     const read = await readBounded(request, maxBodyBytes);
@@ -238,7 +248,31 @@ async function requestFacts(
   const text = body === null ? null : decodeUtf8(body);
   if (text === undefined) return { ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" };
   const facts = extractArgs(req.service, spec, req.query, request.headers.get("content-type"), text);
-  return facts.ok ? { ok: true, body, args: facts.args } : facts;
+  return facts.ok ? { ok: true, body, args: facts.args, mediaType: facts.mediaType } : facts;
+}
+
+/** A body an approval binds, read and checked to parse as the upstream parses it. */
+async function readApprovedBody(request: Request, req: CanonicalRequest, maxBodyBytes: number): Promise<Read> {
+  const read = await readBounded(request, maxBodyBytes);
+  if (!read.ok) return read;
+  if (read.bytes.byteLength === 0) return { ok: true, body: read.bytes, mediaType: "" };
+  const text = decodeUtf8(read.bytes);
+  if (text === undefined) return { ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" };
+  const fields = bodyFields(req.service, request.headers.get("content-type"), text);
+  return fields.ok ? { ok: true, body: read.bytes, mediaType: fields.mediaType } : fields;
+}
+
+/** What the step log keeps of a call (never a body, a token or a header other than the semantic ones). */
+function callFacts(
+  req: CanonicalRequest,
+  args: Record<string, unknown>,
+  headers: Record<string, string>,
+  mediaType: MediaType,
+): StepFacts {
+  const facts: StepFacts = { method: req.method, path: req.path, query: sortedQuery(req.query), args: plainArgs(args) };
+  if (Object.keys(headers).length > 0) facts.headers = { ...headers };
+  if (mediaType !== "") facts.media_type = mediaType;
+  return facts;
 }
 
 /** The declared arguments as a plain object of scalars (RPC cannot send the null-prototype record). */
@@ -315,7 +349,8 @@ async function readBounded(request: Request, max: number): Promise<{ ok: true; b
 /** Strict UTF-8: a body policy reads must mean the same to the upstream, so no replacement characters. */
 function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    // ignoreBOM keeps a byte order mark in the text, so JSON.parse refuses what some upstreams skip.
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return undefined;
   }

@@ -19,6 +19,9 @@ export const REASONS = [
   "route.bad_encoding",
   "route.duplicate_query",
   "route.duplicate_authorization",
+  "route.query_separator",
+  "request.url_too_long",
+  "request.headers_too_large",
   // identity (401, or 503 when keys cannot be fetched)
   "identity.missing",
   "identity.malformed",
@@ -29,6 +32,8 @@ export const REASONS = [
   "identity.expired",
   "identity.not_yet_valid",
   "identity.too_old",
+  "identity.lifetime_too_long",
+  "identity.token_too_large",
   "identity.bad_audience",
   "identity.missing_claim",
   "identity.bad_spiffe_id",
@@ -41,6 +46,9 @@ export const REASONS = [
   "request.body_invalid",
   "request.arg_ambiguous",
   "request.agent_credential",
+  "request.content_type",
+  "request.duplicate_key",
+  "request.header_ambiguous",
   // policy
   "policy.denied",
   "policy.no_match",
@@ -106,6 +114,9 @@ export type WireError =
   | "approval_required"
   | "conflict"
   | "payload_too_large"
+  | "unsupported_media_type"
+  | "uri_too_long"
+  | "headers_too_large"
   | "rate_limited"
   | "bad_gateway"
   | "gateway_timeout"
@@ -134,6 +145,9 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "route.bad_encoding":
     case "route.duplicate_query":
     case "route.duplicate_authorization":
+    case "route.query_separator":
+    case "request.duplicate_key":
+    case "request.header_ambiguous":
     case "request.body_invalid":
     case "request.arg_ambiguous":
     case "request.agent_credential":
@@ -148,6 +162,8 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "identity.expired":
     case "identity.not_yet_valid":
     case "identity.too_old":
+    case "identity.lifetime_too_long":
+    case "identity.token_too_large":
     case "identity.bad_audience":
     case "identity.missing_claim":
     case "identity.bad_spiffe_id":
@@ -199,6 +215,12 @@ export function httpFor(reason: Reason): HttpOutcome {
       return { status: 409, error: "conflict" };
     case "request.body_too_large":
       return { status: 413, error: "payload_too_large" };
+    case "request.content_type":
+      return { status: 415, error: "unsupported_media_type" };
+    case "request.url_too_long":
+      return { status: 414, error: "uri_too_long" };
+    case "request.headers_too_large":
+      return { status: 431, error: "headers_too_large" };
     case "upstream.unreachable":
     case "decisions.query_failed":
       return { status: 502, error: "bad_gateway" };
@@ -235,6 +257,9 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "route.bad_encoding": "The path or query is not valid percent-encoded UTF-8.",
   "route.duplicate_query": "A query parameter appears more than once.",
   "route.duplicate_authorization": "Send exactly one Authorization header with one bearer token.",
+  "route.query_separator": "';' in the query is refused: upstreams disagree on whether it separates parameters.",
+  "request.url_too_long": "The request URL is longer than Firebreak accepts.",
+  "request.headers_too_large": "The request headers are larger than Firebreak accepts.",
   "identity.missing": "A bearer token is required.",
   "identity.malformed": "The bearer token is not a well-formed JWT.",
   "identity.unknown_issuer": "The token's issuer is not trusted.",
@@ -244,6 +269,8 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "identity.expired": "The token has expired.",
   "identity.not_yet_valid": "The token is not valid yet.",
   "identity.too_old": "The token was issued too long ago.",
+  "identity.lifetime_too_long": "The token lives longer than its issuer's maximum token lifetime.",
+  "identity.token_too_large": "The bearer token is larger than Firebreak accepts.",
   "identity.bad_audience": "The token's audience is not this gateway.",
   "identity.missing_claim": "The token lacks a required claim.",
   "identity.bad_spiffe_id": "The token's subject is not a SPIFFE ID of an allowed trust domain.",
@@ -254,6 +281,9 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "request.body_invalid": "The body could not be read for the declared arguments.",
   "request.arg_ambiguous": "An argument appears in more than one place.",
   "request.agent_credential": "Requests may not carry their own credential for the service.",
+  "request.content_type": "The body's Content-Type is not one the upstream parses as Firebreak reads it.",
+  "request.duplicate_key": "A key appears more than once in the JSON body.",
+  "request.header_ambiguous": "A header that changes what the upstream does is repeated or holds a list.",
   "policy.denied": "A policy rule denies this call.",
   "policy.no_match": "No policy rule allows this call.",
   "policy.condition_error": "A policy condition could not be evaluated for this call.",

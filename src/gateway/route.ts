@@ -5,6 +5,7 @@
  */
 import { own } from "../policy/routes";
 import { METHODS, type Method, type ServiceSpec } from "../policy/types";
+import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "./limits";
 import { type Result, refuse } from "./result";
 
 export interface CanonicalRequest {
@@ -44,6 +45,9 @@ export function route(
 ): Result<{ request: CanonicalRequest }> {
   if (!(METHODS as readonly string[]).includes(input.method))
     return refuse("route.bad_method", input.method.slice(0, 16));
+  if (input.url.length > MAX_URL_LENGTH) return refuse("request.url_too_long", String(input.url.length));
+  const headerBytes = headersSize(input.headers);
+  if (headerBytes > MAX_HEADER_BYTES) return refuse("request.headers_too_large", String(headerBytes));
   for (const h of OVERRIDE_HEADERS) if (input.headers.has(h)) return refuse("route.method_override", h);
   const authorization = input.headers.get("authorization");
   if (authorization !== null && !singleCredential(authorization)) return refuse("route.duplicate_authorization");
@@ -76,6 +80,12 @@ export function route(
   const publicBase = `${input.url.slice(0, input.url.indexOf("://"))}://${host}${hostForm ? "" : `/${service.name}`}`;
   const request = { service, method, segments, path, rawQuery, query: query.value, authorization, publicBase };
   return { ok: true, request };
+}
+
+function headersSize(headers: Headers): number {
+  let size = 0;
+  for (const [name, value] of headers) size += name.length + value.length + 4;
+  return size;
 }
 
 /** One `Bearer <token>` and nothing else: a comma or a second word means two credentials. */
@@ -155,6 +165,9 @@ export function percentDecode(s: string): string | null {
 function parseQuery(rawQuery: string): Result<{ value: Record<string, string> }> {
   const out: Record<string, string> = Object.create(null);
   if (rawQuery.length <= 1) return { ok: true, value: out };
+  // Some servers (older Rails, Java containers) also split on `;`: `a=1;b=2` would be two parameters
+  // upstream and one here.
+  if (rawQuery.includes(";")) return refuse("route.query_separator");
   for (const pair of rawQuery.slice(1).split("&")) {
     if (pair === "") continue;
     const eq = pair.indexOf("=");

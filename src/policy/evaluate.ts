@@ -26,6 +26,8 @@ export interface RequestFacts {
   params: Record<string, string>;
   query: Record<string, string>;
   args: Record<string, unknown>;
+  /** The service's semantic headers the call carries (src/gateway/headers.ts), by lower-case name. */
+  headers: Record<string, string>;
 }
 
 export interface DecisionInput {

@@ -2,8 +2,9 @@
  * Decides a request for a given, already-verified agent with the worker's own stages (route,
  * classify, facts, decide): what `firebreak test` and `firebreak explain` run. Pure.
  */
-import { classify, resourceOf } from "../gateway/classify";
+import { classify, resourceFor } from "../gateway/classify";
 import { extractArgs, needsBody } from "../gateway/facts";
+import { semanticHeaders } from "../gateway/headers";
 import type { Reason } from "../gateway/reasons";
 import { route } from "../gateway/route";
 import { type Agent, type Decision, decide } from "./evaluate";
@@ -78,8 +79,10 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
     reads ? body : null,
   );
   if (!facts.ok) return refused(facts.reason);
+  const semantic = semanticHeaders(headers, routed.request.service);
+  if (!semantic.ok) return refused(semantic.reason);
   out.args = facts.args;
-  const resource = resourceOf(spec, params, facts.args);
+  const resource = resourceFor(routed.request.service, spec, params, facts.args, semantic.headers);
   out.resource = resource;
   const request = {
     method: routed.request.method,
@@ -87,6 +90,7 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
     params,
     query: routed.request.query,
     args: facts.args,
+    headers: semantic.headers,
   };
   out.decision = decide(bundle, { agent, action, resource, request, task: {}, now });
   for (const id of [...out.decision.rules, ...(out.decision.report?.rules ?? [])]) {

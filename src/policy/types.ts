@@ -43,6 +43,8 @@ export interface Settings {
   agent_limits: { live_tasks: number; starts_per_hour: number };
   /** Who approves when a rule or profile that asks for a person names nobody (person issuers only). */
   approvers: AgentMatch | null;
+  /** Lower-case request headers every service forwards besides the defaults and its own list. */
+  forward_headers: string[];
 }
 
 /** Workload issuers identify agents; person issuers identify the people who approve (issue 4). */
@@ -57,6 +59,8 @@ export interface IssuerSpec {
   jwks: { uri: string } | { var: string };
   clock_tolerance_s: number;
   max_token_age_s: number | null;
+  /** Longest accepted `exp - iat`, in seconds (a default applies when max_token_age is unset); null: none. */
+  max_token_lifetime_s: number | null;
   claims: string[];
   spiffe: { trust_domains: string[] } | null;
 }
@@ -80,6 +84,27 @@ export interface RouteNode {
   m?: Record<string, number>;
 }
 
+/**
+ * How the upstream parses a request body, whatever the agent claims (docs/decisions.md, "what Firebreak
+ * sees is what the upstream gets"): `json` (GitHub: JSON whatever the Content-Type says), `form`
+ * (Stripe: form-encoded only), `content_type` (Slack: JSON or form, by the Content-Type).
+ */
+export type BodyFormat = "json" | "form" | "content_type";
+
+/** The error shape a service's SDKs understand, for refusals of that service's calls. */
+export type RefusalDialect = "firebreak" | "slack" | "stripe";
+
+/**
+ * A request header that changes what the upstream does (Stripe-Account): forwarded, visible to rules
+ * as `request.headers[name]`, bound into approvals, and, with `scope`, a prefix of the resource.
+ */
+export interface SemanticHeader {
+  /** Lower-case header name. */
+  name: string;
+  /** Resource prefix template with `{value}` (`account:{value}/`), or null. */
+  scope: string | null;
+}
+
 export interface ServiceSpec {
   name: string;
   /** https origin plus optional base path, no trailing slash. */
@@ -90,6 +115,14 @@ export interface ServiceSpec {
   reject_params: string[];
   /** Lower-case request headers removed before forwarding (besides the global list). */
   strip_headers: string[];
+  body_format: BodyFormat;
+  /**
+   * Lower-case request headers forwarded as sent, besides the defaults every service forwards
+   * (src/gateway/headers.ts): API versions, previews. Every other header is dropped.
+   */
+  forward_headers: string[];
+  semantic_headers: SemanticHeader[];
+  refusal: RefusalDialect;
   /** Whether bodies of this service are always read (to check reject_params). */
   inspect_body: boolean;
   routes: RouteNode;

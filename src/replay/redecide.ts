@@ -6,7 +6,7 @@
  */
 
 import { issuersOf } from "../gateway/caller";
-import { classify, resourceOf } from "../gateway/classify";
+import { classify, resourceFor } from "../gateway/classify";
 import { personNeeded, readsTaskState } from "../gateway/decide";
 
 import type { CanonicalRequest } from "../gateway/route";
@@ -64,7 +64,8 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
   const { action, spec, params } = classified.value;
   // The declared arguments the deployed catalog read then (the body is not kept to read them again).
   const args: Record<string, unknown> = Object.assign(Object.create(null), facts.args);
-  const resource = resourceOf(spec, params, args);
+  const headers: Record<string, string> = Object.assign(Object.create(null), facts.headers ?? {});
+  const resource = resourceFor(service, spec, params, args, headers);
 
   let taskVar: Record<string, unknown> = { id: task.task_id, profile: task.profile };
   if (readsTaskState(bundle, action)) taskVar = { ...taskVar, ...call.state };
@@ -72,7 +73,7 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
     agent,
     action,
     resource,
-    request: { method: req.method, path: req.path, params, query, args },
+    request: { method: req.method, path: req.path, params, query, args, headers },
     task: taskVar,
     now: new Date(call.ts),
   });

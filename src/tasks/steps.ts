@@ -67,16 +67,32 @@ export function callEntry(step: StepRequest, reason: string | null, by: string |
   };
 }
 
-/** A step's facts as stored: canonical JSON, each string cut at MAX_FACT_STRING characters. */
+/**
+ * A step's facts as stored: canonical JSON of at most MAX_FACTS characters in all. Strings are cut
+ * shorter and shorter until the whole fits; facts with too many entries even then keep only the
+ * method and the path. Anything cut says `truncated: true`, so replay knows it is not the call.
+ */
 export function factsOf(step: StepRequest): string | null {
-  return step.facts ? canonicalJson(capStrings(step.facts) as Json) : null;
+  if (!step.facts) return null;
+  const whole = canonicalJson(step.facts as unknown as Json);
+  if (whole.length <= MAX_FACTS) return whole;
+  for (const cap of STRING_CAPS) {
+    const cut = canonicalJson({ ...(capStrings(step.facts, cap) as object), truncated: true } as Json);
+    if (cut.length <= MAX_FACTS) return cut;
+  }
+  const { method, path } = step.facts;
+  const bare = { method, path: capStrings(path, 1024), query: [], args: {}, truncated: true };
+  return canonicalJson(bare as Json);
 }
 
-const MAX_FACT_STRING = 2048;
+/** Characters of one step's stored facts (docs/decisions.md, limits). */
+export const MAX_FACTS = 8192;
+const STRING_CAPS = [2048, 512, 128, 32];
 
-function capStrings(v: unknown): unknown {
-  if (typeof v === "string") return v.length > MAX_FACT_STRING ? `${v.slice(0, MAX_FACT_STRING)}…` : v;
-  if (Array.isArray(v)) return v.map(capStrings);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, capStrings(x)]));
+function capStrings(v: unknown, cap: number): unknown {
+  if (typeof v === "string") return v.length > cap ? `${v.slice(0, cap)}…` : v;
+  if (Array.isArray(v)) return v.map((x) => capStrings(x, cap));
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [capStrings(k, cap), capStrings(x, cap)]));
   return v;
 }

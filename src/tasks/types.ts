@@ -83,4 +83,10 @@ export interface StepFacts {
   query: [string, string][];
   /** The action's declared arguments as read from the query and body (string, number or boolean). */
   args: Record<string, string | number | boolean>;
+  /** The service's semantic headers the call carried (`stripe-account`), by lower-case name. */
+  headers?: Record<string, string>;
+  /** How the body was read (`application/json`, `application/x-www-form-urlencoded`); absent: no body read. */
+  media_type?: string;
+  /** Set when the facts were cut to fit the step log's bound (src/tasks/steps.ts). */
+  truncated?: true;
 }

@@ -38,6 +38,16 @@ const CASES: Case[] = [
     says: "GET /items/{item_id} has the same shape as items.get (same-shape-templates/services/svc.yaml:7): both match the same requests; make a segment literal or remove one",
   },
   {
+    dir: "forward-credential-header",
+    where: "services/svc.yaml:5",
+    says: "header X-Api-Key is never forwarded as sent (credential or routing): remove it",
+  },
+  {
+    dir: "semantic-header-twice",
+    where: "services/svc.yaml:6",
+    says: "header x-account is also in forward_headers: keep it in one list",
+  },
+  {
     dir: "greedy-not-last",
     where: "services/svc.yaml:7",
     says: '"{id+}" in "/items/{id+}/raw" must be the last segment',

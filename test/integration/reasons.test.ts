@@ -56,6 +56,9 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "route.bad_encoding": [400, "invalid_request"],
   "route.duplicate_query": [400, "invalid_request"],
   "route.duplicate_authorization": [400, "invalid_request"],
+  "route.query_separator": [400, "invalid_request"],
+  "request.url_too_long": [414, "uri_too_long"],
+  "request.headers_too_large": [431, "headers_too_large"],
   "identity.missing": [401, "unauthorized"],
   "identity.malformed": [401, "unauthorized"],
   "identity.unknown_issuer": [401, "unauthorized"],
@@ -65,6 +68,8 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "identity.expired": [401, "unauthorized"],
   "identity.not_yet_valid": [401, "unauthorized"],
   "identity.too_old": [401, "unauthorized"],
+  "identity.lifetime_too_long": [401, "unauthorized"],
+  "identity.token_too_large": [401, "unauthorized"],
   "identity.bad_audience": [401, "unauthorized"],
   "identity.missing_claim": [401, "unauthorized"],
   "identity.bad_spiffe_id": [401, "unauthorized"],
@@ -75,6 +80,9 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "request.body_invalid": [400, "invalid_request"],
   "request.arg_ambiguous": [400, "invalid_request"],
   "request.agent_credential": [400, "invalid_request"],
+  "request.content_type": [415, "unsupported_media_type"],
+  "request.duplicate_key": [400, "invalid_request"],
+  "request.header_ambiguous": [400, "invalid_request"],
   "policy.denied": [403, "forbidden"],
   "policy.no_match": [403, "forbidden"],
   "policy.condition_error": [403, "forbidden"],
@@ -359,6 +367,12 @@ const E2E: Partial<Record<Reason, Case>> = {
       return { headers: { authorization: `Bearer ${t}, Bearer ${t}` } };
     },
   },
+  "route.query_separator": { path: `${ISSUE}?a=1;b=2` },
+  "request.url_too_long": { path: `${ISSUE}?q=${"a".repeat(8200)}` },
+  "request.headers_too_large": {
+    path: ISSUE,
+    init: async () => ({ headers: { "if-none-match": "a".repeat(33_000) } }),
+  },
   "identity.missing": { path: ISSUE, init: async () => ({ bearer: null }) },
   "identity.malformed": { path: ISSUE, init: async () => ({ bearer: "not-a-jwt" }) },
   "identity.unknown_issuer": { path: ISSUE, init: bearer(() => token({ iss: "https://nobody.test.example" })) },
@@ -371,6 +385,11 @@ const E2E: Partial<Record<Reason, Case>> = {
   "identity.expired": { path: ISSUE, init: bearer(() => token({ exp: -600 })) },
   "identity.not_yet_valid": { path: ISSUE, init: bearer(() => token({ nbf: 600 })) },
   "identity.too_old": { path: ISSUE, init: bearer(() => token({ iat: -7200 })) },
+  "identity.lifetime_too_long": {
+    path: ISSUE,
+    init: bearer(() => token({ key: "es256", iss: ISSUERS.inline, exp: 2 * 86_400 })),
+  },
+  "identity.token_too_large": { path: ISSUE, init: async () => ({ bearer: `${"a".repeat(8200)}.b.c` }) },
   "identity.bad_audience": { path: ISSUE, init: bearer(() => token({ aud: "https://elsewhere.test.example" })) },
   "identity.missing_claim": { path: ISSUE, init: bearer(() => token({ exp: null })) },
   "identity.bad_spiffe_id": {
@@ -393,6 +412,18 @@ const E2E: Partial<Record<Reason, Case>> = {
     init: async () => ({ method: "POST", headers: FORM_TYPE, body: "channel=C1&text=hi" }),
   },
   "request.agent_credential": { path: "/slack/api/users.info?user=U1&token=xoxp-agent" },
+  "request.content_type": {
+    path: COMMENTS,
+    init: async () => ({ method: "POST", headers: FORM_TYPE, body: '{"body":"hi"}' }),
+  },
+  "request.duplicate_key": {
+    path: COMMENTS,
+    init: async () => ({ method: "POST", headers: JSON_TYPE, body: '{"body":"hi","body":"bye"}' }),
+  },
+  "request.header_ambiguous": {
+    path: "/connect/v1/customers/cus_1",
+    init: async () => ({ headers: { "stripe-account": "acct_1, acct_2" } }),
+  },
   "policy.denied": { path: "/github/repos/evil/x/issues/1" },
   "policy.no_match": {
     path: "/github/repos/other/api/issues/1/comments",

@@ -260,6 +260,7 @@ describe("calls through a task", () => {
       path: "/repos/acme/api/issues/1/comments",
       query: [],
       args: { body: "hi" },
+      media_type: "application/json",
     });
     expect((view as TaskView & { log: unknown }).log).toEqual({ ok: true });
   });

@@ -63,7 +63,7 @@ function input(b: LoadedBundle, action: string, over: Partial<DecisionInput> = {
     agent: BOT,
     action: index,
     resource: "item:1",
-    request: { method: "GET", path: "/items/1", params: { id: "1" }, query: {}, args: {} },
+    request: { method: "GET", path: "/items/1", params: { id: "1" }, query: {}, args: {}, headers: {} },
     task: {},
     now: new Date("2025-01-01T12:00:00Z"),
     ...over,
@@ -236,7 +236,9 @@ describe("decide: report mode", () => {
 describe("decide: conditions", () => {
   const cond = "request.args.count > 5";
   const withCount = (b: LoadedBundle, args: Record<string, unknown>) =>
-    input(b, "items.update", { request: { method: "PATCH", path: "/items/1", params: { id: "1" }, query: {}, args } });
+    input(b, "items.update", {
+      request: { method: "PATCH", path: "/items/1", params: { id: "1" }, query: {}, args, headers: {} },
+    });
 
   it("a true condition matches, a false one does not", () => {
     const b = bundleOf([allow("a", { when: cond })]);

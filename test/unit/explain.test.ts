@@ -54,6 +54,6 @@ describe("explainRequest: bodies", () => {
       { method: "POST", url: "/svc/items", headers: { "content-type": "text/plain" }, body: "x" },
       now,
     );
-    expect(bad.decision).toMatchObject({ effect: "deny", reason: "request.body_invalid" });
+    expect(bad.decision).toMatchObject({ effect: "deny", reason: "request.content_type" });
   });
 });

@@ -11,6 +11,10 @@ function service(args_in: ArgSource[] = ["body"], reject_params: string[] = []):
     args_in,
     reject_params,
     strip_headers: [],
+    body_format: "content_type",
+    forward_headers: [],
+    semantic_headers: [],
+    refusal: "firebreak",
     inspect_body: reject_params.length > 0 && args_in.includes("body"),
     routes: {},
   };
@@ -34,14 +38,21 @@ function action(args: Record<string, ArgType>): ActionSpec {
   };
 }
 
+/** extractArgs without the media type (asserted on its own below), so results compare by their arguments. */
+function extract(...a: Parameters<typeof extractArgs>) {
+  const r = extractArgs(...a);
+  if (!r.ok) return r;
+  return { ok: true, args: r.args };
+}
+
 /** Queries as the route stage builds them: prototype-less. */
 const q = (o: Record<string, string> = {}) => Object.assign(Object.create(null) as Record<string, string>, o);
 
 const ARGS = action({ name: "string", count: "integer", ratio: "number", flag: "boolean" });
 const JSON_TYPE = "application/json";
 const FORM = "application/x-www-form-urlencoded";
-const json = (body: unknown, a = ARGS, s = service()) => extractArgs(s, a, q(), JSON_TYPE, JSON.stringify(body));
-const form = (body: string, a = ARGS, s = service()) => extractArgs(s, a, q(), FORM, body);
+const json = (body: unknown, a = ARGS, s = service()) => extract(s, a, q(), JSON_TYPE, JSON.stringify(body));
+const form = (body: string, a = ARGS, s = service()) => extract(s, a, q(), FORM, body);
 
 describe("extractArgs: JSON bodies", () => {
   it("reads declared arguments with their JSON types and ignores the rest", () => {
@@ -87,7 +98,7 @@ describe("extractArgs: JSON bodies", () => {
     ['"text"', "JSON body is not an object"],
     ["{not json", "JSON does not parse"],
   ])("refuses the body %s", (body, detail) => {
-    expect(extractArgs(service(), ARGS, q(), JSON_TYPE, body)).toMatchObject({
+    expect(extract(service(), ARGS, q(), JSON_TYPE, body)).toMatchObject({
       ok: false,
       reason: "request.body_invalid",
       detail,
@@ -102,12 +113,12 @@ describe("extractArgs: JSON bodies", () => {
     "application/merge-patch+json",
     "application/problem+json; charset=utf-8",
   ])("parses %s as JSON", (contentType) => {
-    expect(extractArgs(service(), ARGS, q(), contentType, '{"count": 2}')).toEqual({ ok: true, args: { count: 2 } });
+    expect(extract(service(), ARGS, q(), contentType, '{"count": 2}')).toEqual({ ok: true, args: { count: 2 } });
   });
 
   it("an empty or absent body means no arguments", () => {
-    expect(extractArgs(service(), ARGS, q(), JSON_TYPE, "")).toEqual({ ok: true, args: {} });
-    expect(extractArgs(service(), ARGS, q(), null, null)).toEqual({ ok: true, args: {} });
+    expect(extract(service(), ARGS, q(), JSON_TYPE, "")).toEqual({ ok: true, args: {} });
+    expect(extract(service(), ARGS, q(), null, null)).toEqual({ ok: true, args: {} });
   });
 });
 
@@ -165,7 +176,7 @@ describe("extractArgs: form bodies", () => {
   });
 
   it("accepts a charset parameter", () => {
-    expect(extractArgs(service(), ARGS, q(), "application/x-www-form-urlencoded; charset=UTF-8", "count=1")).toEqual({
+    expect(extract(service(), ARGS, q(), "application/x-www-form-urlencoded; charset=UTF-8", "count=1")).toEqual({
       ok: true,
       args: { count: 1 },
     });
@@ -181,10 +192,9 @@ describe("extractArgs: content types", () => {
     "application/x-json-stream",
     null,
   ])("refuses a body of type %s", (contentType) => {
-    expect(extractArgs(service(), ARGS, q(), contentType, '{"count": 1}')).toMatchObject({
+    expect(extract(service(), ARGS, q(), contentType, '{"count": 1}')).toMatchObject({
       ok: false,
-      reason: "request.body_invalid",
-      detail: "declared arguments need a JSON or form-encoded body",
+      reason: "request.content_type",
     });
   });
 });
@@ -193,42 +203,51 @@ describe("extractArgs: the query", () => {
   const both = service(["query", "body"]);
 
   it("reads declared arguments from the query when the service says so, typed", () => {
-    expect(extractArgs(service(["query"]), ARGS, q({ count: "5", flag: "true", other: "x" }), null, null)).toEqual({
+    expect(extract(service(["query"]), ARGS, q({ count: "5", flag: "true", other: "x" }), null, null)).toEqual({
       ok: true,
       args: { count: 5, flag: true },
     });
-    expect(extractArgs(service(["query"]), ARGS, q({ count: "1.5" }), null, null)).toMatchObject({
+    expect(extract(service(["query"]), ARGS, q({ count: "1.5" }), null, null)).toMatchObject({
       ok: false,
       reason: "request.body_invalid",
     });
   });
 
-  it("ignores the query when arguments are read from the body only", () => {
-    expect(extractArgs(service(["body"]), ARGS, q({ count: "5" }), null, null)).toEqual({ ok: true, args: {} });
-  });
-
-  it("ignores the body when arguments are read from the query only", () => {
-    expect(extractArgs(service(["query"]), ARGS, q(), JSON_TYPE, '{"count": 5}')).toEqual({ ok: true, args: {} });
-  });
-
-  it("reads from both, and refuses the same argument in both", () => {
-    expect(extractArgs(both, ARGS, q({ name: "q" }), JSON_TYPE, '{"count": 5}')).toEqual({
-      ok: true,
-      args: { name: "q", count: 5 },
-    });
-    expect(extractArgs(both, ARGS, q({ count: "5" }), JSON_TYPE, '{"count": 5}')).toMatchObject({
+  it("refuses a declared argument in the query of a body-only service: the upstream may merge them", () => {
+    expect(extract(service(["body"]), ARGS, q({ count: "5" }), null, null)).toMatchObject({
       ok: false,
       reason: "request.arg_ambiguous",
       detail: "count",
     });
-    expect(extractArgs(both, ARGS, q({ count: "5" }), FORM, "count=5")).toMatchObject({
+    expect(extract(service(["body"]), ARGS, q({ other: "5" }), null, null)).toEqual({ ok: true, args: {} });
+  });
+
+  it("refuses a declared argument in the body of a query-only service", () => {
+    expect(extract(service(["query"]), ARGS, q(), JSON_TYPE, '{"count": 5}')).toMatchObject({
+      ok: false,
+      reason: "request.arg_ambiguous",
+    });
+    expect(extract(service(["query"]), ARGS, q(), JSON_TYPE, '{"other": 5}')).toEqual({ ok: true, args: {} });
+  });
+
+  it("reads from both, and refuses the same argument in both", () => {
+    expect(extract(both, ARGS, q({ name: "q" }), JSON_TYPE, '{"count": 5}')).toEqual({
+      ok: true,
+      args: { name: "q", count: 5 },
+    });
+    expect(extract(both, ARGS, q({ count: "5" }), JSON_TYPE, '{"count": 5}')).toMatchObject({
+      ok: false,
+      reason: "request.arg_ambiguous",
+      detail: "count",
+    });
+    expect(extract(both, ARGS, q({ count: "5" }), FORM, "count=5")).toMatchObject({
       ok: false,
       reason: "request.arg_ambiguous",
     });
   });
 
   it("a form body in a query+body service is typed from strings", () => {
-    expect(extractArgs(both, ARGS, q(), FORM, "count=5")).toEqual({ ok: true, args: { count: 5 } });
+    expect(extract(both, ARGS, q(), FORM, "count=5")).toEqual({ ok: true, args: { count: 5 } });
   });
 });
 
@@ -237,7 +256,7 @@ describe("extractArgs: reject_params and method overrides", () => {
   const none = action({});
 
   it("refuses a rejected parameter in the query", () => {
-    expect(extractArgs(guarded, none, q({ token: "xoxb-agent" }), null, null)).toMatchObject({
+    expect(extract(guarded, none, q({ token: "xoxb-agent" }), null, null)).toMatchObject({
       ok: false,
       reason: "request.agent_credential",
       detail: "query token",
@@ -245,24 +264,24 @@ describe("extractArgs: reject_params and method overrides", () => {
   });
 
   it("refuses a rejected parameter in a JSON or form body, even for an action without arguments", () => {
-    expect(extractArgs(guarded, none, q(), JSON_TYPE, '{"token": "xoxb-agent"}')).toMatchObject({
+    expect(extract(guarded, none, q(), JSON_TYPE, '{"token": "xoxb-agent"}')).toMatchObject({
       ok: false,
       reason: "request.agent_credential",
       detail: "body token",
     });
-    expect(extractArgs(guarded, none, q(), FORM, "text=hi&token=xoxb-agent")).toMatchObject({
+    expect(extract(guarded, none, q(), FORM, "text=hi&token=xoxb-agent")).toMatchObject({
       ok: false,
       reason: "request.agent_credential",
       detail: "body token",
     });
-    expect(extractArgs(guarded, none, q(), "application/vnd.api+json", '{"token": ""}')).toMatchObject({
+    expect(extract(guarded, none, q(), "application/vnd.api+json", '{"token": ""}')).toMatchObject({
       ok: false,
       reason: "request.agent_credential",
     });
   });
 
   it("the check does not leak into unrelated names", () => {
-    expect(extractArgs(guarded, none, q({ tokens: "x" }), JSON_TYPE, '{"my_token": "x"}')).toEqual({
+    expect(extract(guarded, none, q({ tokens: "x" }), JSON_TYPE, '{"my_token": "x"}')).toEqual({
       ok: true,
       args: {},
     });
@@ -276,11 +295,11 @@ describe("extractArgs: reject_params and method overrides", () => {
   });
 
   it("refuses _method in the body", () => {
-    expect(extractArgs(service(), ARGS, q(), JSON_TYPE, '{"_method": "DELETE"}')).toMatchObject({
+    expect(extract(service(), ARGS, q(), JSON_TYPE, '{"_method": "DELETE"}')).toMatchObject({
       ok: false,
       reason: "route.method_override",
     });
-    expect(extractArgs(service(), ARGS, q(), FORM, "_method=DELETE")).toMatchObject({
+    expect(extract(service(), ARGS, q(), FORM, "_method=DELETE")).toMatchObject({
       ok: false,
       reason: "route.method_override",
     });
@@ -291,5 +310,55 @@ describe("extractArgs: prototype keys", () => {
   it("a body field named like a prototype key is data, not an argument", () => {
     expect(json(JSON.parse('{"__proto__": {"count": 1}, "constructor": "x"}'))).toEqual({ ok: true, args: {} });
     expect(form("__proto__=1&constructor=2&toString=3")).toEqual({ ok: true, args: {} });
+  });
+});
+
+describe("extractArgs: the body as the upstream parses it (body_format)", () => {
+  const as = (body_format: ServiceSpec["body_format"]) => ({ ...service(), body_format });
+
+  it.each([
+    ["json", JSON_TYPE, '{"count": 1}', "application/json"],
+    ["json", "application/vnd.github+json; charset=utf-8", '{"count": 1}', "application/json"],
+    ["form", FORM, "count=1", "application/x-www-form-urlencoded"],
+    ["content_type", JSON_TYPE, '{"count": 1}', "application/json"],
+    ["content_type", FORM, "count=1", "application/x-www-form-urlencoded"],
+  ] as const)("%s reads a %s body and says so", (format, type, body, media) => {
+    expect(extractArgs(as(format), ARGS, q(), type, body)).toEqual({ ok: true, args: { count: 1 }, mediaType: media });
+  });
+
+  it.each([
+    ["json", FORM, '{"count": 1}'],
+    ["json", null, '{"count": 1}'],
+    ["json", "text/plain", '{"count": 1}'],
+    ["form", JSON_TYPE, '{"count": 1}'],
+    ["form", "multipart/form-data; boundary=x", "--x--"],
+    ["content_type", "text/plain", "count=1"],
+    ["json", "application/json; charset=iso-8859-1", '{"count": 1}'],
+  ] as const)("%s refuses Content-Type %s: request.content_type", (format, type, body) => {
+    expect(extractArgs(as(format), ARGS, q(), type, body)).toMatchObject({ ok: false, reason: "request.content_type" });
+  });
+
+  it("an empty body needs no Content-Type and has no media type", () => {
+    expect(extractArgs(as("json"), ARGS, q(), null, "")).toEqual({ ok: true, args: {}, mediaType: "" });
+  });
+
+  it("refuses duplicate JSON keys at any depth, compared decoded", () => {
+    for (const body of ['{"count":1,"count":2}', '{"count":1,"\\u0063ount":2}', '{"x":[{"a":1,"a":1}]}']) {
+      expect(extract(service(), ARGS, q(), JSON_TYPE, body), body).toMatchObject({
+        ok: false,
+        reason: "request.duplicate_key",
+      });
+    }
+    expect(extract(service(), ARGS, q(), JSON_TYPE, '{"a":{"count":1},"count":2,"s":"\\"count\\":"}')).toEqual({
+      ok: true,
+      args: { count: 2 },
+    });
+  });
+
+  it("refuses a form argument sent with brackets (an array or hash to Stripe and Rails)", () => {
+    for (const body of ["count[]=1", "count[0]=1&count[1]=2", "name[a]=x"]) {
+      expect(form(body), body).toMatchObject({ ok: false, reason: "request.body_invalid" });
+    }
+    expect(form("other[]=1&count=1")).toEqual({ ok: true, args: { count: 1 } });
   });
 });

@@ -15,6 +15,7 @@ const issuer = (over: Partial<IssuerSpec> = {}): IssuerSpec => ({
   jwks: { var: "JWKS" },
   clock_tolerance_s: 30,
   max_token_age_s: 600,
+  max_token_lifetime_s: null,
   claims: [],
   spiffe: null,
   ...over,
