@@ -202,6 +202,17 @@ export const serviceSchema = {
         },
       },
     },
+    link_aliases: {
+      type: "array",
+      description:
+        "Other addresses the upstream writes in Link headers for the resource a call names (GitHub: /repositories/{id} for /repos/{owner}/{repo})",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["from", "to"],
+        properties: { from: { type: "string", pattern: "^/" }, to: { type: "string", pattern: "^/" } },
+      },
+    },
     refusal: {
       enum: ["firebreak", "slack", "stripe"],
       default: "firebreak",

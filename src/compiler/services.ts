@@ -21,6 +21,7 @@ interface ServiceData {
   forward_headers?: string[];
   semantic_headers?: Record<string, { scope?: string }>;
   refusal?: ServiceSpec["refusal"];
+  link_aliases?: { from: string; to: string }[];
   actions: Record<string, ActionData>;
 }
 interface ActionData {
@@ -166,9 +167,30 @@ export function compileService(
       scope: h.scope ?? null,
     })),
     refusal: d.refusal ?? "firebreak",
+    link_aliases: linkAliases(d, src, problems),
     inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
     routes,
   };
+}
+
+function linkAliases(d: ServiceData, src: SourceFile, problems: Problems): ServiceSpec["link_aliases"] {
+  const out: ServiceSpec["link_aliases"] = [];
+  (d.link_aliases ?? []).forEach((a, i) => {
+    const segments = (key: "from" | "to") => {
+      try {
+        const segs = parseTemplate(a[key]);
+        if (segs.some((s) => s.kind === "greedy")) throw new Error(`"${a[key]}" may not have a {name+} segment`);
+        return segs.map((s) => (s.kind === "literal" ? s.value : null));
+      } catch (e) {
+        problems.add(src.at(["link_aliases", i, key]), (e as Error).message);
+        return null;
+      }
+    };
+    const from = segments("from");
+    const to = segments("to");
+    if (from && to) out.push({ from, to });
+  });
+  return out;
 }
 
 /** Headers Firebreak owns or removes can never be forwarded as the agent sent them. */

@@ -6,7 +6,7 @@
  */
 import type { Settings } from "../policy/types";
 import { upstreamHeaders } from "./headers";
-import { rewriteLinkHeader, rewriteLocation } from "./links";
+import { aliasedPath, rewriteLinkHeader, rewriteLocation } from "./links";
 import { type Result, refuse } from "./result";
 import type { CanonicalRequest } from "./route";
 
@@ -37,16 +37,21 @@ const RESPONSE_ALLOW = new Set([
 ]);
 
 /**
- * With `links` (the service's upstream and the gateway's URL for it), `Link` and `Location` pointing
- * at the upstream are pointed back at the gateway (src/gateway/links.ts).
+ * With the request (its service's upstream and the gateway's URL for it), `Link` and `Location`
+ * pointing at the upstream are pointed back at the gateway (src/gateway/links.ts); a Link to the same
+ * endpoint under one of the service's `link_aliases` is pointed at the request's own address.
  */
-export function responseHeaders(upstream: Headers, links?: { upstream: string; publicBase: string }): Headers {
+export function responseHeaders(upstream: Headers, req?: CanonicalRequest): Headers {
   const out = new Headers();
+  const base = req?.publicBase;
   for (const [name, value] of upstream) {
     if (!RESPONSE_ALLOW.has(name)) continue;
-    if (links && name === "link") out.append(name, rewriteLinkHeader(value, links.upstream, links.publicBase));
-    else if (links && name === "location") out.append(name, rewriteLocation(value, links.upstream, links.publicBase));
-    else out.append(name, value);
+    if (req && base !== undefined && name === "link") {
+      const alias = (path: string) => aliasedPath(path, req.segments, req.service.link_aliases);
+      out.append(name, rewriteLinkHeader(value, req.service.upstream, base, alias));
+    } else if (base !== undefined && req && name === "location") {
+      out.append(name, rewriteLocation(value, req.service.upstream, base));
+    } else out.append(name, value);
   }
   return out;
 }
@@ -92,10 +97,7 @@ export async function forward(input: ForwardInput): Promise<Result<{ response: R
     response: new Response(upstream.body, {
       status: upstream.status,
       statusText: upstream.statusText,
-      headers: responseHeaders(
-        upstream.headers,
-        req.publicBase === undefined ? undefined : { upstream: req.service.upstream, publicBase: req.publicBase },
-      ),
+      headers: responseHeaders(upstream.headers, req),
     }),
   };
 }

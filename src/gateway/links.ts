@@ -6,6 +6,7 @@
  * relative references that already resolve against the gateway URL, and anything malformed pass
  * unchanged. Pure.
  */
+import type { LinkAlias } from "../policy/types";
 
 /** The rewritten value of a `Location` header: one URI reference. */
 export function rewriteLocation(value: string, upstream: string, publicBase: string): string {
@@ -17,13 +18,18 @@ export function rewriteLocation(value: string, upstream: string, publicBase: str
  * target rewritten on its own and everything else kept byte for byte. A header that does not parse
  * passes unchanged as a whole.
  */
-export function rewriteLinkHeader(value: string, upstream: string, publicBase: string): string {
+export function rewriteLinkHeader(
+  value: string,
+  upstream: string,
+  publicBase: string,
+  alias: (path: string) => string = (p) => p,
+): string {
   const targets = linkTargets(value);
   if (targets === null) return value;
   let out = "";
   let at = 0;
   for (const { start, end } of targets) {
-    const rewritten = rewriteUrl(value.slice(start, end), upstream, publicBase);
+    const rewritten = rewriteUrl(value.slice(start, end), upstream, publicBase, alias);
     if (rewritten === null || /[<>\s]/.test(rewritten)) continue;
     out += value.slice(at, start) + rewritten;
     at = end;
@@ -35,7 +41,12 @@ export function rewriteLinkHeader(value: string, upstream: string, publicBase: s
  * `publicBase` + the part of `ref` under the upstream's base path, or null when `ref` is not on the
  * upstream's origin under its base path, is a relative path reference, or does not parse.
  */
-export function rewriteUrl(ref: string, upstream: string, publicBase: string): string | null {
+export function rewriteUrl(
+  ref: string,
+  upstream: string,
+  publicBase: string,
+  alias: (path: string) => string = (p) => p,
+): string | null {
   let base: URL;
   try {
     base = new URL(upstream);
@@ -58,7 +69,7 @@ export function rewriteUrl(ref: string, upstream: string, publicBase: string): s
   if (url.pathname === basePath) rest = "";
   else if (url.pathname.startsWith(`${basePath}/`)) rest = url.pathname.slice(basePath.length);
   else return null;
-  return `${publicBase.replace(/\/+$/, "")}${rest}${url.search}${url.hash}`;
+  return `${publicBase.replace(/\/+$/, "")}${alias(rest)}${url.search}${url.hash}`;
 }
 
 /** Where each `<uri>` target of a Link header starts and ends (inside the brackets), or null if malformed. */
@@ -95,4 +106,26 @@ function linkTargets(value: string): { start: number; end: number }[] | null {
     }
   }
   return targets.length > 0 ? targets : null;
+}
+
+/**
+ * A Link path under one of the service's aliases, pointed at the request's own address: GitHub's
+ * `/repositories/123/issues` for a call to `/repos/acme/api/issues` becomes `/repos/acme/api/issues`.
+ * Only when the rest of the path is the request's own (the same endpoint, another page), so an alias
+ * never turns a link into another action or another resource. Otherwise the path is unchanged.
+ */
+export function aliasedPath(path: string, requestSegments: string[], aliases: LinkAlias[]): string {
+  const segs = path.split("/").slice(1);
+  for (const { from, to } of aliases) {
+    if (!prefixMatches(segs, from) || !prefixMatches(requestSegments, to)) continue;
+    const rest = segs.slice(from.length);
+    if (rest.join("/") !== requestSegments.slice(to.length).join("/")) continue;
+    return `/${[...requestSegments.slice(0, to.length), ...rest].join("/")}`;
+  }
+  return path;
+}
+
+function prefixMatches(segs: string[], template: (string | null)[]): boolean {
+  if (segs.length < template.length) return false;
+  return template.every((t, i) => (t === null ? segs[i] !== "" : segs[i] === t));
 }

@@ -105,6 +105,17 @@ export interface SemanticHeader {
   scope: string | null;
 }
 
+/**
+ * Another address of the resource a call names, as the upstream writes it in `Link` headers: GitHub
+ * pages `/repos/{owner}/{repo}/issues` with `/repositories/{id}/issues?page=2`. A Link to the same
+ * endpoint under `from` is pointed at the request's own `to` prefix, so the next page is the same
+ * action on the same resource. Segments: a literal, or null for a parameter.
+ */
+export interface LinkAlias {
+  from: (string | null)[];
+  to: (string | null)[];
+}
+
 export interface ServiceSpec {
   name: string;
   /** https origin plus optional base path, no trailing slash. */
@@ -123,6 +134,7 @@ export interface ServiceSpec {
   forward_headers: string[];
   semantic_headers: SemanticHeader[];
   refusal: RefusalDialect;
+  link_aliases: LinkAlias[];
   /** Whether bodies of this service are always read (to check reject_params). */
   inspect_body: boolean;
   routes: RouteNode;

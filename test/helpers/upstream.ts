@@ -10,7 +10,8 @@
  *   api.github.com, slack.com, api.stripe.com, *.test.example
  *                                           echo the request as JSON (status from `x-fake-status`)
  *   api.github.com/repos/acme/paged/issues  5 issues in pages of `per_page` (default 2), with GitHub's
- *                                           `Link` header (absolute https://api.github.com URLs)
+ *                                           `Link` header as GitHub writes it: absolute URLs that name
+ *                                           the repository by id (/repositories/4242/issues?page=2)
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
  *   slowbody.test.example                   headers at once, the body's second half 1.5 s later
  *   unreachable.test.example                network error
@@ -93,7 +94,7 @@ function pagedIssues(url: URL): Response {
   const at = (p: number) => {
     const next = new URL(url.href);
     next.searchParams.set("page", String(p));
-    return `<https://api.github.com${PAGED_ISSUES}${next.search}>`;
+    return `<https://api.github.com/repositories/4242/issues${next.search}>`;
   };
   const links: string[] = [];
   if (page > 1) links.push(`${at(page - 1)}; rel="prev"`);

@@ -15,6 +15,7 @@ function service(args_in: ArgSource[] = ["body"], reject_params: string[] = []):
     forward_headers: [],
     semantic_headers: [],
     refusal: "firebreak",
+    link_aliases: [],
     inspect_body: reject_params.length > 0 && args_in.includes("body"),
     routes: {},
   };

@@ -1,7 +1,7 @@
 /** Link and Location headers pointed back at the gateway (src/gateway/links.ts). */
 import { describe, expect, it } from "vitest";
 import { responseHeaders } from "../../src/gateway/forward";
-import { rewriteLinkHeader, rewriteLocation, rewriteUrl } from "../../src/gateway/links";
+import { aliasedPath, rewriteLinkHeader, rewriteLocation, rewriteUrl } from "../../src/gateway/links";
 import { route } from "../../src/gateway/route";
 import type { ServiceSpec } from "../../src/policy/types";
 
@@ -143,8 +143,12 @@ describe("responseHeaders", () => {
     "set-cookie": "a=b",
   });
 
+  const service = { name: "github", upstream: GITHUB, link_aliases: [] } as unknown as ServiceSpec;
+  const req = (segments: string[], svc = service) =>
+    ({ service: svc, segments, publicBase: PATH_FORM }) as unknown as Parameters<typeof responseHeaders>[1];
+
   it("points Link and Location back at the gateway, drops what is not allowed", () => {
-    const out = responseHeaders(upstream, { upstream: GITHUB, publicBase: PATH_FORM });
+    const out = responseHeaders(upstream, req(["user", "repos"]));
     expect(out.get("link")).toBe(`<${PATH_FORM}/user/repos?page=2>; rel="next"`);
     expect(out.get("location")).toBe(`${PATH_FORM}/repos/acme/api`);
     expect(out.get("content-type")).toBe("application/json");
@@ -155,6 +159,32 @@ describe("responseHeaders", () => {
     const out = responseHeaders(upstream);
     expect(out.get("link")).toBe(upstream.get("link"));
     expect(out.get("location")).toBe(upstream.get("location"));
+  });
+});
+
+describe("link_aliases: GitHub's pages by repository id are the same call by owner/name", () => {
+  const aliases = [{ from: ["repositories", null], to: ["repos", null, null] }];
+  const call = ["repos", "acme", "api", "issues"];
+
+  it("points a Link to the same endpoint under the alias at the request's own address", () => {
+    expect(aliasedPath("/repositories/123/issues", call, aliases)).toBe("/repos/acme/api/issues");
+    const svc = { name: "github", upstream: GITHUB, link_aliases: aliases } as unknown as ServiceSpec;
+    const headers = new Headers({ link: `<${GITHUB}/repositories/123/issues?page=2>; rel="next"` });
+    const out = responseHeaders(headers, { service: svc, segments: call, publicBase: PATH_FORM } as never);
+    expect(out.get("link")).toBe(`<${PATH_FORM}/repos/acme/api/issues?page=2>; rel="next"`);
+  });
+
+  it.each([
+    ["another endpoint", "/repositories/123/pulls"],
+    ["a deeper path", "/repositories/123/issues/1"],
+    ["no id", "/repositories"],
+    ["not the alias", "/orgs/acme/issues"],
+  ])("leaves %s unchanged", (_what, path) => {
+    expect(aliasedPath(path, call, aliases)).toBe(path);
+  });
+
+  it("does nothing for a request that is not under the alias's target", () => {
+    expect(aliasedPath("/repositories/123/issues", ["user", "issues"], aliases)).toBe("/repositories/123/issues");
   });
 });
 
