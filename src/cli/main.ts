@@ -12,6 +12,7 @@ import { explainRequest } from "../policy/explain";
 import { loadBundle } from "../policy/load";
 import type { Bundle } from "../policy/types";
 import { newTaskKey } from "../tasks/task-token";
+import { catalogCommand } from "./catalog";
 import { decisionsCommand } from "./decisions";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
 import { runPolicyTests } from "./policy-tests";
@@ -36,6 +37,8 @@ const USAGE = `firebreak <command> [options]
                                                      (\`firebreak decisions --help\` for the options)
   task-log  TASK_ID... [--url URL]                   a task's step log as JSON Lines (an operator's token
                                                      in FIREBREAK_ADMIN_TOKEN)
+  catalog   (import SERVICE... [--check] | coverage)  generate service catalogs from the vendors'
+                                                     descriptions (\`firebreak catalog --help\`)
   replay    (--bundle FILE | --policies DIR [--dev]) --from FILE... [--json]
                                                      re-decide recorded calls with a candidate bundle;
                                                      exit 1 when a decision would change`;
@@ -53,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "decisions") return decisionsCommand(rest);
   if (command === "task-log") return taskLogCommand(rest);
   if (command === "replay") return replayCommand(rest);
+  if (command === "catalog") return catalogCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -147,6 +147,7 @@ const action = {
     same_effect_as: { type: "array", items: { type: "string" } },
     forbidden: { type: "string", minLength: 1 },
     description: { type: "string" },
+    deprecated: { type: "boolean", description: "The vendor marks the operation deprecated (kept by the importer)" },
   },
 };
 

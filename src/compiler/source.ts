@@ -39,10 +39,11 @@ const validators = {
 } satisfies Record<string, ValidateFunction>;
 export type SourceKind = keyof typeof validators;
 
+/** Policy files of a folder; `*.overrides.yaml` are the catalog importer's input, not policy (docs/design/catalogs.md). */
 export function yamlFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
+    .filter((f) => (f.endsWith(".yaml") || f.endsWith(".yml")) && !/\.overrides\.ya?ml$/.test(f))
     .sort()
     .map((f) => join(dir, f));
 }

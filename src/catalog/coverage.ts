@@ -1,0 +1,25 @@
+/**
+ * How much of its source a shipped catalog covers: every method + path the vendor describes must be
+ * an action (parameter names aside: `{path}` and `{path+}` are one address). Pure.
+ */
+import type { ActionEntry } from "./overrides";
+import type { SourceOperation } from "./source";
+
+export interface Coverage {
+  covered: number;
+  total: number;
+  /** `METHOD /path` of the source operations no action covers. */
+  missing: string[];
+}
+
+const shape = (method: string, path: string) => `${method} ${path.replace(/\{[^}]*\}/g, "{}")}`;
+
+export function coverageOf(ops: SourceOperation[], actions: Record<string, ActionEntry>): Coverage {
+  const have = new Set<string>();
+  for (const a of Object.values(actions)) {
+    for (const m of Array.isArray(a.method) ? a.method : [a.method]) have.add(shape(m, a.path));
+  }
+  const wanted = [...new Set(ops.map((op) => shape(op.method, op.path)))];
+  const missing = wanted.filter((k) => !have.has(k)).sort();
+  return { covered: wanted.length - missing.length, total: wanted.length, missing };
+}
