@@ -44,6 +44,16 @@ export function table(o, concurrency, ruleCounts) {
     }
     lines.push("");
   }
+  if (o.bundle) {
+    const b = o.bundle;
+    lines.push("| shipped bundle | actions | KiB | gzip KiB | cold load ms | load p50 ms | compile ms |");
+    lines.push("|---|---:|---:|---:|---:|---:|---:|");
+    lines.push(
+      `| ${b.services} services | ${b.actions} | ${(b.bytes / 1024).toFixed(0)} | ${(b.gzip_bytes / 1024).toFixed(0)} | ` +
+        `${b.load_ms.cold} | ${b.load_ms.p50} | ${b.compile_ms} |`,
+    );
+    lines.push("");
+  }
   if (o.micro) {
     lines.push(
       "| rules | classify+decide p50 us | classify p50 us | decide p50 us | rules scanned (sub + any) | compile ms |",

@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { findWorkerdPid, slice, summarise, waitForQuiet } from "./load.mjs";
+import { runBundle } from "./bundle.mjs";
 import { runMicro } from "./micro.mjs";
 import { labelOf, round, table } from "./report.mjs";
 import { BENCH_PROFILE, checkTaskPath, countAdmitted, startTasks } from "./tasks.mjs";
@@ -52,6 +53,8 @@ const TARGETS = {
   throughput_ratio_c50_tasks_min: 0.6,
   decide_us_p50_at_1000_max: 5,
   decide_10000_over_10_max: 2,
+  bundle_gzip_kb_max: 300,
+  bundle_load_ms_max: 10,
 };
 
 const log = (...a) => console.log(...a);
@@ -274,8 +277,14 @@ if (!argv.includes("--skip-micro")) {
   out.micro = micro;
 }
 
+// ----------------------------------------------------------------------------------------- bundle
+log("\nthe shipped bundle (policies/, every catalog)");
+out.bundle = await runBundle(ROOT, log);
+
 // ---------------------------------------------------------------------------------------- summary
 out.targets_met = {};
+out.targets_met.bundle_gzip_kb = out.bundle.gzip_bytes / 1024 <= TARGETS.bundle_gzip_kb_max;
+out.targets_met.bundle_load_ms = out.bundle.load_ms.cold <= TARGETS.bundle_load_ms_max;
 if (http) out.targets_met.throughput_ratio_c50 = out.throughput_ratio_c50 >= TARGETS.throughput_ratio_c50_min;
 if (http?.tasks) {
   out.targets_met.throughput_ratio_c50_tasks = out.throughput_ratio_c50_tasks >= TARGETS.throughput_ratio_c50_tasks_min;
