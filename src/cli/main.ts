@@ -3,7 +3,7 @@
  * task-log, replay.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { compilePolicies } from "../compiler/compile";
@@ -52,11 +52,46 @@ const root = process.cwd();
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
   // Its flags are its own (filters, views): parsed there, before the shared parse below refuses them.
   if (command === "decisions") return decisionsCommand(rest);
   if (command === "task-log") return taskLogCommand(rest);
   if (command === "replay") return replayCommand(rest);
   if (command === "catalog") return catalogCommand(rest);
+  if (!COMMANDS.includes(command)) return usage(`unknown command "${command}"`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(helpOf(command));
+    return 0;
+  }
+  try {
+    return await run(command, rest);
+  } catch (e) {
+    // Bad input (an unknown option, --claims that is not JSON, a missing file) is one line, not a stack.
+    console.error(`firebreak ${command}: ${(e as Error).message}
+
+${helpOf(command)}`);
+    return 2;
+  }
+}
+
+const COMMANDS = ["compile", "test", "build", "explain", "token", "dev-keys", "task-key", "schema"];
+
+/** The lines of USAGE that describe one command. */
+function helpOf(command: string): string {
+  const lines = USAGE.split("\n");
+  const at = lines.findIndex((l) => l.startsWith(`  ${command} `) || l === `  ${command}`);
+  const own = [lines[at] ?? ""];
+  for (const l of lines.slice(at + 1)) {
+    if (!/^ {20,}/.test(l)) break;
+    own.push(l);
+  }
+  return `firebreak ${own.map((l) => l.trim()).join("\n  ")}`;
+}
+
+async function run(command: string, rest: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -82,9 +117,10 @@ export async function main(argv: string[]): Promise<number> {
       return bundle && testCmd(bundle, values.policies) ? 0 : 1;
     }
     case "build": {
+      const out = values.out ?? "build/bundle.json";
       const bundle = compileOrReport(values.policies, dev);
-      if (!bundle || !testCmd(bundle, values.policies)) return 1;
-      writeBundle(bundle, values.out ?? "build/bundle.json");
+      if (!bundle || !testCmd(bundle, values.policies)) return dev ? keepServing(out) : 1;
+      writeBundle(bundle, out);
       return 0;
     }
     case "explain":
@@ -117,6 +153,20 @@ export async function main(argv: string[]): Promise<number> {
     default:
       return usage(command ? `unknown command "${command}"` : "");
   }
+}
+
+/**
+ * `npm start` rebuilds on every edit under policies/: a failed dev build keeps the last good bundle in
+ * place and succeeds, so wrangler reloads at once with it instead of hanging requests on a failed build
+ * step. The problems were printed above; one line says what is served. A deploy never sets the dev flag.
+ */
+function keepServing(out: string): number {
+  if (!existsSync(out)) return 1;
+  const served = JSON.parse(readFileSync(out, "utf8")) as Bundle;
+  console.error(
+    `firebreak: policies/ do not build (above); the gateway keeps serving bundle ${served.manifest.revision.slice(0, 12)} until the next good edit`,
+  );
+  return 0;
 }
 
 function usage(problem: string): number {
