@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt, importJWK, jwtVerify } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { compilePolicies } from "../../src/compiler/compile";
 import { SCHEMAS } from "../../src/compiler/schema";
 import { loadBundle } from "../../src/policy/load";
@@ -189,8 +189,12 @@ describe("compiling policies/", () => {
   it("aliases are followed transitively", () => {
     const dir = join(copyPolicies(), "policies");
     const svc = join(dir, "services", "github.yaml");
-    // repos.merge is an alias of pulls.merge; make an alias of that alias.
-    edit(svc, "    same_effect_as: [actions.workflows.dispatch]", "    same_effect_as: [repos.merge]");
+    // repos.merge is an alias of pulls.merge; make an alias of that alias (github.yaml is generated:
+    // edited as YAML, whatever layout the importer writes).
+    const catalog = parse(readFileSync(svc, "utf8"));
+    expect(catalog.actions["repos.dispatch"].same_effect_as).toEqual(["actions.workflows.dispatch"]);
+    catalog.actions["repos.dispatch"].same_effect_as = ["repos.merge"];
+    writeFileSync(svc, stringify(catalog));
     const b = compileOk(dir);
     const r = ruleIndex(b, "release-merge-needs-approval");
     expect(b.index[actionIndex(b, "github:repos.dispatch")].by_sub["release-bot"]).toContain(r);
