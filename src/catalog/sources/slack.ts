@@ -36,8 +36,15 @@ export interface Declared {
   args: Record<string, ArgType>;
 }
 
-/** Method name -> what methods.d.ts declares for it, through the TypeScript checker. */
+let cached: Map<string, Declared> | null = null;
+
+/** Method name -> what methods.d.ts declares for it, through the TypeScript checker (read once). */
 export function declaredMethods(): Map<string, Declared> {
+  cached ??= readDeclarations();
+  return cached;
+}
+
+function readDeclarations(): Map<string, Declared> {
   const file = join(dist(), "methods.d.ts");
   const options = { noEmit: true, skipLibCheck: true, types: [], strict: true, lib: ["lib.es2022.d.ts"] };
   const program = ts.createProgram([file], { ...options, target: ts.ScriptTarget.ES2022 });
