@@ -10,6 +10,8 @@
  * State lives in module memory: one `wrangler dev` isolate, reset on every restart. Local only.
  */
 import { type Context, Hono } from "hono";
+import { calendar, drive, gmail } from "./google";
+import { jira, notion } from "./jira-notion";
 
 type Args = Record<string, unknown>;
 type Ctx = Context<{ Variables: { args: Args } }>;
@@ -333,6 +335,12 @@ stripe.get("/v1/balance", (c) =>
 );
 stripe.all("*", (c) => c.json(stripeError(`Unrecognized request URL (${c.req.method}: ${c.req.path}).`), 404));
 app.route("/stripe", stripe);
+// Gmail, Drive, Calendar, Jira and Notion look-alikes (demo/src/google.ts, demo/src/jira-notion.ts).
+app.route("/gmail", gmail);
+app.route("/drive", drive);
+app.route("/calendar", calendar);
+app.route("/jira", jira);
+app.route("/notion", notion);
 
 app.all("*", (c) =>
   c.json({ error: "not_found", message: "The demo upstream serves /github, /slack and /stripe." }, 404),

@@ -124,15 +124,18 @@ describe("compiling policies/", () => {
       profiles: prod.profiles.length,
     });
     const sources = (sub: string) =>
-      ["github", "slack", "stripe"].map((s) => parse(readFileSync(join(POLICIES, sub, `${s}.yaml`), "utf8")));
+      ["github", "slack", "stripe", "gmail", "drive", "calendar", "jira", "notion"].map((s) =>
+        parse(readFileSync(join(POLICIES, sub, `${s}.yaml`), "utf8")),
+      );
     const actions = sources("services").reduce((n, svc) => n + Object.keys(svc.actions).length, 0);
     const rules = ["guardrails", "release-bot", "support-bot", "triage-bot"]
+      .concat(["workspace-guardrails", "inbox-assistant", "jira-triage", "docs-digest"])
       .map((f) => parse(readFileSync(join(POLICIES, "rules", `${f}.yaml`), "utf8")).rules.length)
       .reduce((a, b) => a + b, 0);
-    const profiles = ["release", "support", "triage"]
+    const profiles = ["release", "support", "triage", "inbox", "jira-triage", "docs-digest"]
       .map((f) => parse(readFileSync(join(POLICIES, "profiles", `${f}.yaml`), "utf8")).profiles.length)
       .reduce((a, b) => a + b, 0);
-    expect(c).toEqual({ issuers: 3, services: 3, actions, rules, profiles });
+    expect(c).toEqual({ issuers: 3, services: 8, actions, rules, profiles });
     expect(prod.index).toHaveLength(prod.actions.length);
     expect(dev.manifest.counts).toEqual(c);
   });

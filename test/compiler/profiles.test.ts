@@ -78,7 +78,14 @@ function compileProfiles(profiles: unknown[], config: Record<string, unknown> = 
 
 describe("the example profiles (policies/profiles/)", () => {
   it("compile, one per file, in file order", () => {
-    expect(prod.profiles.map((p) => p.name)).toEqual(["release", "support", "triage"]);
+    expect(prod.profiles.map((p) => p.name)).toEqual([
+      "docs-digest",
+      "inbox",
+      "jira-triage",
+      "release",
+      "support",
+      "triage",
+    ]);
     for (const p of prod.profiles) {
       expect(p.source).toMatch(new RegExp(`^policies/profiles/${p.name}\\.yaml:\\d+$`));
       expect(p.max_lifetime_s).toBeGreaterThanOrEqual(p.ttl_s);

@@ -5,7 +5,7 @@
  */
 import type { CatalogSource } from "../source";
 
-export const SOURCE_NAMES = ["github", "stripe", "slack"] as const;
+export const SOURCE_NAMES = ["github", "stripe", "slack", "gmail", "drive", "calendar", "jira", "notion"] as const;
 
 export async function loadSource(name: string): Promise<CatalogSource | null> {
   if (!(SOURCE_NAMES as readonly string[]).includes(name)) return null;
