@@ -118,7 +118,9 @@ describe("guardrails by label over the full catalogs", () => {
     for (const [action, service, a] of rows) {
       const method = Array.isArray(a.method) ? (a.method[0] ?? "POST") : a.method;
       const got = explain("inbox-assistant", method, `/${service}${concrete(a.path)}`);
-      expect([action, got.action, got.decision.effect, got.decision.rules]).toEqual([
+      // The organisation-wide label guardrail (kind:admin, data:secrets) may refuse it too.
+      const rules = got.decision.rules.filter((r) => r !== "no-admin-or-secrets");
+      expect([action, got.action, got.decision.effect, rules]).toEqual([
         action,
         action,
         "deny",
@@ -203,6 +205,6 @@ describe("Google custom methods (`{id}:verb`)", () => {
   it("classify as the folded action when called with the verb", () => {
     const got = explain("inbox-assistant", "POST", "/gmail/gmail/v1/users/me/settings/cse/keypairs/kp1:obliterate");
     expect(got.action).toBe("gmail:users.settings.cse.keypairs.disable_enable_obliterate");
-    expect(got.decision.rules).toEqual(["no-sharing-changes"]);
+    expect(got.decision.rules).toContain("no-sharing-changes");
   });
 });

@@ -26,20 +26,29 @@ export function checkerFor(files: string[]): { program: ts.Program; checker: ts.
  * Numbers are `number`: the SDKs' types do not say integer.
  */
 export function scalarOf(type: ts.Type): ArgType | undefined {
+  const kind = scalarKind(type);
+  return kind === "none" || kind === "mixed" ? undefined : kind;
+}
+
+/**
+ * As scalarOf, but telling a type with no members left (`never`, `undefined`: "none") from one that
+ * is not a single scalar ("mixed"), for sources that merge a property over several request types.
+ */
+export function scalarKind(type: ts.Type): ArgType | "none" | "mixed" {
   const members = (type.isUnion() ? type.types : [type]).filter(
     (t) => !(t.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Never)),
   );
-  let kind: ArgType | undefined;
+  let kind: ArgType | "none" = "none";
   for (const t of members) {
-    const k: ArgType | undefined =
+    const k =
       t.flags & ts.TypeFlags.StringLike
         ? "string"
         : t.flags & ts.TypeFlags.NumberLike
           ? "number"
           : t.flags & ts.TypeFlags.BooleanLike
             ? "boolean"
-            : undefined;
-    if (k === undefined || (kind !== undefined && kind !== k)) return undefined;
+            : "mixed";
+    if (k === "mixed" || (kind !== "none" && kind !== k)) return "mixed";
     kind = k;
   }
   return kind;

@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import ts from "typescript";
 import type { ArgType, Kind } from "../../policy/types";
 import type { CatalogSource, SourceOperation } from "../source";
+import { scalarKind } from "./sdk-types";
 
 const require = createRequire(import.meta.url);
 const dist = () => dirname(require.resolve("@slack/web-api"));
@@ -89,7 +90,7 @@ function scalarArgs(checker: ts.TypeChecker, type: ts.Type): Record<string, ArgT
   const kinds = new Map<string, Scalar>();
   for (const variant of variants) {
     for (const prop of checker.getPropertiesOfType(variant)) {
-      const kind = scalarOf(checker.getTypeOfSymbol(prop));
+      const kind = scalarKind(checker.getTypeOfSymbol(prop));
       const before = kinds.get(prop.name);
       if (kind === "none") {
         if (before === undefined) kinds.set(prop.name, "none");
@@ -103,27 +104,6 @@ function scalarArgs(checker: ts.TypeChecker, type: ts.Type): Record<string, ArgT
     if (kind === "string" || kind === "number" || kind === "boolean") args[name] = kind;
   }
   return args;
-}
-
-/** string | number | boolean when every member is one of them; `none` for never/undefined; else mixed. */
-function scalarOf(type: ts.Type): Scalar {
-  const members = (type.isUnion() ? type.types : [type]).filter(
-    (t) => !(t.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Never)),
-  );
-  let kind: Scalar = "none";
-  for (const t of members) {
-    const k: Scalar =
-      t.flags & ts.TypeFlags.StringLike
-        ? "string"
-        : t.flags & ts.TypeFlags.NumberLike
-          ? "number"
-          : t.flags & ts.TypeFlags.BooleanLike
-            ? "boolean"
-            : "mixed";
-    if (k === "mixed" || (kind !== "none" && kind !== k)) return "mixed";
-    kind = k;
-  }
-  return kind;
 }
 
 /** The JSDoc text, or its `@description` tag (the SDK writes its descriptions as one). */
