@@ -4,7 +4,7 @@
  * caller reads the source and the files. Defaults are in docs/design/catalogs.md.
  */
 import { stringify } from "yaml";
-import type { Kind, Risk } from "../policy/types";
+import type { BodyFormat, Kind, Risk } from "../policy/types";
 import { type ActionEntry, type ActionOverride, globMatches, type Overrides } from "./overrides";
 import type { SourceOperation } from "./source";
 
@@ -54,6 +54,7 @@ function entryFor(op: SourceOperation, over: ActionOverride | undefined, o: Over
   const args = argsFor(op, o);
   if (args) entry.args = args;
   if (labelled.same_effect_as.length > 0) entry.same_effect_as = labelled.same_effect_as;
+  if (labelled.body_format) entry.body_format = labelled.body_format;
   if (op.description) entry.description = op.description;
   if (op.deprecated) entry.deprecated = true;
   // A person's decision wins over every default and every label rule.
@@ -72,7 +73,12 @@ function greedyPath(path: string, greedy: string[]): string {
 }
 
 function labelsFor(name: string, o: Overrides) {
-  const out = { data: [] as string[], risk: undefined as Risk | undefined, kind: undefined as Kind | undefined };
+  const out = {
+    data: [] as string[],
+    risk: undefined as Risk | undefined,
+    kind: undefined as Kind | undefined,
+    body_format: undefined as BodyFormat | undefined,
+  };
   const same: string[] = [];
   for (const rule of o.labels ?? []) {
     if (!globMatches(rule.match, name)) continue;
@@ -80,6 +86,7 @@ function labelsFor(name: string, o: Overrides) {
     for (const t of rule.same_effect_as ?? []) if (t !== name && !same.includes(t)) same.push(t);
     if (rule.risk) out.risk = rule.risk;
     if (rule.kind) out.kind = rule.kind;
+    if (rule.body_format) out.body_format = rule.body_format;
   }
   return { ...out, same_effect_as: same };
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import type { ArgType, Kind, Method, Risk } from "../policy/types";
+import type { ArgType, BodyFormat, Kind, Method, Risk } from "../policy/types";
 
 /** One action as written in <name>.yaml (the compiler's ActionData). */
 export interface ActionEntry {
@@ -20,6 +20,7 @@ export interface ActionEntry {
   forbidden?: string;
   description?: string;
   deprecated?: boolean;
+  body_format?: BodyFormat;
 }
 
 /** What a person may decide about one source operation; `name` renames its action. */
@@ -32,6 +33,7 @@ export interface LabelRule {
   risk?: Risk;
   kind?: Kind;
   same_effect_as?: string[];
+  body_format?: BodyFormat;
 }
 
 export interface Overrides {

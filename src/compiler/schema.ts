@@ -148,6 +148,10 @@ const action = {
     forbidden: { type: "string", minLength: 1 },
     description: { type: "string" },
     deprecated: { type: "boolean", description: "The vendor marks the operation deprecated (kept by the importer)" },
+    body_format: {
+      enum: ["json", "form", "content_type"],
+      description: "How the upstream parses this action's body, when it differs from the service's body_format",
+    },
   },
 };
 

@@ -34,6 +34,7 @@ interface ActionData {
   args?: Record<string, ActionSpec["args"][string]>;
   same_effect_as?: string[];
   forbidden?: string;
+  body_format?: ServiceSpec["body_format"];
 }
 /** Upstreams and JWKS URLs must be https to a host name: no IP literal, no credentials, no query. */
 export function httpsProblem(raw: string, allowLocal = false): string | null {
@@ -140,6 +141,7 @@ export function compileService(
       args: a.args ?? {},
       same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${d.service}:${t}`)),
       forbidden: a.forbidden ?? null,
+      body_format: a.body_format ?? null,
       source: at(),
     });
     mine.push({ name: `${d.service}:${key}`, methods, segs, key });
@@ -228,6 +230,7 @@ function declaredOnly(service: string, key: string, method: Method[], a: ActionD
     args: a.args ?? {},
     same_effect_as: [],
     forbidden: a.forbidden ?? null,
+    body_format: a.body_format ?? null,
     source,
   };
 }

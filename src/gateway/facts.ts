@@ -5,12 +5,16 @@
  * differently is refused: a Content-Type the upstream would not parse that way, a charset other than
  * UTF-8, duplicate JSON keys, an argument of another shape, an argument in two places.
  */
-import type { ActionSpec, ArgType, ServiceSpec } from "../policy/types";
+import type { ActionSpec, ArgType, BodyFormat, ServiceSpec } from "../policy/types";
 import { duplicateKey } from "./json-keys";
 import { type Refusal, type Result, refuse } from "./result";
 import { percentDecode } from "./route";
 
 export type MediaType = "application/json" | "application/x-www-form-urlencoded" | "";
+
+/** How the upstream parses this action's body: its own format (Stripe's /v2 JSON), else the service's. */
+export const bodyFormatOf = (service: ServiceSpec, action: ActionSpec): BodyFormat =>
+  action.body_format ?? service.body_format;
 
 /** Whether the pipeline must read the body before deciding. */
 export function needsBody(service: ServiceSpec, action: ActionSpec): boolean {
@@ -31,7 +35,7 @@ export function extractArgs(
   body: string | null,
 ): Result<Args> {
   for (const p of service.reject_params) if (p in query) return refuse("request.agent_credential", `query ${p}`);
-  const read = body === null || body === "" ? EMPTY : bodyFields(service, contentType, body);
+  const read = body === null || body === "" ? EMPTY : bodyFields(bodyFormatOf(service, action), contentType, body);
   if (!read.ok) return read;
   const { fields, mediaType } = read;
   for (const p of service.reject_params)
@@ -63,17 +67,17 @@ const EMPTY: Fields = Object.freeze({ ok: true as const, fields: Object.freeze(O
  * The body's top-level fields as the upstream reads them. Also used on its own for a body that an
  * approval binds: the approver is shown what the upstream will parse.
  */
-export function bodyFields(service: ServiceSpec, contentType: string | null, body: string): Fields | Refusal {
+export function bodyFields(format: BodyFormat, contentType: string | null, body: string): Fields | Refusal {
   const media = mediaTypeOf(contentType);
   if (media === null) return refuse("request.content_type", "charset is not UTF-8");
-  const accepted: readonly string[] = ACCEPTED[service.body_format];
+  const accepted: readonly string[] = ACCEPTED[format];
   if (!accepted.includes(media)) {
-    return refuse("request.content_type", `${media || "no content type"}; upstream reads ${service.body_format}`);
+    return refuse("request.content_type", `${media || "no content type"}; upstream reads ${format}`);
   }
   return media === "application/json" ? parseJson(body) : parseForm(body);
 }
 
-const ACCEPTED: Record<ServiceSpec["body_format"], MediaType[]> = {
+const ACCEPTED: Record<BodyFormat, MediaType[]> = {
   json: ["application/json"],
   form: ["application/x-www-form-urlencoded"],
   content_type: ["application/json", "application/x-www-form-urlencoded"],

@@ -24,7 +24,7 @@ import { approve } from "./approve";
 import { gatewayOrigin, verifyCaller } from "./caller";
 import { classify, resourceFor } from "./classify";
 import { personNeeded, readsTaskState } from "./decide";
-import { bodyFields, extractArgs, type MediaType, needsBody } from "./facts";
+import { bodyFields, bodyFormatOf, extractArgs, type MediaType, needsBody } from "./facts";
 import { forward } from "./forward";
 import { semanticHeaders } from "./headers";
 import { bearerToken } from "./identity";
@@ -182,7 +182,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     }
     if (body === null) {
       // The approver is shown what the upstream will parse: the body is read the upstream's way too.
-      const read = await readApprovedBody(request, req, bundle.spec.settings.max_body_bytes);
+      const read = await readApprovedBody(request, req, spec, bundle.spec.settings.max_body_bytes);
       if (!read.ok) return refuse(read);
       ({ body, mediaType } = read);
       if (mediaType !== "") stepFacts.media_type = mediaType;
@@ -252,13 +252,18 @@ async function requestFacts(
 }
 
 /** A body an approval binds, read and checked to parse as the upstream parses it. */
-async function readApprovedBody(request: Request, req: CanonicalRequest, maxBodyBytes: number): Promise<Read> {
+async function readApprovedBody(
+  request: Request,
+  req: CanonicalRequest,
+  spec: ActionSpec,
+  maxBodyBytes: number,
+): Promise<Read> {
   const read = await readBounded(request, maxBodyBytes);
   if (!read.ok) return read;
   if (read.bytes.byteLength === 0) return { ok: true, body: read.bytes, mediaType: "" };
   const text = decodeUtf8(read.bytes);
   if (text === undefined) return { ok: false, reason: "request.body_invalid", detail: "body is not UTF-8" };
-  const fields = bodyFields(req.service, request.headers.get("content-type"), text);
+  const fields = bodyFields(bodyFormatOf(req.service, spec), request.headers.get("content-type"), text);
   return fields.ok ? { ok: true, body: read.bytes, mediaType: fields.mediaType } : fields;
 }
 

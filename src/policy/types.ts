@@ -158,6 +158,8 @@ export interface ActionSpec {
   args: Record<string, ArgType>;
   same_effect_as: string[];
   forbidden: string | null;
+  /** How the upstream parses this action's body when it differs from the service's (Stripe /v2: JSON). */
+  body_format: BodyFormat | null;
   source: string;
 }
 

@@ -35,6 +35,7 @@ function action(args: Record<string, ArgType>): ActionSpec {
     args,
     same_effect_as: [],
     forbidden: null,
+    body_format: null,
     source: "test",
   };
 }
@@ -361,5 +362,21 @@ describe("extractArgs: the body as the upstream parses it (body_format)", () => 
       expect(form(body), body).toMatchObject({ ok: false, reason: "request.body_invalid" });
     }
     expect(form("other[]=1&count=1")).toEqual({ ok: true, args: { count: 1 } });
+  });
+});
+
+describe("extractArgs: an action's own body format", () => {
+  it("wins over the service's: a JSON action of a form service (Stripe /v2) reads JSON, refuses a form", () => {
+    const formService = { ...service(), body_format: "form" as const };
+    const v2 = { ...ARGS, body_format: "json" as const };
+    expect(extractArgs(formService, v2, q(), JSON_TYPE, '{"count": 1}')).toMatchObject({
+      ok: true,
+      args: { count: 1 },
+    });
+    expect(extractArgs(formService, v2, q(), FORM, "count=1")).toMatchObject({
+      ok: false,
+      reason: "request.content_type",
+    });
+    expect(extractArgs(formService, ARGS, q(), FORM, "count=1")).toMatchObject({ ok: true, args: { count: 1 } });
   });
 });
