@@ -11,7 +11,7 @@ import type { ServiceSpec, Settings } from "../policy/types";
 import { type Result, refuse } from "./result";
 
 /** Headers any SDK sends that select a representation or a precondition, never another action. */
-export const DEFAULT_FORWARD: readonly string[] = [
+export const DEFAULT_FORWARD: ReadonlySet<string> = new Set([
   "accept",
   "accept-language",
   "content-type",
@@ -21,7 +21,7 @@ export const DEFAULT_FORWARD: readonly string[] = [
   "if-modified-since",
   "if-unmodified-since",
   "idempotency-key",
-];
+]);
 
 /** The upstream request's headers: the allowlisted ones as sent, then the service credential. */
 export function upstreamHeaders(incoming: Headers, service: ServiceSpec, settings: Settings, secret: string): Headers {
@@ -46,7 +46,7 @@ export function upstreamHeaders(incoming: Headers, service: ServiceSpec, setting
 function forwarded(name: string, service: ServiceSpec, settings: Settings): boolean {
   if (service.strip_headers.includes(name)) return false;
   return (
-    DEFAULT_FORWARD.includes(name) ||
+    DEFAULT_FORWARD.has(name) ||
     service.forward_headers.includes(name) ||
     settings.forward_headers.includes(name) ||
     service.semantic_headers.some((h) => h.name === name)
