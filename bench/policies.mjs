@@ -96,7 +96,8 @@ function mulberry32(seed) {
 /** Reads the catalogs: action names, labels and globs that exist. */
 export function readCatalog(servicesDir) {
   const actions = [];
-  for (const f of readdirSync(servicesDir).filter((x) => x.endsWith(".yaml"))) {
+  // *.overrides.yaml are the catalog importer's input, not catalogs (as the compiler skips them).
+  for (const f of readdirSync(servicesDir).filter((x) => x.endsWith(".yaml") && !x.endsWith(".overrides.yaml"))) {
     const d = parse(readFileSync(join(servicesDir, f), "utf8"));
     for (const [key, a] of Object.entries(d.actions)) {
       if (a.forbidden) continue;
@@ -106,7 +107,9 @@ export function readCatalog(servicesDir) {
   const labels = [
     ...new Set(actions.flatMap((a) => [`kind:${a.kind}`, `risk:${a.risk}`, ...a.data.map((d) => `data:${d}`)])),
   ].sort();
-  const globs = [...new Set(actions.map((a) => `${a.service}:${a.name.split(":")[1].split(".")[0]}.*`))].sort();
+  // `group.*` needs something after the dot: an action named `search` alone gives no glob.
+  const dotted = actions.filter((a) => a.name.split(":")[1].includes("."));
+  const globs = [...new Set(dotted.map((a) => `${a.service}:${a.name.split(":")[1].split(".")[0]}.*`))].sort();
   return { actions, labels, globs };
 }
 
