@@ -25,12 +25,12 @@ const RATE = Number(cliArg("rate", 1000));
 
 const app = (p) => JSON.stringify(join(ROOT, "src", p));
 
-/** src/gateway/token-cache.ts never hits: every request verifies its token (jose, ES256 in WebCrypto). */
+/** src/identity/token-cache.ts never hits: every request verifies its token (jose, ES256 in WebCrypto). */
 const noTokenCache = () =>
   replaceImport(
     ROOT,
     "no-token-cache",
-    join("gateway", "identity.ts"),
+    join("identity", "workload.ts"),
     "./token-cache",
     `export function cachedAgent() { return null; }
      export function rememberAgent() {}

@@ -14,9 +14,9 @@ const WARMUP_ITERATIONS = 50_000;
 export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = console.log) {
   const { compilePolicies } = await import(join(repoRoot, "src/compiler/compile.ts"));
   const { loadBundle } = await import(join(repoRoot, "src/policy/load.ts"));
-  const { route } = await import(join(repoRoot, "src/gateway/route.ts"));
-  const { classify, resourceOf } = await import(join(repoRoot, "src/gateway/classify.ts"));
-  const { extractArgs } = await import(join(repoRoot, "src/gateway/facts.ts"));
+  const { route } = await import(join(repoRoot, "src/request/route.ts"));
+  const { classify, resourceOf } = await import(join(repoRoot, "src/request/classify.ts"));
+  const { extractArgs } = await import(join(repoRoot, "src/request/facts.ts"));
   const { decide } = await import(join(repoRoot, "src/policy/evaluate.ts"));
   const { own } = await import(join(repoRoot, "src/policy/routes.ts"));
 

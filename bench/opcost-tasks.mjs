@@ -24,7 +24,7 @@ export const taskOpsCode = (src) => `
 import { DurableObject } from "cloudflare:workers";
 import { TaskObject } from ${src("tasks/task-object.ts")};
 import { chainHash, GENESIS } from ${src("tasks/hash-chain.ts")};
-import { newTaskId, signTaskToken, taskKeys, verifyTaskToken } from ${src("tasks/task-token.ts")};
+import { newTaskId, signTaskToken, taskKeys, verifyTaskToken } from ${src("identity/task-token.ts")};
 export { TaskObject };
 
 export class OpcostObject extends DurableObject {

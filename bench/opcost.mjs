@@ -34,7 +34,7 @@ const RATE = 200; // requests per second offered; K is chosen so that no operati
 /** name -> [K, what]. The worker below implements each. */
 const OPS = {
   none: [100, "empty loop (baseline)"],
-  route: [100, "route(): URL -> canonical request (src/gateway/route.ts)"],
+  route: [100, "route(): URL -> canonical request (src/request/route.ts)"],
   classify_decide: [100, "classify() + resourceOf() + decide(), gateway fixture bundle"],
   verify_cached: [100, "verifyAgent() with a token already in the cache"],
   verify_es256: [10, "jose jwtVerify ES256 with the inline JWKS (a cache miss)"],
@@ -64,12 +64,12 @@ const src = (p) => JSON.stringify(join(ROOT, "src", p));
 const ENTRY = (bundlePath) => `
 import bundleJson from ${JSON.stringify(bundlePath)};
 import { loadBundle } from ${src("policy/load.ts")};
-import { route } from ${src("gateway/route.ts")};
-import { classify, resourceOf } from ${src("gateway/classify.ts")};
+import { route } from ${src("request/route.ts")};
+import { classify, resourceOf } from ${src("request/classify.ts")};
 import { decide } from ${src("policy/evaluate.ts")};
-import { verifyAgent } from ${src("gateway/identity.ts")};
+import { verifyAgent } from ${src("identity/workload.ts")};
 import { responseHeaders } from ${src("gateway/forward.ts")};
-import { upstreamHeaders } from ${src("gateway/headers.ts")};
+import { upstreamHeaders } from ${src("request/headers.ts")};
 import { logLine } from ${src("gateway/record.ts")};
 import { api } from ${src("api/routes.ts")};
 import { bundleState } from ${src("policy/load.ts")};

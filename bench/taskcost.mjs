@@ -30,12 +30,12 @@ const src = (p) => JSON.stringify(join(ROOT, "src", p));
 
 /**
  * The proposed change (docs/benchmarks.md, "Proposed src changes"): verified task tokens remembered
- * per isolate like workload tokens (src/gateway/token-cache.ts): the exact token string, for the same
+ * per isolate like workload tokens (src/identity/token-cache.ts): the exact token string, for the same
  * imported key set, audience and issuer, at most 60 s, exp and nbf re-checked on every use.
  */
 const TASK_TOKEN_CACHE = `
-export * from ${src("tasks/task-token.ts")};
-import { TASK_CLOCK_TOLERANCE_S, verifyTaskToken as verifyUncached } from ${src("tasks/task-token.ts")};
+export * from ${src("identity/task-token.ts")};
+import { TASK_CLOCK_TOLERANCE_S, verifyTaskToken as verifyUncached } from ${src("identity/task-token.ts")};
 const TTL_MS = 60_000;
 const MAX_ENTRIES = 10_000;
 const verified = new Map();
@@ -79,9 +79,7 @@ const VARIANTS = [
   {
     name: "tc-token-cache",
     what: "verified task tokens cached (proposed): no EdDSA verification on a repeated token",
-    plugins: [
-      replaceImport(ROOT, "task-token-cache", join("gateway", "caller.ts"), "../tasks/task-token", TASK_TOKEN_CACHE),
-    ],
+    plugins: [replaceImport(ROOT, "task-token-cache", join("identity", "caller.ts"), "./task-token", TASK_TOKEN_CACHE)],
   },
   {
     name: "tc-no-view",

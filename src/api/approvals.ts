@@ -14,14 +14,14 @@
 import { Hono } from "hono";
 import { approverOf, mayApprove, personToken, verifyPerson } from "../approvals/approvers";
 import { taskIdOfApproval } from "../approvals/ids";
-import { isOwnRequest } from "../approvals/ledger";
 import { ApprovalPage } from "../approvals/page";
-import type { ApprovalView, DecideResult } from "../approvals/types";
+import { DEFAULT_MESSAGES } from "../core/reasons";
+import type { Refusal } from "../core/result";
 import type { Env } from "../env";
-import { DEFAULT_MESSAGES } from "../gateway/reasons";
-import type { Refusal } from "../gateway/result";
 import type { Agent } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
+import { isOwnRequest } from "../tasks/approval-ledger";
+import type { ApprovalView, DecideResult } from "../tasks/approval-types";
 import { approvalSettled, note } from "../tasks/directory";
 import type { TaskView } from "../tasks/task-object";
 import { htmlPage } from "../ui/index";

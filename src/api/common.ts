@@ -7,12 +7,12 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { MessagePage } from "../approvals/page";
+import { DEFAULT_MESSAGES, httpFor, type Reason } from "../core/reasons";
+import type { Refusal, Result } from "../core/result";
 import type { Env } from "../env";
 import { rpcCall } from "../gateway/admit";
-import { type Caller, verifyCaller } from "../gateway/caller";
-import { bearerToken } from "../gateway/identity";
-import { DEFAULT_MESSAGES, httpFor, type Reason } from "../gateway/reasons";
-import type { Refusal, Result } from "../gateway/result";
+import { type Caller, verifyCaller } from "../identity/caller";
+import { bearerToken } from "../identity/workload";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState, LoadedBundle } from "../policy/load";
 import type { IssuerSpec } from "../policy/types";

@@ -6,10 +6,10 @@
  * it has neither. `firebreak decisions --local` is this route's client.
  */
 import { Hono } from "hono";
+import { httpFor } from "../core/reasons";
 import { nameOf, parseQuery, type QueryInput } from "../decisions/query";
 import { queryDecisions, workerSource } from "../decisions/source";
 import type { Env } from "../env";
-import { httpFor } from "../gateway/reasons";
 import type { BundleState } from "../policy/load";
 import { type Ctx, envOf, fail, operator } from "./common";
 

@@ -1,8 +1,8 @@
 /** Firebreak's own API under /_firebreak/v1. Tasks, approvals and decisions join here in later issues. */
 import { Hono } from "hono";
 import type { Env } from "../env";
+import { taskKeys } from "../identity/task-token";
 import type { BundleState } from "../policy/load";
-import { taskKeys } from "../tasks/task-token";
 import { approvalsApi } from "./approvals";
 import { dashboardApi } from "./dashboard";
 import { decisionsApi } from "./decisions";

@@ -17,16 +17,16 @@
  * by TASK_RPC_TIMEOUT_MS; an exception or timeout is 503 `task.unavailable`.
  */
 import { Hono } from "hono";
+import type { Reason } from "../core/reasons";
+import type { Refusal } from "../core/result";
 import type { Env } from "../env";
-import { type Caller, gatewayOrigin } from "../gateway/caller";
-import type { Reason } from "../gateway/reasons";
-import type { Refusal } from "../gateway/result";
+import { type Caller, gatewayOrigin } from "../identity/caller";
+import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../identity/task-token";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
 import { type AgentView, agentKey, type StartResult } from "../tasks/agent-object";
 import { note, taskEnded } from "../tasks/directory";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
-import { isTaskId, newTaskId, signTaskToken, taskKeys } from "../tasks/task-token";
 import {
   authenticate,
   background,

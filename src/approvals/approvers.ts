@@ -5,12 +5,12 @@
  * any further look. The person must then match every approver selector the approval carries.
  */
 import { decodeJwt } from "jose";
-import { gatewayOrigin, issuersOf } from "../gateway/caller";
-import { bearerToken, verifyAgent } from "../gateway/identity";
-import type { Result } from "../gateway/result";
+import type { Result } from "../core/result";
+import { gatewayOrigin, issuersOf } from "../identity/caller";
+import { bearerToken, verifyAgent } from "../identity/workload";
 import { type Agent, agentMatches } from "../policy/evaluate";
 import type { AgentMatch, Bundle } from "../policy/types";
-import type { Approver } from "./types";
+import type { Approver } from "../tasks/approval-types";
 
 /**
  * The person's token: Cloudflare Access's `Cf-Access-Jwt-Assertion` header (Access adds it to every

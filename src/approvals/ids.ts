@@ -3,7 +3,7 @@
  * The task part only says which task object to ask; the object holds the record or answers unknown,
  * and a retried call is checked against the task of its verified token, never against this id alone.
  */
-import { isTaskId } from "../tasks/task-token";
+import { isTaskId } from "../identity/task-token";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const APPROVAL_ID = /^ap_([0-9A-HJKMNP-TV-Z]{26})([0-9A-HJKMNP-TV-Z]{26})$/;

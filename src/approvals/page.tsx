@@ -3,9 +3,10 @@
  * declared arguments, risk), the agent, the task's purpose and its history so far, and Approve / Deny
  * buttons that POST with the approval's form token. Server-rendered, no script (docs/ui.md).
  */
+
+import type { ApprovalView } from "../tasks/approval-types";
 import type { StepView, TaskView } from "../tasks/task-object";
 import { ButtonForm, Card, KeyValueList, Layout, StatusBadge, Table } from "../ui/index";
-import type { ApprovalView } from "./types";
 
 export interface PageModel {
   approval: ApprovalView;

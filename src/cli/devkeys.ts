@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
-import { newTaskKey } from "../tasks/task-token";
+import { newTaskKey } from "../identity/task-token";
 
 export const DEV_ISSUER = "https://dev-issuer.firebreak.local";
 export const DEV_AUDIENCE = "firebreak-dev";

@@ -1,8 +1,8 @@
 /** `firebreak test`: policies/tests/*.yaml against the compiled bundle, with the worker's evaluator. */
 import { join } from "node:path";
 import { Problems, readSource, yamlFiles } from "../compiler/source";
-import { type ExplainRequest, explainRequest } from "../policy/explain";
 import type { LoadedBundle } from "../policy/load";
+import { type ExplainRequest, explainRequest } from "../request/explain";
 
 interface TestCase {
   name: string;

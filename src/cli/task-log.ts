@@ -9,8 +9,8 @@
  * Exit codes: 0 exported, 1 the gateway refused or did not answer, or a chain did not verify; 2 usage.
  */
 import { parseArgs } from "node:util";
+import { isTaskId } from "../identity/task-token";
 import { taskLine } from "../replay/log";
-import { isTaskId } from "../tasks/task-token";
 import { gatewayBase, getFromGateway } from "./gateway-client";
 import { defaultIo, type Io } from "./io";
 

@@ -7,8 +7,8 @@
  * counted, not shown). The directory failing leaves this part empty with a note, never a 500.
  */
 import { bounded } from "../api/common";
-import type { ApprovalView } from "../approvals/types";
 import type { Env } from "../env";
+import type { ApprovalView } from "../tasks/approval-types";
 import {
   DIRECTORY_NAME,
   type DirectoryApproval,

@@ -6,12 +6,13 @@
  * Fail closed: an exception from the object, or no answer within TASK_RPC_TIMEOUT_MS, is 503
  * `task.unavailable` and nothing is forwarded. A budget never fails open.
  */
+
+import type { Result } from "../core/result";
 import type { Env } from "../env";
+import type { TaskRef } from "../identity/caller";
 import type { Admit, AdmitReason } from "../tasks/admission";
 import type { TaskStateView } from "../tasks/task-object";
 import type { StepFacts, StepRequest } from "../tasks/types";
-import type { TaskRef } from "./caller";
-import type { Result } from "./result";
 
 export const TASK_RPC_TIMEOUT_MS = 5000;
 

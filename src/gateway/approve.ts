@@ -8,17 +8,17 @@
  */
 import { requestDigest, sortedQuery } from "../approvals/digest";
 import { notifyApprovers, WEBHOOK_SECRET } from "../approvals/notify";
-import type { RedeemReason, RequestResult } from "../approvals/types";
+import type { Result } from "../core/result";
 import type { Env } from "../env";
+import type { TaskRef } from "../identity/caller";
 import type { Agent } from "../policy/evaluate";
 import type { ActionSpec } from "../policy/types";
+import type { PersonNeeded } from "../request/decide";
+import type { CanonicalRequest } from "../request/route";
 import type { Admit } from "../tasks/admission";
+import type { RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { type Admission, rpcCall, type Step, settling, stepRequest } from "./admit";
-import type { TaskRef } from "./caller";
-import type { PersonNeeded } from "./decide";
-import type { Result } from "./result";
-import type { CanonicalRequest } from "./route";
 
 export const APPROVAL_HEADER = "firebreak-approval";
 /** Approvals waiting at once in one task; more is `approval.pending_limit` (429). */

@@ -1,14 +1,15 @@
 /**
- * Stage 6, forward: only allowlisted request headers are sent (src/gateway/headers.ts), the service
+ * Stage 6, forward: only allowlisted request headers are sent (src/request/headers.ts), the service
  * credential is injected from its Worker secret, the call is made with `redirect: "manual"`, and the
  * response comes back through a header allowlist. Bodies stream both ways unless already read to
  * extract declared arguments (then the same bytes are sent).
  */
+
+import { type Result, refuse } from "../core/result";
 import type { Settings } from "../policy/types";
-import { upstreamHeaders } from "./headers";
+import { upstreamHeaders } from "../request/headers";
+import type { CanonicalRequest } from "../request/route";
 import { aliasedPath, rewriteLinkHeader, rewriteLocation } from "./links";
-import { type Result, refuse } from "./result";
-import type { CanonicalRequest } from "./route";
 
 /** Response headers passed back to the agent; everything else (set-cookie, scopes, ...) is dropped. */
 const RESPONSE_ALLOW = new Set([

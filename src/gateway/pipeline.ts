@@ -14,25 +14,25 @@
  */
 
 import { sortedQuery } from "../approvals/digest";
+import type { Refusal, Result } from "../core/result";
+import { gatewayOrigin, verifyCaller } from "../identity/caller";
+import { bearerToken } from "../identity/workload";
 import type { Agent, Decision } from "../policy/evaluate";
 import { decide } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
+import { classify, resourceFor } from "../request/classify";
+import { personNeeded, readsTaskState } from "../request/decide";
+import { bodyFields, bodyFormatOf, extractArgs, type MediaType, needsBody } from "../request/facts";
+import { semanticHeaders } from "../request/headers";
+import { type CanonicalRequest, route } from "../request/route";
 import type { StepFacts } from "../tasks/types";
 import { type Admission, admit, labelsOf, logRefused, numericArgs, type Step, taskView } from "./admit";
 import { approve } from "./approve";
-import { gatewayOrigin, verifyCaller } from "./caller";
-import { classify, resourceFor } from "./classify";
-import { personNeeded, readsTaskState } from "./decide";
-import { bodyFields, bodyFormatOf, extractArgs, type MediaType, needsBody } from "./facts";
 import { forward } from "./forward";
-import { semanticHeaders } from "./headers";
-import { bearerToken } from "./identity";
 import type { DecisionRecord } from "./record";
 import { type AnalyticsSink, record } from "./record";
 import { decisionResponse, dialectOf, refusalResponse } from "./respond";
-import type { Refusal, Result } from "./result";
-import { type CanonicalRequest, route } from "./route";
 
 export interface Deps {
   /** The bundle, or why it could not be loaded: then every call is refused (fail closed). */

@@ -3,8 +3,9 @@
  * point (layout v1, docs/analytics.md) and one JSON log line. The record is built from fields that
  * never hold a token or secret (no headers, no bodies), and recording never fails the request.
  */
+
+import type { Reason } from "../core/reasons";
 import { dataPointOf } from "../decisions/layout";
-import type { Reason } from "./reasons";
 
 export { DATA_POINT_LAYOUT } from "../decisions/layout";
 

@@ -5,12 +5,13 @@
  * and decision id where that API's SDKs put an error code. Its message is a fixed text per reason or
  * the operator's rule message, never a detail that could carry request data.
  */
+
+import { DEFAULT_MESSAGES, httpFor, type Reason, type WireError } from "../core/reasons";
+import type { Refusal } from "../core/result";
 import type { BundleState } from "../policy/load";
 import { own } from "../policy/routes";
 import type { RefusalDialect } from "../policy/types";
-import { DEFAULT_MESSAGES, httpFor, type Reason, type WireError } from "./reasons";
 import type { DecisionRecord } from "./record";
-import type { Refusal } from "./result";
 
 /**
  * Failures after the call was allowed and sent: the decision stays `allow`, because the upstream may

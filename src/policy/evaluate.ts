@@ -6,7 +6,7 @@
  * Report-mode deny/approve rules never block: they are returned as `report` so the caller records
  * what would have happened. A condition that throws matches deny/approve rules and not allow rules.
  */
-import type { Reason } from "../gateway/reasons";
+import type { Reason } from "../core/reasons";
 import type { CelContext, Condition } from "./cel";
 import type { LoadedBundle } from "./load";
 import { own } from "./routes";
@@ -26,7 +26,7 @@ export interface RequestFacts {
   params: Record<string, string>;
   query: Record<string, string>;
   args: Record<string, unknown>;
-  /** The service's semantic headers the call carries (src/gateway/headers.ts), by lower-case name. */
+  /** The service's semantic headers the call carries (src/request/headers.ts), by lower-case name. */
   headers: Record<string, string>;
 }
 

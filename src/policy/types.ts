@@ -129,7 +129,7 @@ export interface ServiceSpec {
   body_format: BodyFormat;
   /**
    * Lower-case request headers forwarded as sent, besides the defaults every service forwards
-   * (src/gateway/headers.ts): API versions, previews. Every other header is dropped.
+   * (src/request/headers.ts): API versions, previews. Every other header is dropped.
    */
   forward_headers: string[];
   semantic_headers: SemanticHeader[];

@@ -1,19 +1,18 @@
 /**
  * One recorded call, decided again with a candidate bundle by the worker's own stages: classify
- * (src/gateway/classify.ts), the resource template, `decide()` (src/policy/evaluate.ts) and the
+ * (src/request/classify.ts), the resource template, `decide()` (src/policy/evaluate.ts) and the
  * profile's approval risk (`personNeeded`, src/gateway/approve.ts). Nothing here decides on its own;
  * it only rebuilds the input the gateway would have built from what the log kept. Pure.
  */
 
-import { issuersOf } from "../gateway/caller";
-import { classify, resourceFor } from "../gateway/classify";
-import { personNeeded, readsTaskState } from "../gateway/decide";
-
-import type { CanonicalRequest } from "../gateway/route";
+import { issuersOf } from "../identity/caller";
 import { type Agent, decide, type Outcome } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import { own } from "../policy/routes";
 import { METHODS, type Method } from "../policy/types";
+import { classify, resourceFor } from "../request/classify";
+import { personNeeded, readsTaskState } from "../request/decide";
+import type { CanonicalRequest } from "../request/route";
 import type { StepFacts } from "../tasks/types";
 import type { TaskState } from "./history";
 import type { LoggedTask } from "./log";
@@ -87,7 +86,7 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
 }
 
 /**
- * The agent as a task token presents it (src/gateway/caller.ts): its issuer looked up in the bundle
+ * The agent as a task token presents it (src/identity/caller.ts): its issuer looked up in the bundle
  * by name (an issuer the candidate drops refuses the call), the claims limited to that issuer's.
  */
 function agentOf(bundle: LoadedBundle, task: LoggedTask): Agent | null {

@@ -7,19 +7,12 @@
  * concurrent admits cannot both pass a check that only one of them may pass (TOOLCHAIN.md).
  */
 import { DurableObject } from "cloudflare:workers";
-import { ApprovalStore } from "../approvals/approval-store";
-import { ApprovalLedger } from "../approvals/ledger";
 import type { NotifyOutcome } from "../approvals/notify";
-import type {
-  ApprovalView,
-  Approver,
-  DecideResult,
-  NewApproval,
-  RedeemReason,
-  RequestResult,
-} from "../approvals/types";
 import type { Env } from "../env";
 import { type Admit, check, liveness, release, reserve } from "./admission";
+import { ApprovalLedger } from "./approval-ledger";
+import { ApprovalStore } from "./approval-store";
+import type { ApprovalView, Approver, DecideResult, NewApproval, RedeemReason, RequestResult } from "./approval-types";
 import { canonicalJson, GENESIS, type Json, verifyChain } from "./hash-chain";
 import { callEntry, type StepView, stepView } from "./steps";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";

@@ -11,9 +11,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { compilePolicies } from "../../src/compiler/compile";
 import { SCHEMAS } from "../../src/compiler/schema";
+import { taskKeys } from "../../src/identity/task-token";
 import { loadBundle } from "../../src/policy/load";
 import type { Bundle } from "../../src/policy/types";
-import { taskKeys } from "../../src/tasks/task-token";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const POLICIES = join(REPO, "policies");

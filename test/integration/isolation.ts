@@ -9,7 +9,7 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Env } from "../../src/env";
-import { newTaskId } from "../../src/tasks/task-token";
+import { newTaskId } from "../../src/identity/task-token";
 
 const SHARED_NAME = "isolation:probe";
 

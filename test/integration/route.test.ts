@@ -10,10 +10,10 @@
  * an HTTP request line could carry it.
  */
 import { describe, expect, it } from "vitest";
-import { classify } from "../../src/gateway/classify";
-import type { Reason } from "../../src/gateway/reasons";
-import { type RouteInput, route } from "../../src/gateway/route";
+import type { Reason } from "../../src/core/reasons";
 import { loadBundle } from "../../src/policy/load";
+import { classify } from "../../src/request/classify";
+import { type RouteInput, route } from "../../src/request/route";
 import gatewayBundle from "../.generated/gateway.json";
 import { BASE, expectAllowed, expectRefusal, GATEWAY_REVISION, gatewayApp, type Sent, send } from "./support";
 

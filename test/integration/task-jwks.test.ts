@@ -5,7 +5,7 @@
  */
 import { createLocalJWKSet, type JWK, jwtVerify } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { newTaskId, newTaskKey, signTaskToken, TASK_TOKEN_TYP, taskKeys } from "../../src/tasks/task-token";
+import { newTaskId, newTaskKey, signTaskToken, TASK_TOKEN_TYP, taskKeys } from "../../src/identity/task-token";
 import { BASE, bindings, gatewayApp } from "./support";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"];

@@ -7,8 +7,8 @@ import { env as workerEnv } from "cloudflare:workers";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
+import { newTaskId, signTaskToken, taskKeys } from "../../src/identity/task-token";
 import type { TaskView } from "../../src/tasks/task-object";
-import { newTaskId, signTaskToken, taskKeys } from "../../src/tasks/task-token";
 import type { ProfileSpec } from "../../src/tasks/types";
 import gatewayBundle from "../.generated/gateway.json";
 import {

@@ -1,6 +1,6 @@
 /** Canonical path segments (route stage): every refusal, and RFC 3986 normalisation of what passes. */
 import { describe, expect, it } from "vitest";
-import { canonicalSegment, percentDecode } from "../../src/gateway/route";
+import { canonicalSegment, percentDecode } from "../../src/request/route";
 
 describe("percentDecode", () => {
   it.each([

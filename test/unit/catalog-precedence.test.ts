@@ -7,11 +7,11 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compilePolicies } from "../../src/compiler/compile";
-import { classify, resourceOf } from "../../src/gateway/classify";
-import { route } from "../../src/gateway/route";
 import { loadBundle } from "../../src/policy/load";
 import { parseTemplate, sameShape, type TemplateSegment } from "../../src/policy/routes";
 import type { ActionSpec } from "../../src/policy/types";
+import { classify, resourceOf } from "../../src/request/classify";
+import { route } from "../../src/request/route";
 
 const compiled = compilePolicies(join(import.meta.dirname, "..", "..", "policies"));
 if (!compiled.ok) throw new Error(compiled.problems.format());

@@ -1,7 +1,7 @@
 /** Stage 4 around the evaluator: which actions make the gateway fetch the task's state first. */
 import { describe, expect, it } from "vitest";
-import { readsTaskState } from "../../src/gateway/decide";
 import { loadBundle } from "../../src/policy/load";
+import { readsTaskState } from "../../src/request/decide";
 import gatewayBundle from "../.generated/gateway.json" with { type: "json" };
 
 const bundle = loadBundle(gatewayBundle);

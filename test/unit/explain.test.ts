@@ -1,6 +1,6 @@
 /** explainRequest (what `firebreak test` and `explain` run) reads bodies exactly when the worker does. */
 import { describe, expect, it } from "vitest";
-import { explainRequest } from "../../src/policy/explain";
+import { explainRequest } from "../../src/request/explain";
 import { CI_ISSUER, compileSet } from "../helpers/policy-set";
 
 const bundle = compileSet({

@@ -1,7 +1,7 @@
 /** extractArgs: declared arguments from the query and the body, typed as the catalog says. */
 import { describe, expect, it } from "vitest";
-import { extractArgs, needsBody } from "../../src/gateway/facts";
 import type { ActionSpec, ArgSource, ArgType, ServiceSpec } from "../../src/policy/types";
+import { extractArgs, needsBody } from "../../src/request/facts";
 
 function service(args_in: ArgSource[] = ["body"], reject_params: string[] = []): ServiceSpec {
   return {

@@ -12,12 +12,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readOverrides } from "../../src/catalog/overrides";
 import { githubDocument, githubOperations, nameOf, templateOf } from "../../src/catalog/sources/github";
 import { compilePolicies } from "../../src/compiler/compile";
-import { classify } from "../../src/gateway/classify";
-import { route } from "../../src/gateway/route";
-import { explainRequest } from "../../src/policy/explain";
 import { type LoadedBundle, loadBundle } from "../../src/policy/load";
 import { parseTemplate, sameShape } from "../../src/policy/routes";
 import type { ActionSpec } from "../../src/policy/types";
+import { classify } from "../../src/request/classify";
+import { explainRequest } from "../../src/request/explain";
+import { route } from "../../src/request/route";
 
 const POLICIES = join(import.meta.dirname, "..", "..", "policies");
 const overrides = readOverrides(join(POLICIES, "services", "github.overrides.yaml"));

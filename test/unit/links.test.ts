@@ -2,8 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { responseHeaders } from "../../src/gateway/forward";
 import { aliasedPath, rewriteLinkHeader, rewriteLocation, rewriteUrl } from "../../src/gateway/links";
-import { route } from "../../src/gateway/route";
 import type { ServiceSpec } from "../../src/policy/types";
+import { route } from "../../src/request/route";
 
 const GITHUB = "https://api.github.com";
 const PATH_FORM = "https://firebreak.acme.example/github";

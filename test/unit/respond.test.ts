@@ -1,9 +1,9 @@
 /** Refusals in each dialect (src/gateway/respond.ts): what every shape keeps, and what each SDK reads. */
 import { describe, expect, it } from "vitest";
-import { httpFor, REASONS } from "../../src/gateway/reasons";
+import { httpFor, REASONS } from "../../src/core/reasons";
+import type { Refusal } from "../../src/core/result";
 import type { DecisionRecord } from "../../src/gateway/record";
 import { dialectOf, refusalResponse } from "../../src/gateway/respond";
-import type { Refusal } from "../../src/gateway/result";
 import type { RefusalDialect } from "../../src/policy/types";
 
 const DECISION = "d_01TESTDECISION";

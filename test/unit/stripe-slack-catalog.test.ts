@@ -13,9 +13,9 @@ import { catalogText, generate } from "../../src/catalog/generate";
 import { type ActionEntry, readOverrides } from "../../src/catalog/overrides";
 import { declaredMethods, slackMethodNames, source as slackSource } from "../../src/catalog/sources/slack";
 import { actionName, stripeMethods, source as stripeSource } from "../../src/catalog/sources/stripe";
-import { classify } from "../../src/gateway/classify";
-import { route } from "../../src/gateway/route";
 import { decide } from "../../src/policy/evaluate";
+import { classify } from "../../src/request/classify";
+import { route } from "../../src/request/route";
 import { CI_ISSUER, compileSet } from "../helpers/policy-set";
 
 const SERVICES = join(import.meta.dirname, "..", "..", "policies", "services");

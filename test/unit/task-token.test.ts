@@ -1,5 +1,5 @@
 /**
- * Task tokens (src/tasks/task-token.ts) in Node: signing, every refusal of verification, the canonical task
+ * Task tokens (src/identity/task-token.ts) in Node: signing, every refusal of verification, the canonical task
  * id, key import from the secrets, rotation. Forged tokens are signed with the real key, so a refusal is
  * the check under test and not a bad signature.
  */
@@ -16,7 +16,7 @@ import {
   type TaskSigningKey,
   taskKeys,
   verifyTaskToken,
-} from "../../src/tasks/task-token";
+} from "../../src/identity/task-token";
 
 const GATEWAY = "https://firebreak.test";
 const NOW = new Date("2026-11-25T12:00:00.000Z");

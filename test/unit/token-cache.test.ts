@@ -1,7 +1,7 @@
 /** The verified-token cache: a hit only for the same token, issuer, key source and a still-valid clock. */
 import { describe, expect, it } from "vitest";
-import { verifyAgent } from "../../src/gateway/identity";
-import { cachedAgent, rememberAgent } from "../../src/gateway/token-cache";
+import { cachedAgent, rememberAgent } from "../../src/identity/token-cache";
+import { verifyAgent } from "../../src/identity/workload";
 import type { IssuerSpec } from "../../src/policy/types";
 import keys from "../fixtures/keys.json" with { type: "json" };
 import { ISSUERS, token } from "../helpers/tokens";

@@ -20,9 +20,9 @@ import { foldCustomMethods } from "../../src/catalog/sources/googleapis";
 import { source as jira } from "../../src/catalog/sources/jira";
 import { source as notion } from "../../src/catalog/sources/notion";
 import { compilePolicies } from "../../src/compiler/compile";
-import { explainRequest } from "../../src/policy/explain";
 import { loadBundle } from "../../src/policy/load";
 import { matchRoute } from "../../src/policy/routes";
+import { explainRequest } from "../../src/request/explain";
 
 const POLICIES = join(import.meta.dirname, "..", "..", "policies");
 const SERVICES = join(POLICIES, "services");

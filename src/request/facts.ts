@@ -5,9 +5,10 @@
  * differently is refused: a Content-Type the upstream would not parse that way, a charset other than
  * UTF-8, duplicate JSON keys, an argument of another shape, an argument in two places.
  */
+
+import { type Refusal, type Result, refuse } from "../core/result";
 import type { ActionSpec, ArgType, BodyFormat, ServiceSpec } from "../policy/types";
 import { duplicateKey } from "./json-keys";
-import { type Refusal, type Result, refuse } from "./result";
 import { percentDecode } from "./route";
 
 export type MediaType = "application/json" | "application/x-www-form-urlencoded" | "";

@@ -5,13 +5,13 @@
  * only from a verified task token, never from a header, query or body.
  */
 import { decodeJwt } from "jose";
+import { type Result, refuse } from "../core/result";
 import type { Agent } from "../policy/evaluate";
 import type { Bundle, IssuerKind, IssuerSpec } from "../policy/types";
-import { taskKeys } from "../tasks/task-token";
-import { verifyTaskTokenCached } from "../tasks/task-token-cache";
-import { verifyAgent } from "./identity";
-import { type Result, refuse } from "./result";
+import { taskKeys } from "./task-token";
+import { verifyTaskTokenCached } from "./task-token-cache";
 import { cachedAgent } from "./token-cache";
+import { verifyAgent } from "./workload";
 
 export interface TaskRef {
   /** From the verified token's `task_id` claim only. */

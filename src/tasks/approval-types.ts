@@ -3,8 +3,8 @@
  * digest, kept in the task's Durable Object next to the task's budgets and step log.
  */
 import type { AgentMatch } from "../policy/types";
-import type { AdmitReason } from "../tasks/admission";
-import type { StepRequest } from "../tasks/types";
+import type { AdmitReason } from "./admission";
+import type { StepRequest } from "./types";
 
 /** What is stored; `expired` and `used` are derived (docs/approvals.md). */
 export type ApprovalState = "pending" | "approved" | "denied";

@@ -2,13 +2,14 @@
  * Decides a request for a given, already-verified agent with the worker's own stages (route,
  * classify, facts, decide): what `firebreak test` and `firebreak explain` run. Pure.
  */
-import { classify, resourceFor } from "../gateway/classify";
-import { extractArgs, needsBody } from "../gateway/facts";
-import { semanticHeaders } from "../gateway/headers";
-import type { Reason } from "../gateway/reasons";
-import { route } from "../gateway/route";
-import { type Agent, type Decision, decide } from "./evaluate";
-import type { LoadedBundle } from "./load";
+
+import type { Reason } from "../core/reasons";
+import { type Agent, type Decision, decide } from "../policy/evaluate";
+import type { LoadedBundle } from "../policy/load";
+import { classify, resourceFor } from "./classify";
+import { extractArgs, needsBody } from "./facts";
+import { semanticHeaders } from "./headers";
+import { route } from "./route";
 
 export interface ExplainRequest {
   method: string;

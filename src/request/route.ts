@@ -3,10 +3,11 @@
  * canonical path is what is classified and what is forwarded, so the two can never disagree.
  * Anything ambiguous is refused, never guessed. Pure.
  */
+
+import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../core/limits";
+import { type Result, refuse } from "../core/result";
 import { own } from "../policy/routes";
 import { METHODS, type Method, type ServiceSpec } from "../policy/types";
-import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "./limits";
-import { type Result, refuse } from "./result";
 
 export interface CanonicalRequest {
   service: ServiceSpec;

@@ -4,12 +4,12 @@
  * optional maximum token age, optional SPIFFE JWT-SVID subject rules. The clock is an argument.
  */
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
+import { MAX_TOKEN_LENGTH } from "../core/limits";
+import type { Reason } from "../core/reasons";
+import { type Result, refuse } from "../core/result";
 import type { Agent } from "../policy/evaluate";
 import type { IssuerSpec } from "../policy/types";
 import { KeysUnavailable, keysFor } from "./jwks";
-import { MAX_TOKEN_LENGTH } from "./limits";
-import type { Reason } from "./reasons";
-import { type Result, refuse } from "./result";
 import { cachedAgent, rememberAgent } from "./token-cache";
 
 const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];

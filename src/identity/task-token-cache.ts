@@ -1,11 +1,11 @@
 /**
- * Task tokens already verified in this isolate, as workload tokens are (src/gateway/token-cache.ts):
+ * Task tokens already verified in this isolate, as workload tokens are (src/identity/token-cache.ts):
  * an agent's calls with one task token pay the EdDSA check (~80-120 us in workerd) once a minute, not on
  * every call. An entry is used only for the exact token string, verified with the same key set (a new
  * secret value imports a new set, so a rotated-out key stops at once), audience and issuer, for at most
  * TTL_MS, with `exp` and `nbf` re-checked on every use. Refusals are never remembered. What a task may
  * do is not cached: the task object admits every call (revoked, completed, expired tasks are refused
- * there), and the agent is re-checked against the bundle in force on every call (src/gateway/caller.ts).
+ * there), and the agent is re-checked against the bundle in force on every call (src/identity/caller.ts).
  */
 import {
   TASK_CLOCK_TOLERANCE_S,

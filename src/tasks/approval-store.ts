@@ -4,7 +4,7 @@
  * check, the budgets and the reservation happen in one block.
  */
 import type { AgentMatch } from "../policy/types";
-import type { ApprovalRequest, ApprovalState, ApprovalStatus, ApprovalView } from "./types";
+import type { ApprovalRequest, ApprovalState, ApprovalStatus, ApprovalView } from "./approval-types";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS approvals (

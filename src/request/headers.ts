@@ -7,8 +7,9 @@
  *   - the service's `semantic_headers`, which are arguments: rules read them, approvals bind them.
  * Pure.
  */
+
+import { type Result, refuse } from "../core/result";
 import type { ServiceSpec, Settings } from "../policy/types";
-import { type Result, refuse } from "./result";
 
 /** Headers any SDK sends that select a representation or a precondition, never another action. */
 export const DEFAULT_FORWARD: ReadonlySet<string> = new Set([

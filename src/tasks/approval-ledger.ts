@@ -4,15 +4,16 @@
  * redeem it on the agent's retry together with the budgets (no await between the check and the write,
  * so concurrent retries with one approval admit exactly one). Every step lands in the step log.
  */
-import { type Admit, check, reserve } from "../tasks/admission";
-import { canonicalJson } from "../tasks/hash-chain";
-import { callEntry, factsOf } from "../tasks/steps";
-import type { TaskRow, TaskStore } from "../tasks/task-store";
-import type { StepRequest } from "../tasks/types";
+
+import { newApprovalId } from "../approvals/ids";
+import type { NotifyOutcome } from "../approvals/notify";
+import { type Admit, check, reserve } from "./admission";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
-import { newApprovalId } from "./ids";
-import type { NotifyOutcome } from "./notify";
-import type { ApprovalView, Approver, DecideResult, NewApproval, RedeemReason, RequestResult } from "./types";
+import type { ApprovalView, Approver, DecideResult, NewApproval, RedeemReason, RequestResult } from "./approval-types";
+import { canonicalJson } from "./hash-chain";
+import { callEntry, factsOf } from "./steps";
+import type { TaskRow, TaskStore } from "./task-store";
+import type { StepRequest } from "./types";
 
 export class ApprovalLedger {
   constructor(

@@ -5,11 +5,12 @@
  *
  * HEAD is classified as the GET action of the same path: it reads the same thing, minus the body.
  */
+
+import { type Result, refuse } from "../core/result";
 import type { LoadedBundle } from "../policy/load";
 import { matchRoute } from "../policy/routes";
 import type { ActionSpec, ServiceSpec } from "../policy/types";
 import { scopedResource } from "./headers";
-import { type Result, refuse } from "./result";
 import type { CanonicalRequest } from "./route";
 
 export interface Classification {

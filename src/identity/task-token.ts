@@ -23,8 +23,8 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { reasonForJoseError } from "../gateway/identity";
-import { type Refusal, refuse } from "../gateway/result";
+import { type Refusal, refuse } from "../core/result";
+import { reasonForJoseError } from "./workload";
 
 export const TASK_ALG = "EdDSA";
 export const TASK_TOKEN_TYP = "firebreak-task+jwt";
