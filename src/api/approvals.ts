@@ -13,19 +13,20 @@
  */
 import { Hono } from "hono";
 import { approverOf, mayApprove, personToken, verifyPerson } from "../approvals/approvers";
-import { taskIdOfApproval } from "../approvals/ids";
 import { ApprovalPage } from "../approvals/page";
 import { DEFAULT_MESSAGES } from "../core/reasons";
 import type { Refusal } from "../core/result";
 import type { Env } from "../env";
 import type { Agent } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
+import { taskIdOfApproval } from "../tasks/approval-ids";
 import { isOwnRequest } from "../tasks/approval-ledger";
 import type { ApprovalView, DecideResult } from "../tasks/approval-types";
 import { approvalSettled, note } from "../tasks/directory";
+import { rpcCall } from "../tasks/rpc";
 import type { TaskView } from "../tasks/task-object";
 import { htmlPage } from "../ui/index";
-import { authenticate, background, bounded, type Ctx, envOf, fail, refusalPage, unreachable } from "./common";
+import { authenticate, background, type Ctx, envOf, fail, refusalPage, unreachable } from "./common";
 
 const BASE = "/_firebreak/v1/approvals";
 const RECENT_STEPS = 12;
@@ -80,10 +81,10 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
         : `This approval is ${view.status}: there is nothing to decide.`;
     try {
       const stub = c.env.TASKS!.getByName(taskId);
-      const task = await bounded<TaskView | null>(stub.inspect(0, 1));
+      const task = await rpcCall<TaskView | null>(stub.inspect(0, 1));
       if (!task) return page(c, { ok: false, reason: "approval.unknown" });
       const from = Math.max(0, task.log_length - RECENT_STEPS);
-      const recent = await bounded<TaskView | null>(stub.inspect(from, RECENT_STEPS));
+      const recent = await rpcCall<TaskView | null>(stub.inspect(from, RECENT_STEPS));
       return htmlPage(
         c,
         ApprovalPage({
@@ -121,7 +122,7 @@ export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
       const who = approverOf(person.person);
       let result: DecideResult;
       try {
-        result = await bounded<DecideResult>(
+        result = await rpcCall<DecideResult>(
           c.env.TASKS!.getByName(taskId).decideApproval(id, verdict, who, csrf, Date.now()),
         );
       } catch (e) {
@@ -166,7 +167,7 @@ async function lookup(
   const TASKS = c.env?.TASKS;
   if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   try {
-    const found = await bounded<Found | null>(TASKS.getByName(taskId).approval(id, Date.now(), withForm));
+    const found = await rpcCall<Found | null>(TASKS.getByName(taskId).approval(id, Date.now(), withForm));
     return found ? { ok: true, found } : { ok: false, reason: "approval.unknown" };
   } catch (e) {
     return unreachable("approval", e);

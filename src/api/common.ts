@@ -10,7 +10,6 @@ import { MessagePage } from "../approvals/page";
 import { DEFAULT_MESSAGES, httpFor, type Reason } from "../core/reasons";
 import type { Refusal, Result } from "../core/result";
 import type { Env } from "../env";
-import { rpcCall } from "../gateway/admit";
 import { type Caller, verifyCaller } from "../identity/caller";
 import { bearerToken } from "../identity/workload";
 import { agentMatches } from "../policy/evaluate";
@@ -127,6 +126,3 @@ export function background(c: Ctx): (work: Promise<unknown>) => void {
 export function envOf(c: Ctx): Record<string, unknown> {
   return (c.env ?? {}) as unknown as Record<string, unknown>;
 }
-
-/** A Durable Object RPC bounded in time (the gateway's own helper, under the API's name). */
-export const bounded = rpcCall;

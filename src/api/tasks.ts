@@ -26,19 +26,9 @@ import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
 import { type AgentView, agentKey, type StartResult } from "../tasks/agent-object";
 import { note, taskEnded } from "../tasks/directory";
+import { rpcCall } from "../tasks/rpc";
 import type { EndResult, OpenResult, TaskView } from "../tasks/task-object";
-import {
-  authenticate,
-  background,
-  bounded,
-  type Ctx,
-  envOf,
-  fail,
-  isOperator,
-  jsonBody,
-  operator,
-  unreachable,
-} from "./common";
+import { authenticate, background, type Ctx, envOf, fail, isOperator, jsonBody, operator, unreachable } from "./common";
 
 const MAX_START_BODY = 4096;
 const MAX_PURPOSE = 1000;
@@ -84,28 +74,28 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       now,
     };
     try {
-      const reserved = await bounded<StartResult>(agentStub.startTask(start));
+      const reserved = await rpcCall<StartResult>(agentStub.startTask(start));
       if (!reserved.ok) return fail(c, { ok: false, reason: reserved.reason, retryAfter: reserved.retry_after_s });
       let opened: OpenResult;
       try {
-        opened = await bounded<OpenResult>(
+        opened = await rpcCall<OpenResult>(
           taskStub.open({ task_id, profile, agent: owner, claims: { ...agent.claims }, purpose: body.purpose, now }),
         );
       } catch (e) {
-        await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
+        await rpcCall<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
         throw e;
       }
       if (!opened.ok) {
         // A fresh random id cannot belong to another agent; if it does, refuse rather than share it.
-        await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
+        await rpcCall<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
         return fail(c, { ok: false, reason: "task.unavailable", detail: opened.reason });
       }
       // The kill-switch gap: a revokeAll between startTask and open listed this id but found no task
       // to revoke. Asking again (a retry moves nothing) refuses if the agent is revoked now.
-      const confirmed = await bounded<StartResult>(agentStub.startTask(start));
+      const confirmed = await rpcCall<StartResult>(agentStub.startTask(start));
       if (!confirmed.ok) {
-        await bounded<unknown>(taskStub.revoke(now, "agent.revoked")).catch(() => {});
-        await bounded<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
+        await rpcCall<unknown>(taskStub.revoke(now, "agent.revoked")).catch(() => {});
+        await rpcCall<unknown>(agentStub.endTask(task_id, now)).catch(() => {});
         return fail(c, { ok: false, reason: confirmed.reason, retryAfter: confirmed.retry_after_s });
       }
       const listed = { task_id, agent: owner, profile: profile.name, purpose: body.purpose, deadline: opened.deadline };
@@ -151,13 +141,13 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     const now = Date.now();
     try {
       const agentStub = AGENTS.getByName(agentKey({ issuer, sub }));
-      const { task_ids } = await bounded<{ task_ids: string[] }>(agentStub.revokeAll(now, admin.by));
+      const { task_ids } = await rpcCall<{ task_ids: string[] }>(agentStub.revokeAll(now, admin.by));
       const revoked: string[] = [];
       const failed: string[] = [];
       for (const id of task_ids) {
         try {
-          await bounded<EndResult>(TASKS.getByName(id).revoke(now, admin.by));
-          await bounded<unknown>(agentStub.endTask(id, now));
+          await rpcCall<EndResult>(TASKS.getByName(id).revoke(now, admin.by));
+          await rpcCall<unknown>(agentStub.endTask(id, now));
           revoked.push(id);
           note(c.env, background(c), taskEnded(id, "revoked", now));
         } catch {
@@ -181,7 +171,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     const AGENTS = c.env?.AGENTS;
     if (!AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "AGENTS binding missing" });
     try {
-      const done = await bounded<{ reinstated: boolean }>(
+      const done = await rpcCall<{ reinstated: boolean }>(
         AGENTS.getByName(agentKey(who.agent)).reinstate(admin.by, Date.now()),
       );
       return c.json({ agent: who.agent, ...done }, 200, { "cache-control": "no-store" });
@@ -199,7 +189,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     const AGENTS = c.env?.AGENTS;
     if (!AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "AGENTS binding missing" });
     try {
-      const view = await bounded<AgentView>(AGENTS.getByName(agentKey(who.agent)).inspect(Date.now()));
+      const view = await rpcCall<AgentView>(AGENTS.getByName(agentKey(who.agent)).inspect(Date.now()));
       return c.json({ agent: who.agent, ...view }, 200, { "cache-control": "no-store" });
     } catch (e) {
       return fail(c, unreachable("agent", e));
@@ -217,12 +207,12 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     const now = Date.now();
     try {
       const stub = TASKS.getByName(id);
-      const ended = await bounded<EndResult>(stub.revoke(now, admin.by));
+      const ended = await rpcCall<EndResult>(stub.revoke(now, admin.by));
       if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
       note(c.env, background(c), taskEnded(id, "revoked", now));
-      const view = await bounded<TaskView | null>(stub.inspect(0, 1));
+      const view = await rpcCall<TaskView | null>(stub.inspect(0, 1));
       if (view && AGENTS) {
-        await bounded<unknown>(AGENTS.getByName(agentKey(view.task.agent)).endTask(id, now)).catch(() => {});
+        await rpcCall<unknown>(AGENTS.getByName(agentKey(view.task.agent)).endTask(id, now)).catch(() => {});
       }
       return c.json({ task_id: id, state: "revoked" }, 200, { "cache-control": "no-store" });
     } catch (e) {
@@ -245,7 +235,7 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
       return fail(c, { ok: false, reason: "task.profile_denied", detail: "profile no longer in the bundle" });
     const now = Date.now();
     try {
-      const view = await bounded<{ state: string; deadline: number } | null>(owned.stub.view());
+      const view = await rpcCall<{ state: string; deadline: number } | null>(owned.stub.view());
       if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
       if (view.state !== "live") return fail(c, { ok: false, reason: `task.${view.state}` as Reason });
       // Within a second of the deadline no token with a later exp than now can be signed.
@@ -281,13 +271,13 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     const owned = await ownTask(c, getBundle);
     if (!owned.ok) return fail(c, owned);
     try {
-      const ended = await bounded<EndResult>(owned.stub.complete(Date.now()));
+      const ended = await rpcCall<EndResult>(owned.stub.complete(Date.now()));
       if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
       note(c.env, background(c), taskEnded(owned.id, "completed", Date.now()));
       const { AGENTS } = c.env;
       const agent = owned.caller.agent;
       if (AGENTS) {
-        await bounded<unknown>(
+        await rpcCall<unknown>(
           AGENTS.getByName(agentKey({ issuer: agent.issuer, sub: agent.sub })).endTask(owned.id, Date.now()),
         ).catch(() => {});
       }
@@ -304,14 +294,14 @@ export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> 
     const cursor = Number(c.req.query("cursor") ?? "0");
     const limit = Number(c.req.query("limit") ?? "50");
     try {
-      const view = await bounded<TaskView | null>(
+      const view = await rpcCall<TaskView | null>(
         readable.stub.inspect(
           Number.isSafeInteger(cursor) && cursor >= 0 ? cursor : 0,
           Number.isSafeInteger(limit) ? limit : 50,
         ),
       );
       if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
-      const log = await bounded<{ ok: boolean; broken_at?: number }>(readable.stub.verifyLog());
+      const log = await rpcCall<{ ok: boolean; broken_at?: number }>(readable.stub.verifyLog());
       return c.json({ ...view, log }, 200, { "cache-control": "no-store" });
     } catch (e) {
       return fail(c, unreachable("inspect", e));

@@ -7,7 +7,8 @@
  * another request. Synchronous (node:crypto, as the step log's chain).
  */
 import { createHash } from "node:crypto";
-import { canonicalJson } from "../tasks/hash-chain";
+import { canonicalJson } from "../core/canonical-json";
+import { sortedQuery } from "../request/route";
 
 export interface DigestInput {
   method: string;
@@ -22,12 +23,6 @@ export interface DigestInput {
   agent: { issuer: string; sub: string };
   task: string;
   action: string;
-}
-
-export function sortedQuery(query: Record<string, string>): [string, string][] {
-  return Object.keys(query)
-    .sort()
-    .map((k) => [k, query[k]]);
 }
 
 export function bodySha256(body: Uint8Array | null): string {

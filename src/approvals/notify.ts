@@ -6,6 +6,10 @@
  * it is never logged, recorded or put in an error.
  */
 
+import type { NotifyOutcome } from "../tasks/approval-types";
+
+export type { NotifyOutcome };
+
 export const WEBHOOK_SECRET = "FIREBREAK_APPROVAL_WEBHOOK";
 
 export interface Notice {
@@ -27,13 +31,6 @@ export interface NotifyOptions {
   /** Delays before each attempt, ms (default: at once, then 0.5 s, then 2 s: three attempts). */
   delays?: number[];
   timeoutMs?: number;
-}
-
-export interface NotifyOutcome {
-  outcome: "sent" | "failed" | "skipped";
-  attempts: number;
-  /** Why it failed or was skipped: a status or an error class, never the URL. */
-  detail: string | null;
 }
 
 export async function notifyApprovers(webhook: unknown, notice: Notice, opts: NotifyOptions): Promise<NotifyOutcome> {

@@ -3,8 +3,16 @@
  * action, label, argument and service a budget or sequence rule names checked against the catalogs and
  * against the profile's own actions (a limit on an action the task can never call is a mistake).
  */
-import type { ActionSpec, IssuerSpec, Risk, ServiceSpec, Settings } from "../policy/types";
-import type { Budgets, ProfileSpec, SequenceRules } from "../tasks/types";
+import type {
+  ActionSpec,
+  Budgets,
+  IssuerSpec,
+  ProfileSpec,
+  Risk,
+  SequenceRules,
+  ServiceSpec,
+  Settings,
+} from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
 import { labelProblem, lookupAction, resolveSelectors } from "./rules";
 import type { Problems, SourceFile } from "./source";

@@ -6,8 +6,8 @@
  * object that does not answer shows as unavailable (an approval it holds cannot be checked and is
  * counted, not shown). The directory failing leaves this part empty with a note, never a 500.
  */
-import { bounded } from "../api/common";
 import type { Env } from "../env";
+import type { Budgets } from "../policy/types";
 import type { ApprovalView } from "../tasks/approval-types";
 import {
   DIRECTORY_NAME,
@@ -15,8 +15,8 @@ import {
   type DirectorySnapshot,
   type DirectoryTask,
 } from "../tasks/directory-object";
+import { rpcCall } from "../tasks/rpc";
 import type { TaskView } from "../tasks/task-object";
-import type { Budgets } from "../tasks/types";
 
 /** Tasks and approvals listed at most (the directory's newest). */
 export const LIST_LIMIT = 50;
@@ -73,16 +73,16 @@ export async function live(env: Env, now: number): Promise<Live> {
   if (!DIRECTORY || !TASKS) return { directory: "missing", ...EMPTY };
   let snap: DirectorySnapshot;
   try {
-    snap = await bounded<DirectorySnapshot>(DIRECTORY.getByName(DIRECTORY_NAME).snapshot(now, LIST_LIMIT));
+    snap = await rpcCall<DirectorySnapshot>(DIRECTORY.getByName(DIRECTORY_NAME).snapshot(now, LIST_LIMIT));
   } catch (e) {
     const detail = `${(e as Error)?.message ?? "error"}`.slice(0, 200);
     console.error(JSON.stringify({ event: "firebreak.dashboard", reason: "directory.unavailable", detail }));
     return { directory: "unavailable", ...EMPTY };
   }
   const answers = await pool([
-    ...snap.tasks.map((t) => () => bounded<TaskView | null>(TASKS.getByName(t.task_id).inspect(0, 1))),
+    ...snap.tasks.map((t) => () => rpcCall<TaskView | null>(TASKS.getByName(t.task_id).inspect(0, 1))),
     ...snap.approvals.map(
-      (a) => () => bounded<{ view: ApprovalView } | null>(TASKS.getByName(a.task_id).approval(a.id, now)),
+      (a) => () => rpcCall<{ view: ApprovalView } | null>(TASKS.getByName(a.task_id).approval(a.id, now)),
     ),
   ]);
   const tasks: LiveTask[] = [];

@@ -7,7 +7,7 @@
  * Positions are append-only (docs/analytics.md): a new field takes the next free blobN or doubleN and
  * the layout stays `v1`; changing what a position means makes it `v2`.
  */
-import type { DecisionRecord } from "../gateway/record";
+import type { DecisionRecord } from "./record";
 
 export const DATA_POINT_LAYOUT = "v1";
 

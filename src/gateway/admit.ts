@@ -11,10 +11,9 @@ import type { Result } from "../core/result";
 import type { Env } from "../env";
 import type { TaskRef } from "../identity/caller";
 import type { Admit, AdmitReason } from "../tasks/admission";
+import { rpcCall } from "../tasks/rpc";
 import type { TaskStateView } from "../tasks/task-object";
 import type { StepFacts, StepRequest } from "../tasks/types";
-
-export const TASK_RPC_TIMEOUT_MS = 5000;
 
 export interface Step {
   decisionId: string;
@@ -131,22 +130,6 @@ export async function logRefused(
   } catch {
     // The decision record still carries the refusal; the task's log misses one refused entry.
   }
-}
-
-/**
- * A Durable Object call bounded by TASK_RPC_TIMEOUT_MS. RPC results are thenables of a union, so the
- * caller names the plain type T.
- */
-export function rpcCall<T>(p: PromiseLike<unknown>): Promise<T> {
-  return withTimeout(Promise.resolve(p) as Promise<T>, TASK_RPC_TIMEOUT_MS);
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The labels the task object counts and matches: `kind:`, `risk:` and one `data:` per data class. */

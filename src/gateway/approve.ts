@@ -6,7 +6,7 @@
  * the same synchronous block. Nothing is forwarded unless that passes. Approvals need a task: the
  * record lives in the task's Durable Object.
  */
-import { requestDigest, sortedQuery } from "../approvals/digest";
+import { requestDigest } from "../approvals/digest";
 import { notifyApprovers, WEBHOOK_SECRET } from "../approvals/notify";
 import type { Result } from "../core/result";
 import type { Env } from "../env";
@@ -15,10 +15,12 @@ import type { Agent } from "../policy/evaluate";
 import type { ActionSpec } from "../policy/types";
 import type { PersonNeeded } from "../request/decide";
 import type { CanonicalRequest } from "../request/route";
+import { sortedQuery } from "../request/route";
 import type { Admit } from "../tasks/admission";
 import type { RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
-import { type Admission, rpcCall, type Step, settling, stepRequest } from "./admit";
+import { rpcCall } from "../tasks/rpc";
+import { type Admission, type Step, settling, stepRequest } from "./admit";
 
 export const APPROVAL_HEADER = "firebreak-approval";
 /** Approvals waiting at once in one task; more is `approval.pending_limit` (429). */

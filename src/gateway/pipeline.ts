@@ -13,8 +13,8 @@
  *   7. record    Analytics Engine data point + one JSON log line
  */
 
-import { sortedQuery } from "../approvals/digest";
 import type { Refusal, Result } from "../core/result";
+import { blankRecord, type DecisionRecord } from "../decisions/record";
 import { gatewayOrigin, verifyCaller } from "../identity/caller";
 import { bearerToken } from "../identity/workload";
 import type { Agent, Decision } from "../policy/evaluate";
@@ -25,12 +25,11 @@ import { classify, resourceFor } from "../request/classify";
 import { personNeeded, readsTaskState } from "../request/decide";
 import { bodyFields, bodyFormatOf, extractArgs, type MediaType, needsBody } from "../request/facts";
 import { semanticHeaders } from "../request/headers";
-import { type CanonicalRequest, route } from "../request/route";
+import { type CanonicalRequest, route, sortedQuery } from "../request/route";
 import type { StepFacts } from "../tasks/types";
 import { type Admission, admit, labelsOf, logRefused, numericArgs, type Step, taskView } from "./admit";
 import { approve } from "./approve";
 import { forward } from "./forward";
-import type { DecisionRecord } from "./record";
 import { type AnalyticsSink, record } from "./record";
 import { decisionResponse, dialectOf, refusalResponse } from "./respond";
 
@@ -49,7 +48,12 @@ export interface Deps {
 
 export async function handleProxy(request: Request, deps: Deps): Promise<Response> {
   const started = Date.now();
-  const rec = newRecord(request, deps);
+  const rec = blankRecord({
+    decision_id: deps.newId(),
+    ts: deps.now().toISOString(),
+    bundle_revision: deps.bundle.ok ? deps.bundle.bundle.spec.manifest.revision : "",
+    method: request.method,
+  });
   let response: Response;
   try {
     response = await run(request, deps, rec);
@@ -287,30 +291,6 @@ function plainArgs(args: Record<string, unknown>): Record<string, string | numbe
     if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[k] = v;
   }
   return out;
-}
-
-function newRecord(request: Request, deps: Deps): DecisionRecord {
-  return {
-    decision_id: deps.newId(),
-    ts: deps.now().toISOString(),
-    bundle_revision: deps.bundle.ok ? deps.bundle.bundle.spec.manifest.revision : "",
-    effect: "deny",
-    reason: "internal.error",
-    would: null,
-    rules: [],
-    status: 0,
-    upstream_status: null,
-    agent_issuer: null,
-    agent_sub: null,
-    task_id: null,
-    service: null,
-    action: null,
-    resource: null,
-    method: request.method.slice(0, 16),
-    path: null,
-    latency_ms: 0,
-    detail: null,
-  };
 }
 
 function setAgent(rec: DecisionRecord, agent: Agent): void {

@@ -4,35 +4,11 @@
  * never hold a token or secret (no headers, no bodies), and recording never fails the request.
  */
 
-import type { Reason } from "../core/reasons";
 import { dataPointOf } from "../decisions/layout";
+import type { DecisionRecord } from "../decisions/record";
 
 export { DATA_POINT_LAYOUT } from "../decisions/layout";
-
-export interface DecisionRecord {
-  decision_id: string;
-  /** ISO time the request arrived. */
-  ts: string;
-  bundle_revision: string;
-  /** What happened: allow, deny, approval_required. */
-  effect: "allow" | "deny" | "approval_required";
-  reason: Reason;
-  /** Report mode: what enforce would have done (`deny`/`approval_required`) and why; else null. */
-  would: { effect: string; reason: Reason; rules: string[] } | null;
-  rules: string[];
-  status: number;
-  upstream_status: number | null;
-  agent_issuer: string | null;
-  agent_sub: string | null;
-  task_id: string | null;
-  service: string | null;
-  action: string | null;
-  resource: string | null;
-  method: string;
-  path: string | null;
-  latency_ms: number;
-  detail: string | null;
-}
+export type { DecisionRecord };
 
 export interface AnalyticsSink {
   writeDataPoint(point: AnalyticsEngineDataPoint): void;

@@ -8,10 +8,10 @@
 
 import { DEFAULT_MESSAGES, httpFor, type Reason, type WireError } from "../core/reasons";
 import type { Refusal } from "../core/result";
+import type { DecisionRecord } from "../decisions/record";
 import type { BundleState } from "../policy/load";
 import { own } from "../policy/routes";
 import type { RefusalDialect } from "../policy/types";
-import type { DecisionRecord } from "./record";
 
 /**
  * Failures after the call was allowed and sent: the decision stays `allow`, because the upstream may

@@ -3,8 +3,8 @@
  * (the worker) or per command (the CLI), never per request.
  */
 
-import type { ProfileSpec } from "../tasks/types";
 import { type Condition, compileCondition } from "./cel";
+import type { ProfileSpec } from "./types";
 import { BUNDLE_FORMAT, type Bundle, type RuleSpec } from "./types";
 
 export interface LoadedBundle {

@@ -4,8 +4,6 @@
  * compiler precomputed (route tries, rule index by action and subject).
  */
 
-import type { ProfileSpec } from "../tasks/types";
-
 export const BUNDLE_FORMAT = 1;
 
 export type Effect = "allow" | "deny" | "approve";
@@ -199,4 +197,62 @@ export interface Bundle {
   index: RuleBucket[];
   /** Task profiles (policies/profiles/), in file then declaration order; names are unique. */
   profiles: ProfileSpec[];
+}
+
+/**
+ * Task profiles as the compiler emits them and the task Durable Object enforces them. Selectors are
+ * resolved at compile time: every action reference is a qualified action name that exists in the
+ * bundle, every label is `kind:<k>`, `risk:<r>` or `data:<d>`.
+ */
+export interface ProfileSpec {
+  name: string;
+  /** Which agents may start a task of this profile (null: any verified agent). */
+  agents: AgentMatch | null;
+  /** Task token lifetime in seconds (default 600). */
+  ttl_s: number;
+  /** Hard end of the task, from its start, in seconds; renewals never pass it. */
+  max_lifetime_s: number;
+  /** Qualified action names a task of this profile may call at all (tool-level segmentation). */
+  actions: string[];
+  budgets: Budgets;
+  sequence: SequenceRules;
+  approvals: ApprovalSettings;
+  source: string;
+}
+
+/** Human approval in tasks of this profile (issue 4). */
+export interface ApprovalSettings {
+  /** How long an approval request waits for a person, then it is `expired` (default 900 s). */
+  ttl_s: number;
+  /** Calls of actions at or above this risk need a person's approval even when a rule allows them. */
+  risk: Risk | null;
+  /** Who approves for this profile (null: the deciding rules' approvers, else settings.approvers). */
+  approvers: AgentMatch | null;
+}
+
+export interface Budgets {
+  /** Total calls admitted in the task. */
+  calls: number | null;
+  /** Qualified action name -> max calls. */
+  per_action: Record<string, number>;
+  /** Label (`kind:write`, `risk:high`, `data:pii`) -> max calls of actions carrying it. */
+  per_label: Record<string, number>;
+  /** Distinct services the task may touch. */
+  services: number | null;
+  /** At most `calls` in any sliding `seconds` window (429 + Retry-After). */
+  windows: { calls: number; seconds: number }[];
+  /** Running total of a declared numeric argument of one action, in-flight reservations included. */
+  totals: { action: string; arg: string; max: number }[];
+}
+
+export interface SequenceRules {
+  /** `action` is admitted only after one of `after` succeeded (2xx) in this task. */
+  requires: { action: string; after: string[] }[];
+  /**
+   * Once an action carrying one of `read` labels succeeded, actions matching `deny` labels are refused
+   * unless their service is in `allow_services` (the toxic flow).
+   */
+  forbid_after: { read: string[]; deny: string[]; allow_services: string[] }[];
+  /** `action` may only target a resource that one of `read_by` returned successfully in this task. */
+  correlate: { action: string; read_by: string[] }[];
 }

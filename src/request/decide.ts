@@ -5,8 +5,7 @@
  */
 import type { Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
-import type { ActionSpec, AgentMatch, Risk } from "../policy/types";
-import type { ProfileSpec } from "../tasks/types";
+import type { ActionSpec, AgentMatch, ProfileSpec, Risk } from "../policy/types";
 
 const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 

@@ -181,3 +181,10 @@ function parseQuery(rawQuery: string): Result<{ value: Record<string, string> }>
   }
   return { ok: true, value: out };
 }
+
+/** The query as sorted `[name, value]` pairs: how the step log and approval digests hold it. */
+export function sortedQuery(query: Record<string, string>): [string, string][] {
+  return Object.keys(query)
+    .sort()
+    .map((k) => [k, query[k]]);
+}

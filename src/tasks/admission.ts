@@ -3,8 +3,10 @@
  * when they pass. Every function is synchronous over the task's SQLite store: the task object calls
  * `check` and then `reserve` in one block, so no other call can run between the check and the write.
  */
+
+import type { ProfileSpec } from "../policy/types";
 import { key, type TaskRow, type TaskStore } from "./task-store";
-import type { ProfileSpec, StepRequest } from "./types";
+import type { StepRequest } from "./types";
 
 /** Stable reason codes of a refused step (docs/design/tasks.md, "Built: the task object"). */
 export type AdmitReason =

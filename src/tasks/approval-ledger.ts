@@ -5,12 +5,19 @@
  * so concurrent retries with one approval admit exactly one). Every step lands in the step log.
  */
 
-import { newApprovalId } from "../approvals/ids";
-import type { NotifyOutcome } from "../approvals/notify";
+import { canonicalJson } from "../core/canonical-json";
 import { type Admit, check, reserve } from "./admission";
+import { newApprovalId } from "./approval-ids";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
-import type { ApprovalView, Approver, DecideResult, NewApproval, RedeemReason, RequestResult } from "./approval-types";
-import { canonicalJson } from "./hash-chain";
+import type {
+  ApprovalView,
+  Approver,
+  DecideResult,
+  NewApproval,
+  NotifyOutcome,
+  RedeemReason,
+  RequestResult,
+} from "./approval-types";
 import { callEntry, factsOf } from "./steps";
 import type { TaskRow, TaskStore } from "./task-store";
 import type { StepRequest } from "./types";

@@ -109,3 +109,11 @@ export type RedeemReason =
   | "approval.denied"
   | "approval.expired"
   | "approval.pending";
+
+/** What became of an approval request's notification to its approvers (src/approvals/notify.ts). */
+export interface NotifyOutcome {
+  outcome: "sent" | "failed" | "skipped";
+  attempts: number;
+  /** Why it failed or was skipped: a status or an error class, never the URL. */
+  detail: string | null;
+}

@@ -8,8 +8,8 @@
  * directory and never fails because of it; the authoritative state stays in each task's object.
  */
 import type { Env } from "../env";
-import { rpcCall } from "../gateway/admit";
 import { DIRECTORY_NAME, type DirectoryEvent } from "./directory-object";
+import { rpcCall } from "./rpc";
 
 export type { DirectoryEvent } from "./directory-object";
 

@@ -5,19 +5,12 @@
  * and WebCrypto has no synchronous digest; `node:crypto` (the `nodejs_compat` flag) does.
  */
 import { createHash } from "node:crypto";
+import { canonicalJson, type Json } from "../core/canonical-json";
+
+export type { Json };
 
 /** `prev_hash` of the first entry. */
 export const GENESIS = "0".repeat(64);
-
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-/** JSON with object keys sorted at every level: one byte string per value. */
-export function canonicalJson(value: Json): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as Json)}`).join(",")}}`;
-}
 
 export function chainHash(prevHash: string, entry: Json): string {
   return createHash("sha256").update(prevHash).update(canonicalJson(entry)).digest("hex");

@@ -2,7 +2,7 @@
  * A task's step log as it is read back (inspect, the approval page, replay): one entry per row, with
  * its JSON columns parsed; and the request facts as they are written (canonical JSON, bounded).
  */
-import { canonicalJson, type Json } from "./hash-chain";
+import { canonicalJson, type Json } from "../core/canonical-json";
 import type { Entry, StepRow } from "./task-store";
 import type { StepFacts, StepRequest } from "./types";
 

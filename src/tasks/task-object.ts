@@ -7,16 +7,25 @@
  * concurrent admits cannot both pass a check that only one of them may pass (TOOLCHAIN.md).
  */
 import { DurableObject } from "cloudflare:workers";
-import type { NotifyOutcome } from "../approvals/notify";
+import { canonicalJson, type Json } from "../core/canonical-json";
 import type { Env } from "../env";
+import type { Budgets, ProfileSpec } from "../policy/types";
 import { type Admit, check, liveness, release, reserve } from "./admission";
 import { ApprovalLedger } from "./approval-ledger";
 import { ApprovalStore } from "./approval-store";
-import type { ApprovalView, Approver, DecideResult, NewApproval, RedeemReason, RequestResult } from "./approval-types";
-import { canonicalJson, GENESIS, type Json, verifyChain } from "./hash-chain";
+import type {
+  ApprovalView,
+  Approver,
+  DecideResult,
+  NewApproval,
+  NotifyOutcome,
+  RedeemReason,
+  RequestResult,
+} from "./approval-types";
+import { GENESIS, verifyChain } from "./hash-chain";
 import { callEntry, type StepView, stepView } from "./steps";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
-import type { Budgets, ProfileSpec, StepRequest } from "./types";
+import type { StepRequest } from "./types";
 
 export type { Admit, AdmitReason } from "./admission";
 export type { StepView } from "./steps";

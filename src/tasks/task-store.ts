@@ -3,8 +3,9 @@
  * (`ctx.storage.sql.exec`), so the task object can check and reserve a step in one block with no
  * `await` in between (TOOLCHAIN.md, Durable Objects).
  */
+
+import type { ProfileSpec } from "../policy/types";
 import { type ChainLink, chainHash, GENESIS, type Json } from "./hash-chain";
-import type { ProfileSpec } from "./types";
 
 export type TaskState = "live" | "completed" | "revoked" | "expired";
 

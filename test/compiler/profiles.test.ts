@@ -10,8 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { compilePolicies } from "../../src/compiler/compile";
 import { profilesSchema, SCHEMAS } from "../../src/compiler/schema";
 import { loadBundle } from "../../src/policy/load";
-import type { Bundle } from "../../src/policy/types";
-import type { ProfileSpec } from "../../src/tasks/types";
+import type { Bundle, ProfileSpec } from "../../src/policy/types";
 import { CI_ISSUER, writePolicySet } from "../helpers/policy-set";
 
 const REPO = join(import.meta.dirname, "..", "..");

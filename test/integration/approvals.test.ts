@@ -7,8 +7,8 @@
  */
 import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { taskIdOfApproval } from "../../src/approvals/ids";
 import type { Env } from "../../src/env";
+import { taskIdOfApproval } from "../../src/tasks/approval-ids";
 import type { TaskView } from "../../src/tasks/task-object";
 import { token } from "../helpers/tokens";
 import {

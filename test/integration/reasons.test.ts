@@ -13,8 +13,8 @@ import { createApp } from "../../src/app";
 import { httpFor, REASONS, type Reason, type WireError } from "../../src/core/reasons";
 import type { Env } from "../../src/env";
 import { newTaskId, signTaskToken, taskKeys } from "../../src/identity/task-token";
+import type { ProfileSpec } from "../../src/policy/types";
 import { agentKey } from "../../src/tasks/agent-object";
-import type { ProfileSpec } from "../../src/tasks/types";
 import gatewayBundle from "../.generated/gateway.json";
 import { ISSUERS, token } from "../helpers/tokens";
 import {

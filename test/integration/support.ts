@@ -11,7 +11,7 @@
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { createApp } from "../../src/app";
-import type { DecisionRecord } from "../../src/gateway/record";
+import type { DecisionRecord } from "../../src/decisions/record";
 import gatewayBundle from "../.generated/gateway.json";
 import reportBundle from "../.generated/report.json";
 import { ISSUERS, type TokenOptions, token } from "../helpers/tokens";

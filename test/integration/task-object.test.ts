@@ -7,9 +7,10 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
+import type { Budgets, ProfileSpec, SequenceRules } from "../../src/policy/types";
 import type { AdmitReason, TaskObject } from "../../src/tasks/task-object";
 import { TaskStore } from "../../src/tasks/task-store";
-import type { Budgets, ProfileSpec, SequenceRules, StepRequest } from "../../src/tasks/types";
+import type { StepRequest } from "../../src/tasks/types";
 
 const TASKS = (env as unknown as Env).TASKS!;
 const AGENT = { issuer: "https://issuer.test", sub: "agent-1" };

@@ -8,8 +8,8 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import { newTaskId, signTaskToken, taskKeys } from "../../src/identity/task-token";
+import type { ProfileSpec } from "../../src/policy/types";
 import type { TaskView } from "../../src/tasks/task-object";
-import type { ProfileSpec } from "../../src/tasks/types";
 import gatewayBundle from "../.generated/gateway.json";
 import {
   agentToken,

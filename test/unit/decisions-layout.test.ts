@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { column, dataPointOf, FIELDS, LAYOUT, position } from "../../src/decisions/layout";
-import { type DecisionRecord, dataPoint } from "../../src/gateway/record";
+import type { DecisionRecord } from "../../src/decisions/record";
+import { dataPoint } from "../../src/gateway/record";
 
 const RECORD: DecisionRecord = {
   decision_id: "d-1",

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { httpFor, REASONS } from "../../src/core/reasons";
 import type { Refusal } from "../../src/core/result";
-import type { DecisionRecord } from "../../src/gateway/record";
+import type { DecisionRecord } from "../../src/decisions/record";
 import { dialectOf, refusalResponse } from "../../src/gateway/respond";
 import type { RefusalDialect } from "../../src/policy/types";
 
