@@ -6,8 +6,9 @@
  */
 import { decodeJwt } from "jose";
 import type { Result } from "../core/result";
+import { bearerToken } from "../identity/bearer";
 import { gatewayOrigin, issuersOf } from "../identity/caller";
-import { bearerToken, verifyAgent } from "../identity/workload";
+import { verifyAgent } from "../identity/workload";
 import { type Agent, agentMatches } from "../policy/evaluate";
 import type { AgentMatch, Bundle } from "../policy/types";
 import type { Approver } from "../tasks/approval-types";

@@ -23,8 +23,9 @@ const USAGE = `firebreak <command> [options]
 
   compile   [--policies DIR] [--out FILE] [--dev]   validate policies/ and write the bundle
   test      [--policies DIR] [--dev]                 run policies/tests/*.yaml against the bundle
-  build     [--policies DIR] [--out FILE]            compile + test (wrangler's build step;
-                                                     FIREBREAK_DEV=1 adds the dev overlay)
+  build     [--policies DIR] [--out FILE] [--dev]   compile + test (wrangler's build step) into
+                                                     build/bundle.json; with --dev (FIREBREAK_DEV=1)
+                                                     the dev overlay, into build/dev/bundle.json
   explain   --agent SUB [--issuer NAME] [--claims JSON] (METHOD URL | --request FILE)
   token     (--agent SUB | --person SUB) [--ttl SECONDS] [--claims JSON]
                                                      mint a dev token: an agent's workload identity, or a
@@ -49,6 +50,14 @@ To rotate, first copy the current value into FIREBREAK_TASK_KEY_PREVIOUS, then p
 previous one once the longest task token TTL has passed.`;
 
 const root = process.cwd();
+
+/**
+ * Where compile and build write by default: the deployed worker imports build/bundle.json (src/index.ts),
+ * `npm start`'s worker the dev bundle (scripts/dev-worker.ts), so that a `compile` or an `npm test` never
+ * replaces what a running `npm start` serves.
+ */
+const BUNDLE = "build/bundle.json";
+const DEV_BUNDLE = "build/dev/bundle.json";
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -109,17 +118,19 @@ async function run(command: string, rest: string[]): Promise<number> {
     },
   });
   const dev = values.dev || process.env.FIREBREAK_DEV === "1";
+  const out = values.out ?? (dev ? DEV_BUNDLE : BUNDLE);
   switch (command) {
     case "compile":
-      return compileCmd(values.policies, values.out ?? "build/bundle.json", dev) ? 0 : 1;
+      return compileCmd(values.policies, out, dev) ? 0 : 1;
     case "test": {
       const bundle = compileOrReport(values.policies, dev);
-      return bundle && testCmd(bundle, values.policies) ? 0 : 1;
+      return bundle && testCmd(bundle, values.policies).length === 0 ? 0 : 1;
     }
     case "build": {
-      const out = values.out ?? "build/bundle.json";
-      const bundle = compileOrReport(values.policies, dev);
-      if (!bundle || !testCmd(bundle, values.policies)) return dev ? keepServing(out) : 1;
+      const failed: Problem[] = [];
+      const bundle = compileOrReport(values.policies, dev, failed);
+      if (bundle) failed.push(...testCmd(bundle, values.policies));
+      if (!bundle || failed.length) return dev ? keepServing(out, failed) : 1;
       writeBundle(bundle, out);
       return 0;
     }
@@ -158,16 +169,26 @@ async function run(command: string, rest: string[]): Promise<number> {
 /**
  * `npm start` rebuilds on every edit under policies/: a failed dev build keeps the last good bundle in
  * place and succeeds, so wrangler reloads at once with it instead of hanging requests on a failed build
- * step. The problems were printed above; one line says what is served. A deploy never sets the dev flag.
+ * step. The problems were printed above; one line names the first and says what is served. With no good
+ * bundle yet there is nothing to serve: the build fails, and so does wrangler's start. A deploy never
+ * builds with the dev flag.
  */
-function keepServing(out: string): number {
-  if (!existsSync(out)) return 1;
+function keepServing(out: string, failed: Problem[]): number {
+  const [first] = failed;
+  const more = failed.length > 1 ? ` (and ${failed.length - 1} more above)` : "";
+  const problem = `firebreak: ${first ? `${first.where}: ${first.message}` : "the build failed"}${more}`;
+  if (!existsSync(out)) {
+    console.error(`${problem}; no earlier bundle to serve (${out}): fix it and start again`);
+    return 1;
+  }
   const served = JSON.parse(readFileSync(out, "utf8")) as Bundle;
-  console.error(
-    `firebreak: policies/ do not build (above); the gateway keeps serving bundle ${served.manifest.revision.slice(0, 12)} until the next good edit`,
-  );
+  const revision = served.manifest.revision.slice(0, 12);
+  console.error(`${problem}; the gateway keeps serving bundle ${revision} until the next good edit`);
   return 0;
 }
+
+/** A reason the build failed: `file:line` and what is wrong there. */
+type Problem = { where: string; message: string };
 
 function usage(problem: string): number {
   if (problem) console.error(`firebreak: ${problem}\n`);
@@ -175,11 +196,13 @@ function usage(problem: string): number {
   return 2;
 }
 
-function compileOrReport(policies: string, dev: boolean): Bundle | null {
+/** The bundle, or null with the problems printed (and added to `failed`). */
+function compileOrReport(policies: string, dev: boolean, failed: Problem[] = []): Bundle | null {
   const result = compilePolicies(resolve(policies), { dev });
   if (!result.ok) {
     console.error(result.problems.format());
     console.error(`\n${result.problems.list.length} problem(s); nothing was written.`);
+    failed.push(...result.problems.list);
     return null;
   }
   return result.bundle;
@@ -201,13 +224,16 @@ function compileCmd(policies: string, out: string, dev: boolean): boolean {
   return true;
 }
 
-function testCmd(bundle: Bundle, policies: string): boolean {
+/** Runs the policy tests, printing each failure; what failed (none when all pass). */
+function testCmd(bundle: Bundle, policies: string): Problem[] {
   const report = runPolicyTests(loadBundle(bundle), resolve(policies));
   if (report.problems.any) console.error(report.problems.format());
   for (const f of report.failed) console.error(`FAIL ${f.where} ${f.name}\n  ${f.diff.join("\n  ")}`);
-  const ok = report.failed.length === 0 && !report.problems.any;
   console.error(`policy tests: ${report.passed} passed, ${report.failed.length} failed`);
-  return ok;
+  return [
+    ...report.problems.list,
+    ...report.failed.map((f) => ({ where: f.where, message: `policy test "${f.name}" fails` })),
+  ];
 }
 
 function explainCmd(values: Record<string, unknown>, positionals: string[], dev: boolean): number {

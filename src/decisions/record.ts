@@ -38,7 +38,9 @@ export function blankRecord(first: {
   method: string;
 }): DecisionRecord {
   return {
-    ...first,
+    decision_id: first.decision_id,
+    ts: first.ts,
+    bundle_revision: first.bundle_revision,
     effect: "deny",
     reason: "internal.error",
     would: null,

@@ -13,50 +13,34 @@ import type { TaskRef } from "../identity/caller";
 import type { Admit, AdmitReason } from "../tasks/admission";
 import { rpcCall } from "../tasks/rpc";
 import type { TaskStateView } from "../tasks/task-object";
-import type { StepFacts, StepRequest } from "../tasks/types";
-
-export interface Step {
-  decisionId: string;
-  action: string;
-  service: string;
-  resource: string;
-  /** `kind:<k>`, `risk:<r>`, `data:<d>` of the action. */
-  labels: string[];
-  /** The declared arguments that are numbers (running totals). */
-  args: Record<string, number>;
-  /** The request facts for the step log (firebreak replay). */
-  facts?: StepFacts;
-  /** Epoch milliseconds. */
-  now: number;
-}
+import type { StepRequest } from "../tasks/types";
 
 /**
  * How the upstream call ended: its status, `null` when no connection was made, or `"timeout"` when no
  * answer came in time. A timeout keeps its running-total reservation (the upstream may have acted: a
  * refund made, the answer lost); a failed connection gives it back.
  */
-export type Outcome = number | null | "timeout";
+export type UpstreamOutcome = number | null | "timeout";
 
 export interface Admission {
   taskId: string | null;
   /** Never throws: a settle that fails is reported as a detail, the reservation stays (fail closed). */
-  settle(outcome: Outcome, now: number): Promise<string | null>;
+  settle(outcome: UpstreamOutcome, now: number): Promise<string | null>;
 }
 
 const noTask: Admission = { taskId: null, settle: async () => null };
 
 export async function admit(
-  step: Step,
+  step: StepRequest,
   task: TaskRef | null,
   env: Record<string, unknown>,
 ): Promise<Result<{ admission: Admission }>> {
   if (task === null) return { ok: true, admission: noTask };
   const ns = (env as Env).TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
-  const request = stepRequest(step);
   let result: Admit;
   try {
-    result = await rpcCall<Admit>(ns.getByName(task.id).admit(request));
+    result = await rpcCall<Admit>(ns.getByName(task.id).admit(step));
   } catch (e) {
     return {
       ok: false,
@@ -103,22 +87,9 @@ export async function taskView(
   return view === null ? null : { calls: view.calls, services: view.services, labels_read: view.labels_read };
 }
 
-export function stepRequest(step: Step): StepRequest {
-  return {
-    decision_id: step.decisionId,
-    action: step.action,
-    service: step.service,
-    labels: step.labels,
-    resource: step.resource,
-    args: step.args,
-    ...(step.facts ? { facts: step.facts } : {}),
-    now: step.now,
-  };
-}
-
 /** Writes a call the gateway refused before admission to the task's log; best effort, never throws. */
 export async function logRefused(
-  step: Step,
+  step: StepRequest,
   reason: string,
   task: TaskRef,
   env: Record<string, unknown>,
@@ -126,15 +97,10 @@ export async function logRefused(
   const ns = (env as Env).TASKS;
   if (!ns) return;
   try {
-    await rpcCall(ns.getByName(task.id).logRefused(stepRequest(step), reason));
+    await rpcCall(ns.getByName(task.id).logRefused(step, reason));
   } catch {
     // The decision record still carries the refusal; the task's log misses one refused entry.
   }
-}
-
-/** The labels the task object counts and matches: `kind:`, `risk:` and one `data:` per data class. */
-export function labelsOf(action: { kind: string; risk: string; data: string[] }): string[] {
-  return [`kind:${action.kind}`, `risk:${action.risk}`, ...action.data.map((d) => `data:${d}`)];
 }
 
 /** The declared arguments that are finite numbers (running totals read these; anything else is absent). */

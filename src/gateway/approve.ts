@@ -20,7 +20,8 @@ import type { Admit } from "../tasks/admission";
 import type { RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { rpcCall } from "../tasks/rpc";
-import { type Admission, type Step, settling, stepRequest } from "./admit";
+import type { StepRequest } from "../tasks/types";
+import { type Admission, settling } from "./admit";
 
 export const APPROVAL_HEADER = "firebreak-approval";
 /** Approvals waiting at once in one task; more is `approval.pending_limit` (429). */
@@ -39,7 +40,7 @@ export interface ApprovalInput {
   body: Uint8Array | null;
   agent: Agent;
   task: TaskRef;
-  step: Step;
+  step: StepRequest;
   needed: PersonNeeded;
   env: Record<string, unknown>;
   /** Where approvers and agents reach Firebreak (GATEWAY_ORIGIN, else the request's origin). */
@@ -75,7 +76,7 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
   try {
     if (presented !== null) {
       const id = presented.trim();
-      const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, stepRequest(input.step)));
+      const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.step));
       if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
       note(input.env, input.background, approvalSettled(id, task.id, "used", input.step.now));
       return { ok: true, admission: settling(ns, task.id, result.seq), approvalId: id };
@@ -83,7 +84,7 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
     const opened = await rpcCall<RequestResult>(
       stub.requestApproval({
         digest,
-        decision_id: input.step.decisionId,
+        decision_id: input.step.decision_id,
         request: {
           method: req.method,
           service: req.service.name,
@@ -103,7 +104,7 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
         approvers: input.needed.approvers,
         ttl_s: input.needed.ttl_s,
         max_pending: MAX_PENDING,
-        step: stepRequest(input.step),
+        step: input.step,
         now: input.step.now,
       }),
     );

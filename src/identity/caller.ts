@@ -9,8 +9,7 @@ import { type Result, refuse } from "../core/result";
 import type { Agent } from "../policy/evaluate";
 import type { Bundle, IssuerKind, IssuerSpec } from "../policy/types";
 import { taskKeys } from "./task-token";
-import { verifyTaskTokenCached } from "./task-token-cache";
-import { cachedAgent } from "./token-cache";
+import { cachedAgent, verifyTaskTokenCached } from "./token-cache";
 import { verifyAgent } from "./workload";
 
 export interface TaskRef {

@@ -24,7 +24,7 @@ import {
   SignJWT,
 } from "jose";
 import { type Refusal, refuse } from "../core/result";
-import { reasonForJoseError } from "./workload";
+import { reasonForJoseError } from "./jose-errors";
 
 export const TASK_ALG = "EdDSA";
 export const TASK_TOKEN_TYP = "firebreak-task+jwt";

@@ -4,25 +4,14 @@
  * optional maximum token age, optional SPIFFE JWT-SVID subject rules. The clock is an argument.
  */
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
-import { MAX_TOKEN_LENGTH } from "../core/limits";
-import type { Reason } from "../core/reasons";
 import { type Result, refuse } from "../core/result";
 import type { Agent } from "../policy/evaluate";
 import type { IssuerSpec } from "../policy/types";
+import { reasonForJoseError } from "./jose-errors";
 import { KeysUnavailable, keysFor } from "./jwks";
 import { cachedAgent, rememberAgent } from "./token-cache";
 
 const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-export function bearerToken(authorization: string | null): Result<{ token: string }> {
-  if (authorization === null) return refuse("identity.missing");
-  const [scheme, token] = authorization.trim().split(/\s+/);
-  if (scheme.toLowerCase() !== "bearer" || !token) return refuse("identity.missing", "not a bearer credential");
-  if (token.length > MAX_TOKEN_LENGTH) return refuse("identity.token_too_large", String(token.length));
-  if (!JWT_SHAPE.test(token)) return refuse("identity.malformed");
-  return { ok: true, token };
-}
 
 export async function verifyAgent(
   token: string,
@@ -89,28 +78,6 @@ async function verifyUncached(
   const agent: Agent = Object.freeze({ issuer: issuer.name, iss: issuer.issuer, sub, claims: Object.freeze(claims) });
   rememberAgent(token, issuer, env, agent, payload, now);
   return { ok: true, agent };
-}
-
-export function reasonForJoseError(e: unknown): Reason {
-  const { code, claim, reason } = e as { code?: string; claim?: string; reason?: string };
-  switch (code) {
-    case "ERR_JWT_EXPIRED":
-      return claim === "iat" ? "identity.too_old" : "identity.expired";
-    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
-      if (reason === "missing") return "identity.missing_claim";
-      if (claim === "aud") return "identity.bad_audience";
-      if (claim === "nbf" || claim === "iat") return "identity.not_yet_valid";
-      return "identity.missing_claim";
-    case "ERR_JOSE_ALG_NOT_ALLOWED":
-    case "ERR_JOSE_NOT_SUPPORTED":
-      return "identity.bad_algorithm";
-    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
-    case "ERR_JWKS_NO_MATCHING_KEY":
-    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
-      return "identity.bad_signature";
-    default:
-      return "identity.malformed";
-  }
 }
 
 /**

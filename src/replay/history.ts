@@ -4,7 +4,7 @@
  * held it when the call was decided. Both come from the log alone; nothing here knows a bundle.
  */
 import type { Outcome } from "../policy/evaluate";
-import type { StepFacts } from "../tasks/types";
+import type { StepFacts } from "../request/decide-call";
 import type { LogEntry } from "./log";
 
 /** What the rules (and the profile's approval risk) said then. */

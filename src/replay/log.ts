@@ -7,9 +7,10 @@
  * The log is input from a file an operator chose, but its values were chosen by agents: nothing here
  * evaluates them, and a malformed line is an error naming its file and line, never a guess.
  */
+
+import type { StepFacts } from "../request/decide-call";
 import type { StepView } from "../tasks/steps";
 import type { TaskView } from "../tasks/task-object";
-import type { StepFacts } from "../tasks/types";
 
 /** The task line's fields replay reads (exports carry the whole TaskView `task`). */
 export interface LoggedTask {

@@ -1,19 +1,17 @@
 /**
- * One recorded call, decided again with a candidate bundle by the worker's own stages: classify
- * (src/request/classify.ts), the resource template, `decide()` (src/policy/evaluate.ts) and the
- * profile's approval risk (`personNeeded`, src/gateway/approve.ts). Nothing here decides on its own;
- * it only rebuilds the input the gateway would have built from what the log kept. Pure.
+ * One recorded call, decided again with a candidate bundle by the gateway's own front half
+ * (`classifyCall` + `decideCall`, src/request/decide-call.ts) at the time the call was decided. Nothing
+ * here decides on its own; it only rebuilds the input the gateway built from what the log kept. Pure.
  */
 
 import { issuersOf } from "../identity/caller";
-import { type Agent, decide, type Outcome } from "../policy/evaluate";
+import type { Agent, Outcome } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import { own } from "../policy/routes";
 import { METHODS, type Method } from "../policy/types";
-import { classify, resourceFor } from "../request/classify";
-import { personNeeded, readsTaskState } from "../request/decide";
+import { classifyCall, decideCall, type StepFacts } from "../request/decide-call";
+import type { MediaType } from "../request/facts";
 import type { CanonicalRequest } from "../request/route";
-import type { StepFacts } from "../tasks/types";
 import type { TaskState } from "./history";
 import type { LoggedTask } from "./log";
 
@@ -58,27 +56,18 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
     query,
     authorization: null,
   };
-  const classified = classify(bundle, req);
+  const classified = classifyCall(bundle, req);
   if (!classified.ok) return refused(classified.reason);
-  const { action, spec, params } = classified.value;
   // The declared arguments the deployed catalog read then (the body is not kept to read them again).
-  const args: Record<string, unknown> = Object.assign(Object.create(null), facts.args);
-  const headers: Record<string, string> = Object.assign(Object.create(null), facts.headers ?? {});
-  const resource = resourceFor(service, spec, params, args, headers);
-
-  let taskVar: Record<string, unknown> = { id: task.task_id, profile: task.profile };
-  if (readsTaskState(bundle, action)) taskVar = { ...taskVar, ...call.state };
-  const decision = decide(bundle, {
-    agent,
-    action,
-    resource,
-    request: { method: req.method, path: req.path, params, query, args, headers },
-    task: taskVar,
-    now: new Date(call.ts),
-  });
-  const now = { action: spec.name, resource };
+  const mediaType = (facts.media_type ?? "") as MediaType;
+  const source = { recorded: { args: facts.args, headers: facts.headers ?? {}, mediaType } };
+  const taskRef = { id: task.task_id, profile: task.profile };
+  const input = { req, classified: classified.value, source, agent, task: taskRef, taskState: { ...call.state } };
+  const decided = decideCall(bundle, input, new Date(call.ts));
+  if (!decided.ok) return refused(decided.reason);
+  const { decision, person, resource } = decided.value;
+  const now = { action: decided.value.spec.name, resource };
   if (decision.effect === "deny") return { effect: "deny", reason: decision.reason, rules: decision.rules, ...now };
-  const person = personNeeded(bundle, decision, spec, bundle.profiles.get(task.profile) ?? null);
   // A rule that allows, overridden by the profile's approval risk: the agent is told approval.required.
   const reason = decision.effect === "allow" ? "approval.required" : decision.reason;
   if (person) return { effect: "approval_required", reason, rules: person.rules, ...now };

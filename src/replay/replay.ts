@@ -5,7 +5,7 @@
  * they refused counts as one the rules allowed (docs/replay.md).
  */
 import type { LoadedBundle } from "../policy/load";
-import type { StepFacts } from "../tasks/types";
+import type { StepFacts } from "../request/decide-call";
 import { approvalFacts, factsFor, type Recorded, recordedDecision, type Skip, TaskHistory } from "./history";
 import type { TaskLog } from "./log";
 import { type Redecided, redecide } from "./redecide";

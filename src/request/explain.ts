@@ -4,11 +4,9 @@
  */
 
 import type { Reason } from "../core/reasons";
-import { type Agent, type Decision, decide } from "../policy/evaluate";
+import type { Agent, Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
-import { classify, resourceFor } from "./classify";
-import { extractArgs, needsBody } from "./facts";
-import { semanticHeaders } from "./headers";
+import { type Classified, classifyCall, decideCall, labelsOf } from "./decide-call";
 import { route } from "./route";
 
 export interface ExplainRequest {
@@ -18,6 +16,8 @@ export interface ExplainRequest {
   headers?: Record<string, string>;
   /** A JSON value (sent as application/json) or a string with its content-type header. */
   body?: unknown;
+  /** The task the call is a step of (its profile's approval risk and limits apply); absent: no task. */
+  task?: { id: string; profile: string };
 }
 
 export interface Explanation {
@@ -31,6 +31,14 @@ export interface Explanation {
   decision: Decision | { effect: "deny"; reason: Reason; rules: string[]; message: string | null; report: null };
   /** Rule ids with their source `file:line`, for the rules that decided. */
   sources: Record<string, string>;
+  /** A person must approve the call before it goes out (a rule or the task profile's approval risk). */
+  person: { rules: string[]; ttl_s: number } | null;
+  /**
+   * What could still refuse the call when its task admits it: the profile's budgets and sequence rules
+   * that count or order this action, and rules whose conditions read the task's state (explain decides
+   * with a task that has made no call yet). Each entry names the reason code it would refuse with.
+   */
+  limits: string[];
 }
 
 export function explainRequest(bundle: LoadedBundle, agent: Agent, input: ExplainRequest, now: Date): Explanation {
@@ -53,6 +61,8 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
     args: {},
     decision: { effect: "deny", reason: "internal.error", rules: [], message: null, report: null },
     sources: {},
+    person: null,
+    limits: [],
   };
   const refused = (reason: Reason) => {
     out.decision = { effect: "deny", reason, rules: [], message: null, report: null };
@@ -64,39 +74,60 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
     undefined,
   );
   if (!routed.ok) return refused(routed.reason);
-  const classified = classify(bundle, routed.request);
+  const req = routed.request;
+  const classified = classifyCall(bundle, req);
   if (!classified.ok) return refused(classified.reason);
-  const { action, spec, params } = classified.value;
+  const { spec, params } = classified.value;
   Object.assign(out, { action: spec.name, kind: spec.kind, risk: spec.risk, data: spec.data, params });
-  // Fix: read the body only when the worker would (src/gateway/pipeline.ts): a body the worker never
-  // parses (a text body on an action without declared arguments, any GET body) used to be refused here.
-  const reads =
-    needsBody(routed.request.service, spec) && routed.request.method !== "GET" && routed.request.method !== "HEAD";
-  const facts = extractArgs(
-    routed.request.service,
-    spec,
-    routed.request.query,
-    headers.get("content-type"),
-    reads ? body : null,
-  );
-  if (!facts.ok) return refused(facts.reason);
-  const semantic = semanticHeaders(headers, routed.request.service);
-  if (!semantic.ok) return refused(semantic.reason);
-  out.args = facts.args;
-  const resource = resourceFor(routed.request.service, spec, params, facts.args, semantic.headers);
-  out.resource = resource;
-  const request = {
-    method: routed.request.method,
-    path: routed.request.path,
-    params,
-    query: routed.request.query,
-    args: facts.args,
-    headers: semantic.headers,
-  };
-  out.decision = decide(bundle, { agent, action, resource, request, task: {}, now });
+  const source = { headers, body: classified.value.needsBody ? body : null };
+  const task = input.task ?? null;
+  const decided = decideCall(bundle, { req, classified: classified.value, source, agent, task, taskState: null }, now);
+  if (!decided.ok) return refused(decided.reason);
+  const { args, resource, decision, person } = decided.value;
+  Object.assign(out, { args, resource, decision, person: person && { rules: person.rules, ttl_s: person.ttl_s } });
+  out.limits = task === null ? [] : limitsThatCouldRefuse(bundle, task.profile, spec.name, classified.value);
   for (const id of [...out.decision.rules, ...(out.decision.report?.rules ?? [])]) {
     const rule = bundle.spec.rules.find((r) => r.id === id);
     if (rule) out.sources[id] = rule.source;
   }
+  return out;
+}
+
+/** What admission in a task of `profileName` could still refuse this action with (src/tasks/admission.ts). */
+function limitsThatCouldRefuse(
+  bundle: LoadedBundle,
+  profileName: string,
+  action: string,
+  classified: Classified,
+): string[] {
+  const profile = bundle.profiles.get(profileName);
+  if (!profile) return [`no profile named ${profileName} in this bundle: a task of it cannot start`];
+  if (!profile.actions.includes(action)) return [`task.action_not_in_profile: ${profileName} does not allow ${action}`];
+  const { budgets: b, sequence: seq } = profile;
+  const labels = labelsOf(classified.spec);
+  const out: string[] = [];
+  if (b.calls !== null) out.push(`budget.exhausted: at most ${b.calls} calls in the task`);
+  if (b.per_action[action] !== undefined) out.push(`budget.exhausted: at most ${b.per_action[action]} ${action}`);
+  for (const l of labels) {
+    if (b.per_label[l] !== undefined) out.push(`budget.exhausted: at most ${b.per_label[l]} calls labelled ${l}`);
+  }
+  if (b.services !== null) out.push(`budget.services: at most ${b.services} services in the task`);
+  for (const w of b.windows) out.push(`budget.window: at most ${w.calls} calls in ${w.seconds} s`);
+  for (const t of b.totals) {
+    if (t.action === action) out.push(`budget.total_exceeded: ${t.arg} totals at most ${t.max}`);
+  }
+  for (const r of seq.requires) {
+    if (r.action === action) out.push(`sequence.requires: only after ${r.after.join(" or ")} succeeded`);
+  }
+  for (const f of seq.forbid_after) {
+    if (f.deny.some((l) => labels.includes(l))) {
+      out.push(`sequence.forbidden_after: refused once ${f.read.join(" or ")} was read`);
+    }
+  }
+  for (const c of seq.correlate) {
+    if (c.action === action) out.push(`sequence.unread_resource: only a resource ${c.read_by.join(" or ")} returned`);
+  }
+  if (classified.needsTaskState)
+    out.push("rules read task.calls, task.services or task.labels_read: decided here as at the task's start");
   return out;
 }

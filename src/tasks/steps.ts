@@ -3,8 +3,9 @@
  * its JSON columns parsed; and the request facts as they are written (canonical JSON, bounded).
  */
 import { canonicalJson, type Json } from "../core/canonical-json";
+import type { StepFacts } from "../request/decide-call";
 import type { Entry, StepRow } from "./task-store";
-import type { StepFacts, StepRequest } from "./types";
+import type { StepRequest } from "./types";
 
 export interface StepView {
   seq: number;

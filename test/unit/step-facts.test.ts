@@ -1,7 +1,8 @@
 /** The step log's facts are bounded in total, not only per string (src/tasks/steps.ts). */
 import { describe, expect, it } from "vitest";
 import { factsOf, MAX_FACTS } from "../../src/tasks/steps";
-import type { StepFacts, StepRequest } from "../../src/tasks/types";
+import type { StepFacts } from "../../src/request/decide-call";
+import type { StepRequest } from "../../src/tasks/types";
 
 const step = (facts: StepFacts): StepRequest => ({
   decision_id: "d",

@@ -1,5 +1,5 @@
 /**
- * The verified-task-token cache (src/identity/task-token-cache.ts): a hit only for the same token string,
+ * The verified-task-token cache (src/identity/token-cache.ts): a hit only for the same token string,
  * key set, audience and issuer, within its minute, with exp and nbf re-checked on every use; a rotated
  * key set verifies again; refusals are never remembered.
  */
@@ -12,7 +12,7 @@ import {
   taskKeys,
   verifyTaskToken,
 } from "../../src/identity/task-token";
-import { verifyTaskTokenCached } from "../../src/identity/task-token-cache";
+import { verifyTaskTokenCached } from "../../src/identity/token-cache";
 
 // The real verification, counted: a cache hit is a call that does not reach it.
 let calls = 0;

@@ -1,0 +1,14 @@
+/** The bearer credential of a call: size first, then the compact JWS shape, before any parsing. */
+import { MAX_TOKEN_LENGTH } from "../core/limits";
+import { type Result, refuse } from "../core/result";
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export function bearerToken(authorization: string | null): Result<{ token: string }> {
+  if (authorization === null) return refuse("identity.missing");
+  const [scheme, token] = authorization.trim().split(/\s+/);
+  if (scheme.toLowerCase() !== "bearer" || !token) return refuse("identity.missing", "not a bearer credential");
+  if (token.length > MAX_TOKEN_LENGTH) return refuse("identity.token_too_large", String(token.length));
+  if (!JWT_SHAPE.test(token)) return refuse("identity.malformed");
+  return { ok: true, token };
+}
