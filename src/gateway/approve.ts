@@ -20,6 +20,7 @@ import type { Admit } from "../tasks/admission";
 import type { RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { rpcCall } from "../tasks/rpc";
+import type { TaskObject } from "../tasks/task-object";
 import type { StepRequest } from "../tasks/types";
 import { type Admission, settling } from "./admit";
 
@@ -56,8 +57,29 @@ export type Approved = Result<{ admission: Admission; approvalId: string }>;
 export async function approve(input: ApprovalInput): Promise<Approved> {
   const ns = (input.env as Env).TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
+  const { digest, body_sha256 } = digestOf(input);
+  const stub = ns.getByName(input.task.id);
+  const presented = input.request.headers.get(APPROVAL_HEADER);
+  try {
+    if (presented === null) return await open(input, stub, digest, body_sha256);
+    const id = presented.trim();
+    const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.step));
+    if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
+    note(input.env, input.background, approvalSettled(id, input.task.id, "used", input.step.now));
+    return { ok: true, admission: settling(ns, input.task.id, result.seq), approvalId: id };
+  } catch (e) {
+    return {
+      ok: false,
+      reason: "task.unavailable",
+      detail: `approval: ${(e as Error)?.message ?? "error"}`.slice(0, 200),
+    };
+  }
+}
+
+/** What the approval binds: the request as the upstream will act on it, the agent, the task, the action. */
+function digestOf(input: ApprovalInput): { digest: string; body_sha256: string } {
   const { req, spec, agent, task } = input;
-  const { digest, body_sha256 } = requestDigest({
+  return requestDigest({
     method: req.method,
     service: req.service.name,
     path: req.path,
@@ -71,65 +93,58 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
     task: task.id,
     action: spec.name,
   });
-  const stub = ns.getByName(task.id);
-  const presented = input.request.headers.get(APPROVAL_HEADER);
-  try {
-    if (presented !== null) {
-      const id = presented.trim();
-      const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.step));
-      if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
-      note(input.env, input.background, approvalSettled(id, task.id, "used", input.step.now));
-      return { ok: true, admission: settling(ns, task.id, result.seq), approvalId: id };
-    }
-    const opened = await rpcCall<RequestResult>(
-      stub.requestApproval({
-        digest,
-        decision_id: input.step.decision_id,
-        request: {
-          method: req.method,
-          service: req.service.name,
-          path: req.path,
-          query: sortedQuery(req.query),
-          action: spec.name,
-          kind: spec.kind,
-          risk: spec.risk,
-          resource: input.resource,
-          args: input.args,
-          body_sha256,
-          media_type: input.mediaType,
-          // A plain copy: RPC cannot send the null-prototype record.
-          headers: { ...input.headers },
-        },
-        rules: input.needed.rules,
-        approvers: input.needed.approvers,
-        ttl_s: input.needed.ttl_s,
-        max_pending: MAX_PENDING,
-        step: input.step,
-        now: input.step.now,
-      }),
-    );
-    if (!opened.ok) {
-      const retry = opened.retry_after_s !== undefined ? { retryAfter: opened.retry_after_s } : {};
-      return { ok: false, reason: opened.reason, detail: `task ${task.id}`, ...retry };
-    }
-    const page = `${input.origin}/_firebreak/v1/approvals/${opened.id}`;
-    if (opened.created) {
-      input.background(tell(input, opened.id, page, opened.expires_at));
-      note(input.env, input.background, listed(input, opened.id, opened.expires_at));
-    }
-    return {
-      ok: false,
-      reason: "approval.required",
-      detail: `approval ${opened.id}`,
-      approval: { id: opened.id, status_url: `${page}/status`, expires_at: new Date(opened.expires_at).toISOString() },
-    };
-  } catch (e) {
-    return {
-      ok: false,
-      reason: "task.unavailable",
-      detail: `approval: ${(e as Error)?.message ?? "error"}`.slice(0, 200),
-    };
+}
+
+/** Opens the approval (or finds the one already waiting for this digest): the agent is told where to poll. */
+async function open(
+  input: ApprovalInput,
+  stub: DurableObjectStub<TaskObject>,
+  digest: string,
+  body_sha256: string,
+): Promise<Approved> {
+  const { req, spec, task } = input;
+  const opened = await rpcCall<RequestResult>(
+    stub.requestApproval({
+      digest,
+      decision_id: input.step.decision_id,
+      request: {
+        method: req.method,
+        service: req.service.name,
+        path: req.path,
+        query: sortedQuery(req.query),
+        action: spec.name,
+        kind: spec.kind,
+        risk: spec.risk,
+        resource: input.resource,
+        args: input.args,
+        body_sha256,
+        media_type: input.mediaType,
+        // A plain copy: RPC cannot send the null-prototype record.
+        headers: { ...input.headers },
+      },
+      rules: input.needed.rules,
+      approvers: input.needed.approvers,
+      ttl_s: input.needed.ttl_s,
+      max_pending: MAX_PENDING,
+      step: input.step,
+      now: input.step.now,
+    }),
+  );
+  if (!opened.ok) {
+    const retry = opened.retry_after_s !== undefined ? { retryAfter: opened.retry_after_s } : {};
+    return { ok: false, reason: opened.reason, detail: `task ${task.id}`, ...retry };
   }
+  const page = `${input.origin}/_firebreak/v1/approvals/${opened.id}`;
+  if (opened.created) {
+    input.background(tell(input, opened.id, page, opened.expires_at));
+    note(input.env, input.background, listed(input, opened.id, opened.expires_at));
+  }
+  return {
+    ok: false,
+    reason: "approval.required",
+    detail: `approval ${opened.id}`,
+    approval: { id: opened.id, status_url: `${page}/status`, expires_at: new Date(opened.expires_at).toISOString() },
+  };
 }
 
 /** The approval as the directory lists it for the dashboard (src/tasks/directory.ts). */

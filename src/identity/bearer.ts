@@ -2,7 +2,11 @@
 import { MAX_TOKEN_LENGTH } from "../core/limits";
 import { type Result, refuse } from "../core/result";
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Three base64url parts: a compact JWS, the only token shape either kind of token has. */
+export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** JOSE headers that name a key to verify with: a token never chooses its own key. */
+export const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];
 
 export function bearerToken(authorization: string | null): Result<{ token: string }> {
   if (authorization === null) return refuse("identity.missing");

@@ -23,7 +23,8 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { type Refusal, refuse } from "../core/result";
+import { type Refusal, type Result, refuse } from "../core/result";
+import { JWT_SHAPE, KEY_NAMING_HEADERS } from "./bearer";
 import { reasonForJoseError } from "./jose-errors";
 
 export const TASK_ALG = "EdDSA";
@@ -35,9 +36,8 @@ export const TASK_KEY_PREVIOUS_VAR = "FIREBREAK_TASK_KEY_PREVIOUS";
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const TASK_ID = /^t_[0-9A-HJKMNP-TV-Z]{26}$/;
 const KID = /^[A-Za-z0-9._:-]{1,128}$/;
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const MAX_TOKEN_LENGTH = 4096;
-const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];
+/** Task tokens are ours and small: a longer one is not one of them. */
+const MAX_TASK_TOKEN_LENGTH = 4096;
 
 /** A fresh task id: `t_` + 26 Crockford base32 characters (130 random bits), upper case. */
 export function newTaskId(): string {
@@ -259,8 +259,33 @@ export async function verifyTaskToken(
   opts: { audience: string; issuer: string; now: Date },
 ): Promise<TaskTokenResult> {
   if ("ok" in keys && !keys.ok) return keys;
-  const set = "ok" in keys ? keys.keys : keys;
-  if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
+  const key = keyFor(token, "ok" in keys ? keys.keys : keys);
+  if (!key.ok) return key;
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, key.key.publicKey, {
+      issuer: opts.issuer,
+      audience: opts.audience,
+      algorithms: [TASK_ALG],
+      typ: TASK_TOKEN_TYP,
+      clockTolerance: TASK_CLOCK_TOLERANCE_S,
+      requiredClaims: ["exp", "iat", "nbf", "jti", "sub"],
+      currentDate: opts.now,
+    }));
+  } catch (e) {
+    const { code, claim } = e as { code?: string; claim?: string };
+    // workload.ts picks the issuer by `iss`, so it never sees this mismatch; here it is not ours.
+    const reason = claim === "iss" ? "identity.unknown_issuer" : reasonForJoseError(e);
+    return refuse(reason, `task token: ${code ?? "error"}`);
+  }
+  // We only ever sign a single string audience; jose also accepts an array that contains it.
+  if (payload.aud !== opts.audience) return refuse("identity.bad_audience", "task token: aud is not exactly ours");
+  return claimsOf(payload);
+}
+
+/** The key of ours the token's header names, checked before any signature work. */
+function keyFor(token: string, set: TaskKeys): Result<{ key: TaskVerifyKey }> {
+  if (typeof token !== "string" || token.length > MAX_TASK_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
     return refuse("identity.malformed", "task token: not a compact JWS");
   }
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -273,26 +298,11 @@ export async function verifyTaskToken(
   if (header.alg !== TASK_ALG) return refuse("identity.bad_algorithm", String(header.alg).slice(0, 16));
   if (header.typ !== TASK_TOKEN_TYP) return refuse("identity.malformed", "task token: typ");
   const key = [set.current, set.previous].find((k) => k !== null && k.kid === header.kid);
-  if (!key) return refuse("identity.bad_signature", "task token: unknown kid");
-  let payload: JWTPayload;
-  try {
-    ({ payload } = await jwtVerify(token, key.publicKey, {
-      issuer: opts.issuer,
-      audience: opts.audience,
-      algorithms: [TASK_ALG],
-      typ: TASK_TOKEN_TYP,
-      clockTolerance: TASK_CLOCK_TOLERANCE_S,
-      requiredClaims: ["exp", "iat", "nbf", "jti", "sub"],
-      currentDate: opts.now,
-    }));
-  } catch (e) {
-    const { code, claim } = e as { code?: string; claim?: string };
-    // identity.ts picks the issuer by `iss`, so it never sees this mismatch; here it is not ours.
-    const reason = claim === "iss" ? "identity.unknown_issuer" : reasonForJoseError(e);
-    return refuse(reason, `task token: ${code ?? "error"}`);
-  }
-  // We only ever sign a single string audience; jose also accepts an array that contains it.
-  if (payload.aud !== opts.audience) return refuse("identity.bad_audience", "task token: aud is not exactly ours");
+  return key ? { ok: true, key } : refuse("identity.bad_signature", "task token: unknown kid");
+}
+
+/** The verified payload's claims, each of the type we sign it with. */
+function claimsOf(payload: JWTPayload): TaskTokenResult {
   const { sub, agent_issuer, task_id, profile, agent_claims, jti, iat, nbf, exp } = payload as Record<string, unknown>;
   for (const [name, v] of [
     ["sub", sub],

@@ -7,11 +7,10 @@ import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jo
 import { type Result, refuse } from "../core/result";
 import type { Agent } from "../policy/evaluate";
 import type { IssuerSpec } from "../policy/types";
+import { KEY_NAMING_HEADERS } from "./bearer";
 import { reasonForJoseError } from "./jose-errors";
 import { KeysUnavailable, keysFor } from "./jwks";
 import { cachedAgent, rememberAgent } from "./token-cache";
-
-const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];
 
 export async function verifyAgent(
   token: string,
