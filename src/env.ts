@@ -20,7 +20,7 @@ export interface Env {
   FIREBREAK_TASK_KEY_PREVIOUS?: string;
   /** Secret, optional: a Slack incoming-webhook URL told about every new approval (src/approvals/notify.ts). */
   FIREBREAK_APPROVAL_WEBHOOK?: string;
-  /** One task Durable Object per task id (`getByName(taskId)`): admission and the step log (issue 3). */
+  /** One task Durable Object per task id (`getByName(taskId)`): admission and the step log. */
   TASKS?: DurableObjectNamespace<TaskObject>;
   /** One agent Durable Object per agent (`getByName(agentKey(agent))`): live tasks, starts per hour, kill switch. */
   AGENTS?: DurableObjectNamespace<AgentObject>;

@@ -1,5 +1,5 @@
 /**
- * Who is approving (issue 4): a person's JWT from an issuer the bundle declares with `kind: person`
+ * Who is approving: a person's JWT from an issuer the bundle declares with `kind: person`
  * (Cloudflare Access or any OIDC provider), verified with the same checks as agents' tokens. An agent
  * identity can never approve: a task token, or a token of a workload issuer, is refused as such before
  * any further look. The person must then match every approver selector the approval carries.

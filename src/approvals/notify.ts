@@ -1,5 +1,5 @@
 /**
- * Telling the approvers (issue 4): a Slack incoming-webhook compatible POST (`text` plus `blocks`) to
+ * Telling the approvers: a Slack incoming-webhook compatible POST (`text` plus `blocks`) to
  * the URL in the Worker secret FIREBREAK_APPROVAL_WEBHOOK, in the background, with bounded retries.
  * It never changes the decision: the call was refused with `approval.required` before this runs, and
  * the outcome (sent, failed, skipped) is written to the task's step log. The webhook URL is a secret:

@@ -1,5 +1,5 @@
 /**
- * The approval page (issue 4), for the person asked to decide: the request (method, action, resource,
+ * The approval page, for the person asked to decide: the request (method, action, resource,
  * declared arguments, risk), the agent, the task's purpose and its history so far, and Approve / Deny
  * buttons that POST with the approval's form token. Server-rendered, no script (docs/ui.md).
  */

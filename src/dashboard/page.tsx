@@ -1,5 +1,5 @@
 /**
- * The operator dashboard (issue 5): decisions over time and the top denials for a period, the pending
+ * The operator dashboard: decisions over time and the top denials for a period, the pending
  * approvals and the live tasks with their budget use, and the bundle in force. Server-rendered from
  * the UI kit, no script (docs/ui.md). Every part renders its own empty or unavailable state, so the
  * page is whole whatever the decision source, the directory or a task object says.

@@ -1,5 +1,5 @@
 /**
- * Stage 5 for calls that wait for a person (issue 4), instead of a plain admit: the request is bound to
+ * Stage 5 for calls that wait for a person, instead of a plain admit: the request is bound to
  * a digest; without `Firebreak-Approval` the task object opens (or finds) the approval and the agent is
  * refused `approval.required` with where to poll; with it, the task object checks that the approval is
  * for this exact request, approved, unused and unexpired, and admits the step against the budgets in

@@ -1,5 +1,5 @@
 /**
- * Stage 2, identity, with tasks (issue 3): a bearer token whose `iss` is the gateway's own origin
+ * Stage 2, identity, with tasks: a bearer token whose `iss` is the gateway's own origin
  * (`GATEWAY_ORIGIN`) is verified as a task token with Firebreak's own keys; any other token is a
  * workload token verified against the bundle's issuers. The task id that keys a Durable Object comes
  * only from a verified task token, never from a header, query or body.

@@ -1,5 +1,5 @@
 /**
- * Firebreak's own task tokens (issue 3): EdDSA (Ed25519) JWTs that bind an agent (issuer name + sub) to
+ * Firebreak's own task tokens: EdDSA (Ed25519) JWTs that bind an agent (issuer name + sub) to
  * one task id and profile. Firebreak is both issuer and audience. The signing key is a private JWK in the
  * Worker secret FIREBREAK_TASK_KEY; FIREBREAK_TASK_KEY_PREVIOUS (optional) still verifies during a
  * rotation and never signs. Both public keys are served at /_firebreak/v1/jwks.

@@ -1,5 +1,5 @@
 /**
- * The checks a task object runs on one step, in the order of issue 3, and the reservation it writes
+ * The checks a task object runs on one step, in order, and the reservation it writes
  * when they pass. Every function is synchronous over the task's SQLite store: the task object calls
  * `check` and then `reserve` in one block, so no other call can run between the check and the write.
  */
@@ -8,7 +8,7 @@ import type { ProfileSpec } from "../policy/types";
 import { key, type TaskRow, type TaskStore } from "./task-store";
 import type { StepRequest } from "./types";
 
-/** Stable reason codes of a refused step (docs/design/tasks.md, "Built: the task object"). */
+/** Stable reason codes of a refused step (docs/reasons.md). */
 export type AdmitReason =
   | "task.unknown"
   | "task.completed"

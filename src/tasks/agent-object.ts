@@ -1,5 +1,5 @@
 /**
- * The agent Durable Object (issue 3): one object per agent (`getByName(agentKey(agent))`), SQLite
+ * The agent Durable Object: one object per agent (`getByName(agentKey(agent))`), SQLite
  * storage, native RPC. It holds the per-agent caps (live tasks at once, tasks started per sliding hour)
  * and the agent kill switch.
  *

@@ -1,5 +1,5 @@
 /**
- * What the task object does with approvals (issue 4), one synchronous step each, called inside the
+ * What the task object does with approvals, one synchronous step each, called inside the
  * object's `transactionSync` after the liveness check: open a request, let a person decide it, and
  * redeem it on the agent's retry together with the budgets (no await between the check and the write,
  * so concurrent retries with one approval admit exactly one). Every step lands in the step log.

@@ -1,5 +1,5 @@
 /**
- * Approval records (issue 4): a call a person must approve first, bound to the exact request by a
+ * Approval records: a call a person must approve first, bound to the exact request by a
  * digest, kept in the task's Durable Object next to the task's budgets and step log.
  */
 import type { AgentMatch } from "../policy/types";

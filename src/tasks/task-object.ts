@@ -1,5 +1,5 @@
 /**
- * The task Durable Object (issue 3): one object per task, SQLite storage, native RPC. It holds the
+ * The task Durable Object: one object per task, SQLite storage, native RPC. It holds the
  * task's profile, state and deadline, its budget counters and reads, and its hash-chained step log.
  *
  * Every method that checks and writes does so in one synchronous block (`transactionSync` around
@@ -157,7 +157,7 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * What rules may read as CEL `task` (issue 3): the task's state, calls admitted so far, the services it
+   * What rules may read as CEL `task`: the task's state, calls admitted so far, the services it
    * touched and the `data:*` labels it has read. Null for an unknown task. Read only, nothing written.
    */
   view(): TaskStateView | null {
@@ -176,7 +176,7 @@ export class TaskObject extends DurableObject<Env> {
     };
   }
 
-  /** A call that needs a person (issue 4): a new approval, or the one waiting for this exact request. */
+  /** A call that needs a person: a new approval, or the one waiting for this exact request. */
   requestApproval(a: NewApproval): RequestResult {
     return this.ctx.storage.transactionSync((): RequestResult => {
       const task = this.store.task();

@@ -28,7 +28,7 @@ export interface TaskRow {
 export interface Entry {
   ts: number;
   /**
-   * `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`; approvals (issue 4):
+   * `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`; approvals:
    * `approval` (a call asked for a person), `approve` / `deny` (a person's answer), `notify` (whether the
    * approvers were told).
    */
