@@ -5,9 +5,12 @@
  *   1. `firebreak dev-keys`  the dev issuer and task keys (.dev/) and .dev.vars (the issuer's JWKS, the
  *                            dev FIREBREAK_TASK_KEY, fake service secrets)
  *   2. the demo upstream     `wrangler dev -c demo/wrangler.toml` on 127.0.0.1:8788
- *   3. the gateway           `wrangler dev --env dev` on 127.0.0.1:8787 with FIREBREAK_DEV=1, so wrangler's
- *                            [build] step compiles the dev overlay (dev issuer, upstreams -> the demo);
- *                            the `dev` environment adds the local decision store (docs/analytics.md)
+ *   3. the gateway           `wrangler dev --env dev` on 127.0.0.1:8787: the `dev` environment's build
+ *                            compiles the dev overlay (dev issuer, upstreams -> the demo) into
+ *                            build/dev/bundle.json and adds the local decision store (docs/analytics.md)
+ *
+ * FIREBREAK_PORT and FIREBREAK_DEMO_PORT move them (the e2e test does, to stay off a running npm start);
+ * the dev overlay's upstreams (policies/dev/dev.yaml) must then point at the demo's port.
  *
  * Output of both is prefixed ([gateway] / [demo]). Ctrl-C or SIGTERM stops both; if one exits, the
  * other is stopped too. A banner with the next commands is printed once the gateway's health answers.
@@ -21,8 +24,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const HOST = "127.0.0.1";
-const GATEWAY_PORT = 8787;
-const DEMO_PORT = 8788; // fixed: policies/dev/dev.yaml points the services at it
+const GATEWAY_PORT = Number(process.env.FIREBREAK_PORT || 8787);
+const DEMO_PORT = Number(process.env.FIREBREAK_DEMO_PORT || 8788); // policies/dev/dev.yaml points the services at it
 const HEALTH = `http://${HOST}:${GATEWAY_PORT}/_firebreak/v1/health`;
 const READY_TIMEOUT_MS = 180_000;
 const STOP_GRACE_MS = 5_000;
@@ -190,9 +193,9 @@ async function main() {
   process.on("SIGHUP", () => stop(0));
 
   start("demo", "36", ["dev", "-c", "demo/wrangler.toml", "--port", String(DEMO_PORT), "--ip", HOST]);
-  start("gateway", "35", ["dev", "--env", "dev", "--port", String(GATEWAY_PORT), "--ip", HOST], {
-    FIREBREAK_DEV: "1",
-  });
+  // GATEWAY_ORIGIN (task tokens' iss/aud, links) follows the port; [env.dev.vars] says 8787.
+  const origin = `GATEWAY_ORIGIN:http://${HOST}:${GATEWAY_PORT}`;
+  start("gateway", "35", ["dev", "--env", "dev", "--port", String(GATEWAY_PORT), "--ip", HOST, "--var", origin]);
 
   const health = await waitUntilReady();
   if (stopping) return;
