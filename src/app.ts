@@ -16,7 +16,7 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
   app.all("*", (c) =>
     handleProxy(c.req.raw, {
       bundle: getBundle(),
-      env: c.env as unknown as Record<string, unknown>,
+      env: c.env,
       gatewayDomain: c.env.GATEWAY_DOMAIN || undefined,
       now: () => new Date(),
       fetcher: (request) => fetch(request),
@@ -37,7 +37,7 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
 
 /** Analytics Engine, plus the local decision store in dev runs (wrangler.toml [env.dev]; never deployed). */
 function analyticsSink(c: Context<{ Bindings: Env }>) {
-  const db = localStore((c.env ?? {}) as unknown as Record<string, unknown>);
+  const db = localStore(c.env);
   if (!db) return c.env.DECISIONS;
   return teeToStore(c.env.DECISIONS, db, background(c));
 }

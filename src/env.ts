@@ -1,32 +1,28 @@
-import type { AgentObject } from "./tasks/agent-object";
-import type { DirectoryObject } from "./tasks/directory-object";
-import type { TaskObject } from "./tasks/task-object";
-
-/** Bindings of the Firebreak worker (wrangler.toml); service credentials are secrets named by the bundle. */
-export interface Env {
-  /** Analytics Engine dataset: one data point per decision (docs/analytics.md). */
-  DECISIONS?: AnalyticsEngineDataset;
-  /** `<service>.<GATEWAY_DOMAIN>` routes by host; empty: path routing only. */
-  GATEWAY_DOMAIN?: string;
-  /**
-   * The gateway's own origin, e.g. `https://firebreak.acme.example`: `iss` and `aud` of the task tokens
-   * it signs. A bearer token whose `iss` is this value is verified as a task token. Empty: tasks are off
-   * (starting one answers 503 `task.unavailable`).
-   */
-  GATEWAY_ORIGIN?: string;
+/**
+ * The worker's bindings. What wrangler.toml declares comes from `wrangler types`
+ * (worker-configuration.d.ts: `npm run types`, and CI checks it is current); the secrets, which no
+ * configuration file names, are declared here: the task keys and the approval webhook by name, and the
+ * bindings the bundle names (each service's credential, an issuer's inline JWKS), read with `bindingOf`.
+ */
+export interface Env extends Cloudflare.Env {
   /** Secret: the private Ed25519 JWK (with kid) that signs task tokens (`firebreak task-key`). */
   FIREBREAK_TASK_KEY?: string;
   /** Secret, optional: the previous task key during a rotation; verifies, never signs. */
   FIREBREAK_TASK_KEY_PREVIOUS?: string;
   /** Secret, optional: a Slack incoming-webhook URL told about every new approval (src/approvals/notify.ts). */
   FIREBREAK_APPROVAL_WEBHOOK?: string;
-  /** One task Durable Object per task id (`getByName(taskId)`): admission and the step log. */
-  TASKS?: DurableObjectNamespace<TaskObject>;
-  /** One agent Durable Object per agent (`getByName(agentKey(agent))`): live tasks, starts per hour, kill switch. */
-  AGENTS?: DurableObjectNamespace<AgentObject>;
-  /**
-   * One object for the gateway (`getByName("directory")`): tasks and approvals listed for the operator
-   * dashboard, written in the background, best effort (src/tasks/directory.ts). Absent: no listing.
-   */
-  DIRECTORY?: DurableObjectNamespace<DirectoryObject>;
+  /** Var, optional: the Cloudflare account whose Analytics Engine SQL API the dashboard reads (docs/analytics.md). */
+  CF_ACCOUNT_ID?: string;
+  /** Secret, optional: an API token with Account Analytics Read, for that SQL API. */
+  CF_API_TOKEN?: string;
+  /** Var, optional: the dataset the SQL API reads (default firebreak_decisions). */
+  CF_DECISIONS_DATASET?: string;
+}
+
+/**
+ * A binding the bundle names (a service's credential secret, an issuer's JWKS variable): its name is
+ * data, so it is looked up here, the one place the Env is read by a name that is not declared.
+ */
+export function bindingOf(env: Env, name: string): unknown {
+  return Object.hasOwn(env, name) ? (env as unknown as Record<string, unknown>)[name] : undefined;
 }

@@ -4,8 +4,10 @@
  * identity can never approve: a task token, or a token of a workload issuer, is refused as such before
  * any further look. The person must then match every approver selector the approval carries.
  */
+
 import { decodeJwt } from "jose";
 import type { Result } from "../core/result";
+import type { Env } from "../env";
 import { bearerToken } from "../identity/bearer";
 import { gatewayOrigin, issuersOf } from "../identity/caller";
 import { verifyAgent } from "../identity/workload";
@@ -29,7 +31,7 @@ export function personToken(request: Request): Result<{ token: string }> {
 export async function verifyPerson(
   token: string,
   bundle: Bundle,
-  env: Record<string, unknown>,
+  env: Env,
   now: Date,
 ): Promise<Result<{ person: Agent }>> {
   let iss: unknown;

@@ -5,16 +5,17 @@
  * `double1`.., `timestamp`, `_sample_interval` = 1), so the query builder's SQLite dialect reads it
  * with the same statements it writes for Analytics Engine.
  */
+import type { Env } from "../env";
 import { FIELDS, LAYOUT, position } from "./layout";
 
-export const LOCAL_STORE_BINDING = "DECISIONS_LOCAL";
+export const LOCAL_STORE_BINDING = "DECISIONS_LOCAL" satisfies keyof Env;
 export const LOCAL_TABLE = "firebreak_decisions";
 
 const COLUMNS = FIELDS.map((f) => LAYOUT[f].column);
 
 /** The binding, if this run has one (D1's shape, not just any value under that name). */
-export function localStore(env: Record<string, unknown>): D1Database | null {
-  const db = env[LOCAL_STORE_BINDING] as D1Database | undefined;
+export function localStore(env: Env): D1Database | null {
+  const db = env.DECISIONS_LOCAL;
   return db && typeof db.prepare === "function" && typeof db.batch === "function" ? db : null;
 }
 

@@ -4,6 +4,7 @@
  * its environment; the worker (GET /_firebreak/v1/decisions, and later the dashboard) with
  * `workerSource(env)`: the local store when this run has one, else the SQL API with worker secrets.
  */
+import type { Env } from "../env";
 import { ANALYTICS_API, type AnalyticsApi, runSql } from "./analytics-api";
 import { LOCAL_TABLE, localStore, queryStore } from "./local-store";
 import type { DecisionQuery } from "./query";
@@ -45,7 +46,7 @@ export async function queryDecisions(source: DecisionSource, query: DecisionQuer
  * The worker's source: the local store (dev runs only), else the SQL API when both CF_ACCOUNT_ID and
  * the CF_API_TOKEN secret are set (dataset: CF_DECISIONS_DATASET or firebreak_decisions), else null.
  */
-export function workerSource(env: Record<string, unknown>): DecisionSource | null {
+export function workerSource(env: Env): DecisionSource | null {
   const db = localStore(env);
   if (db) return { kind: "local", db };
   const accountId = env.CF_ACCOUNT_ID;

@@ -33,10 +33,10 @@ const noTask: Admission = { taskId: null, settle: async () => null };
 export async function admit(
   step: StepRequest,
   task: TaskRef | null,
-  env: Record<string, unknown>,
+  env: Env,
 ): Promise<Result<{ admission: Admission }>> {
   if (task === null) return { ok: true, admission: noTask };
-  const ns = (env as Env).TASKS;
+  const ns = env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   let result: Admit;
   try {
@@ -79,22 +79,17 @@ export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seq: num
 /** Task state for CEL `task` (`calls`, `services`, `labels_read`), bounded like admit; throws on failure. */
 export async function taskView(
   task: TaskRef,
-  env: Record<string, unknown>,
+  env: Env,
 ): Promise<{ calls: number; services: string[]; labels_read: string[] } | null> {
-  const ns = (env as Env).TASKS;
+  const ns = env.TASKS;
   if (!ns) throw new Error("TASKS binding missing");
   const view = await rpcCall<TaskStateView | null>(ns.getByName(task.id).view());
   return view === null ? null : { calls: view.calls, services: view.services, labels_read: view.labels_read };
 }
 
 /** Writes a call the gateway refused before admission to the task's log; best effort, never throws. */
-export async function logRefused(
-  step: StepRequest,
-  reason: string,
-  task: TaskRef,
-  env: Record<string, unknown>,
-): Promise<void> {
-  const ns = (env as Env).TASKS;
+export async function logRefused(step: StepRequest, reason: string, task: TaskRef, env: Env): Promise<void> {
+  const ns = env.TASKS;
   if (!ns) return;
   try {
     await rpcCall(ns.getByName(task.id).logRefused(step, reason));

@@ -43,7 +43,7 @@ export interface ApprovalInput {
   task: TaskRef;
   step: StepRequest;
   needed: PersonNeeded;
-  env: Record<string, unknown>;
+  env: Env;
   /** Where approvers and agents reach Firebreak (GATEWAY_ORIGIN, else the request's origin). */
   origin: string;
   fetcher: (request: Request) => Promise<Response>;
@@ -55,7 +55,7 @@ type Redeemed = Admit | { ok: false; reason: RedeemReason };
 export type Approved = Result<{ admission: Admission; approvalId: string }>;
 
 export async function approve(input: ApprovalInput): Promise<Approved> {
-  const ns = (input.env as Env).TASKS;
+  const ns = input.env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   const { digest, body_sha256 } = digestOf(input);
   const stub = ns.getByName(input.task.id);
@@ -188,7 +188,7 @@ async function tell(input: ApprovalInput, id: string, url: string, expires_at: n
     );
   }
   try {
-    const ns = (input.env as Env).TASKS!;
+    const ns = input.env.TASKS!;
     await rpcCall(ns.getByName(task.id).noteNotification(id, result, Date.now()));
   } catch {
     // The decision stands either way; the log line above carries a failure.

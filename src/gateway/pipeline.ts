@@ -15,6 +15,7 @@
 
 import type { Refusal, Result } from "../core/result";
 import { blankRecord, type DecisionRecord } from "../decisions/record";
+import { bindingOf, type Env } from "../env";
 import { bearerToken } from "../identity/bearer";
 import { type Caller, gatewayOrigin, type TaskRef, verifyCaller } from "../identity/caller";
 import type { Agent, Decision } from "../policy/evaluate";
@@ -32,7 +33,7 @@ import { decisionResponse, dialectOf, refusalResponse } from "./respond";
 export interface Deps {
   /** The bundle, or why it could not be loaded: then every call is refused (fail closed). */
   bundle: BundleState;
-  env: Record<string, unknown>;
+  env: Env;
   gatewayDomain: string | undefined;
   now: () => Date;
   fetcher: (request: Request) => Promise<Response>;
@@ -103,7 +104,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
       detail: decision.rules.join(","),
     });
   }
-  const secret = deps.env[req.service.credential.secret];
+  const secret = bindingOf(deps.env, req.service.credential.secret);
   if (typeof secret !== "string" || secret === "") {
     return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
   }

@@ -11,7 +11,7 @@ export const KEY_NAMING_HEADERS = ["jku", "x5u", "jwk", "x5c"];
 export function bearerToken(authorization: string | null): Result<{ token: string }> {
   if (authorization === null) return refuse("identity.missing");
   const [scheme, token] = authorization.trim().split(/\s+/);
-  if (scheme.toLowerCase() !== "bearer" || !token) return refuse("identity.missing", "not a bearer credential");
+  if (scheme?.toLowerCase() !== "bearer" || !token) return refuse("identity.missing", "not a bearer credential");
   if (token.length > MAX_TOKEN_LENGTH) return refuse("identity.token_too_large", String(token.length));
   if (!JWT_SHAPE.test(token)) return refuse("identity.malformed");
   return { ok: true, token };

@@ -4,8 +4,10 @@
  * workload token verified against the bundle's issuers. The task id that keys a Durable Object comes
  * only from a verified task token, never from a header, query or body.
  */
+
 import { decodeJwt } from "jose";
 import { type Result, refuse } from "../core/result";
+import type { Env } from "../env";
 import type { Agent } from "../policy/evaluate";
 import type { Bundle, IssuerKind, IssuerSpec } from "../policy/types";
 import { taskKeys } from "./task-token";
@@ -25,7 +27,7 @@ export interface Caller {
 }
 
 /** The gateway's own origin (task tokens' `iss` and `aud`), or "" when tasks are not configured. */
-export function gatewayOrigin(env: Record<string, unknown>): string {
+export function gatewayOrigin(env: Env): string {
   const v = env.GATEWAY_ORIGIN;
   return typeof v === "string" ? v : "";
 }
@@ -52,7 +54,7 @@ export function issuersOf(bundle: Bundle, kind: IssuerKind): IssuerSpec[] {
 export async function verifyCaller(
   token: string,
   bundle: Bundle,
-  env: Record<string, unknown>,
+  env: Env,
   now: Date,
   issuers: IssuerSpec[] = issuersOf(bundle, "workload"),
 ): Promise<Result<{ caller: Caller }>> {

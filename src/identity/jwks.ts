@@ -3,7 +3,9 @@
  * refetch on an unknown `kid` (rotation); inline sets come from a Worker var or secret. The key is
  * always chosen by the issuer's configuration, never by the token (no jku, x5u, jwk).
  */
+
 import { createLocalJWKSet, createRemoteJWKSet, type JWTVerifyGetKey } from "jose";
+import { bindingOf, type Env } from "../env";
 import type { IssuerSpec } from "../policy/types";
 
 /** Keys could not be obtained: the caller answers 503 and forwards nothing. */
@@ -14,7 +16,7 @@ const REMOTE_OPTIONS = { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, tim
 const remote = new Map<string, JWTVerifyGetKey>();
 const inline = new Map<string, { source: string; keys: JWTVerifyGetKey }>();
 
-export function keysFor(issuer: IssuerSpec, env: Record<string, unknown>): JWTVerifyGetKey {
+export function keysFor(issuer: IssuerSpec, env: Env): JWTVerifyGetKey {
   const resolver = resolverFor(issuer, env);
   return async (header, token) => {
     try {
@@ -30,7 +32,7 @@ export function keysFor(issuer: IssuerSpec, env: Record<string, unknown>): JWTVe
   };
 }
 
-function resolverFor(issuer: IssuerSpec, env: Record<string, unknown>): JWTVerifyGetKey {
+function resolverFor(issuer: IssuerSpec, env: Env): JWTVerifyGetKey {
   if ("uri" in issuer.jwks) {
     const key = `${issuer.name} ${issuer.jwks.uri}`;
     let set = remote.get(key);
@@ -40,7 +42,7 @@ function resolverFor(issuer: IssuerSpec, env: Record<string, unknown>): JWTVerif
     }
     return set;
   }
-  const source = env[issuer.jwks.var];
+  const source = bindingOf(env, issuer.jwks.var);
   if (typeof source !== "string" || source === "") {
     throw new KeysUnavailable(`var ${issuer.jwks.var} is not set`);
   }

@@ -10,6 +10,7 @@
  * What a task may do is not cached: the task object admits every call, and the agent is re-checked
  * against the bundle in force on every call (src/identity/caller.ts).
  */
+import { bindingOf, type Env } from "../env";
 import type { Agent } from "../policy/evaluate";
 import type { IssuerSpec } from "../policy/types";
 import {
@@ -65,16 +66,11 @@ function store(token: string, entry: Entry): void {
 }
 
 /** What the issuer's keys come from right now: a changed inline JWKS invalidates its entries. */
-export const keySourceOf = (issuer: IssuerSpec, env: Record<string, unknown>): unknown =>
-  "uri" in issuer.jwks ? issuer.jwks.uri : env[issuer.jwks.var];
+export const keySourceOf = (issuer: IssuerSpec, env: Env): unknown =>
+  "uri" in issuer.jwks ? issuer.jwks.uri : bindingOf(env, issuer.jwks.var);
 
 /** The agent a workload token was verified as, if it was verified by one of `issuers` with its keys. */
-export function cachedAgent(
-  token: string,
-  issuers: IssuerSpec[],
-  env: Record<string, unknown>,
-  now: Date,
-): Agent | null {
+export function cachedAgent(token: string, issuers: IssuerSpec[], env: Env, now: Date): Agent | null {
   const e = recall(token, now);
   if (e === null || e.kind !== "workload") return null;
   if (issuers.includes(e.issuer) && e.keySource === keySourceOf(e.issuer, env)) return e.agent;
@@ -85,7 +81,7 @@ export function cachedAgent(
 export function rememberAgent(
   token: string,
   issuer: IssuerSpec,
-  env: Record<string, unknown>,
+  env: Env,
   agent: Agent,
   claims: { exp?: number; nbf?: number; iat?: number },
   now: Date,

@@ -3,8 +3,10 @@
  * Per issuer: pinned algorithms, exact issuer and audience, `exp` required, bounded clock tolerance,
  * optional maximum token age, optional SPIFFE JWT-SVID subject rules. The clock is an argument.
  */
+
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
 import { type Result, refuse } from "../core/result";
+import type { Env } from "../env";
 import type { Agent } from "../policy/evaluate";
 import type { IssuerSpec } from "../policy/types";
 import { KEY_NAMING_HEADERS } from "./bearer";
@@ -15,7 +17,7 @@ import { cachedAgent, rememberAgent } from "./token-cache";
 export async function verifyAgent(
   token: string,
   issuers: IssuerSpec[],
-  env: Record<string, unknown>,
+  env: Env,
   now: Date,
 ): Promise<Result<{ agent: Agent }>> {
   const cached = cachedAgent(token, issuers, env, now);
@@ -26,7 +28,7 @@ export async function verifyAgent(
 async function verifyUncached(
   token: string,
   issuers: IssuerSpec[],
-  env: Record<string, unknown>,
+  env: Env,
   now: Date,
 ): Promise<Result<{ agent: Agent }>> {
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -85,8 +87,10 @@ async function verifyUncached(
  */
 export function isSpiffeId(sub: string, trustDomains: string[]): boolean {
   const m = /^spiffe:\/\/([a-z0-9._-]+)(\/[A-Za-z0-9._\-/]+)$/.exec(sub);
-  if (!m || sub.length > 2048) return false;
-  const segments = m[2].slice(1).split("/");
+  const domain = m?.[1];
+  const path = m?.[2];
+  if (domain === undefined || path === undefined || sub.length > 2048) return false;
+  const segments = path.slice(1).split("/");
   if (segments.some((s) => s === "" || s === "." || s === "..")) return false;
-  return trustDomains.includes(m[1]);
+  return trustDomains.includes(domain);
 }

@@ -1,7 +1,7 @@
 /** The step log's facts are bounded in total, not only per string (src/tasks/steps.ts). */
 import { describe, expect, it } from "vitest";
-import { factsOf, MAX_FACTS } from "../../src/tasks/steps";
 import type { StepFacts } from "../../src/request/decide-call";
+import { factsOf, MAX_FACTS } from "../../src/tasks/steps";
 import type { StepRequest } from "../../src/tasks/types";
 
 const step = (facts: StepFacts): StepRequest => ({

@@ -1,5 +1,7 @@
 /** The verified-token cache: a hit only for the same token, issuer, key source and a still-valid clock. */
+
 import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
 import { cachedAgent, rememberAgent } from "../../src/identity/token-cache";
 import { verifyAgent } from "../../src/identity/workload";
 import type { IssuerSpec } from "../../src/policy/types";
@@ -20,7 +22,9 @@ const issuer = (over: Partial<IssuerSpec> = {}): IssuerSpec => ({
   spiffe: null,
   ...over,
 });
-const env = { JWKS: JSON.stringify({ keys: [keys.es256.public] }) };
+/** Only the binding the issuer names: these functions read nothing else of the worker's Env. */
+const envWith = (bindings: Record<string, string>) => bindings as unknown as Env;
+const env = envWith({ JWKS: JSON.stringify({ keys: [keys.es256.public] }) });
 const agent = { issuer: "inline", iss: ISSUERS.inline, sub: "agent-1", claims: {} };
 const T0 = new Date("2026-11-25T12:00:00Z");
 const s0 = T0.getTime() / 1000;
@@ -50,7 +54,7 @@ describe("cachedAgent", () => {
     rememberAgent("tok-b", iss, env, agent, { exp: s0 + 300, iat: s0 }, T0);
     expect(cachedAgent("tok-b", [issuer()], env, at(1))).toBeNull();
     rememberAgent("tok-c", iss, env, agent, { exp: s0 + 300, iat: s0 }, T0);
-    expect(cachedAgent("tok-c", [iss], { JWKS: "{}" }, at(1))).toBeNull();
+    expect(cachedAgent("tok-c", [iss], envWith({ JWKS: "{}" }), at(1))).toBeNull();
     expect(cachedAgent("tok-c", [iss], env, at(1))).toBeNull();
   });
 });
@@ -70,7 +74,7 @@ describe("verifyAgent with the cache", () => {
     const iss = issuer({ max_token_age_s: null });
     const t = await token({ key: "es256", iss: ISSUERS.inline });
     expect((await verifyAgent(t, [iss], env, new Date())).ok).toBe(true);
-    expect(await verifyAgent(t, [iss], { JWKS: "" }, new Date())).toMatchObject({
+    expect(await verifyAgent(t, [iss], envWith({ JWKS: "" }), new Date())).toMatchObject({
       ok: false,
       reason: "identity.jwks_unavailable",
     });
