@@ -11,10 +11,10 @@ import { SCHEMAS } from "../compiler/schema";
 import { newTaskKey } from "../identity/task-token";
 import { loadBundle } from "../policy/load";
 import type { Bundle } from "../policy/types";
-import { explainRequest } from "../request/explain";
 import { catalogCommand } from "./catalog";
 import { decisionsCommand } from "./decisions";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
+import { explainCommand } from "./explain";
 import { runPolicyTests } from "./policy-tests";
 import { replayCommand } from "./replay";
 import { taskLogCommand } from "./task-log";
@@ -26,7 +26,9 @@ const USAGE = `firebreak <command> [options]
   build     [--policies DIR] [--out FILE] [--dev]   compile + test (wrangler's build step) into
                                                      build/bundle.json; with --dev (FIREBREAK_DEV=1)
                                                      the dev overlay, into build/dev/bundle.json
-  explain   --agent SUB [--issuer NAME] [--claims JSON] (METHOD URL | --request FILE)
+  explain   --agent SUB [--issuer NAME] [--claims JSON] [--profile NAME] (METHOD URL | --request FILE)
+                                                     decide one request; with --profile, as a step of a
+                                                     task of that profile (approval risk, budgets, sequences)
   token     (--agent SUB | --person SUB) [--ttl SECONDS] [--claims JSON]
                                                      mint a dev token: an agent's workload identity, or a
                                                      person's (approvers, operators) from the dev people issuer
@@ -113,6 +115,7 @@ async function run(command: string, rest: string[]): Promise<number> {
       issuer: { type: "string" },
       claims: { type: "string" },
       request: { type: "string" },
+      profile: { type: "string" },
       ttl: { type: "string" },
       json: { type: "boolean", default: false },
     },
@@ -134,8 +137,12 @@ async function run(command: string, rest: string[]): Promise<number> {
       writeBundle(bundle, out);
       return 0;
     }
-    case "explain":
-      return explainCmd(values, positionals, dev);
+    case "explain": {
+      if (values.agent === undefined) return usage("explain needs --agent");
+      const bundle = compileOrReport(values.policies, dev);
+      const opts = { ...values, agent: values.agent };
+      return bundle ? explainCommand(loadBundle(bundle), opts, positionals, usage) : 1;
+    }
     case "token": {
       const sub = values.agent ?? values.person;
       if (!sub || (values.agent && values.person)) return usage("token needs --agent SUB or --person SUB");
@@ -234,41 +241,4 @@ function testCmd(bundle: Bundle, policies: string): Problem[] {
     ...report.problems.list,
     ...report.failed.map((f) => ({ where: f.where, message: `policy test "${f.name}" fails` })),
   ];
-}
-
-function explainCmd(values: Record<string, unknown>, positionals: string[], dev: boolean): number {
-  if (typeof values.agent !== "string") return usage("explain needs --agent");
-  const bundle = compileOrReport(values.policies as string, dev);
-  if (!bundle) return 1;
-  const loaded = loadBundle(bundle);
-  const request =
-    typeof values.request === "string"
-      ? JSON.parse(readFileSync(values.request, "utf8"))
-      : positionals.length === 2
-        ? { method: positionals[0], url: positionals[1] }
-        : null;
-  if (!request) return usage("explain needs METHOD URL or --request FILE");
-  const issuerName = (values.issuer as string | undefined) ?? loaded.spec.issuers[0]?.name ?? "";
-  const issuer = loaded.spec.issuers.find((i) => i.name === issuerName);
-  const claims = typeof values.claims === "string" ? JSON.parse(values.claims) : {};
-  const agent = { issuer: issuerName, iss: issuer?.issuer ?? "", sub: values.agent, claims };
-  const result = explainRequest(loaded, agent, request, new Date());
-  if (values.json) {
-    console.log(JSON.stringify(result, null, 2));
-    return 0;
-  }
-  const d = result.decision;
-  console.log(`agent     ${issuerName}:${values.agent}`);
-  console.log(
-    `action    ${result.action ?? "-"}${result.kind ? ` (kind ${result.kind}, risk ${result.risk}${result.data.length ? `, data ${result.data.join(",")}` : ""})` : ""}`,
-  );
-  console.log(`resource  ${result.resource || "-"}`);
-  if (Object.keys(result.args).length) console.log(`args      ${JSON.stringify(result.args)}`);
-  console.log(`rules     ${d.rules.length ? d.rules.map((r) => `${r} (${result.sources[r]})`).join(", ") : "none"}`);
-  console.log(`decision  ${d.effect} (${d.reason})${d.message ? `: ${d.message}` : ""}`);
-  if (d.report)
-    console.log(
-      `report    would ${d.report.effect} (${d.report.reason}) by ${d.report.rules.join(", ") || "default deny"}`,
-    );
-  return 0;
 }

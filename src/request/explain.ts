@@ -4,7 +4,7 @@
  */
 
 import type { Reason } from "../core/reasons";
-import type { Agent, Decision } from "../policy/evaluate";
+import { type Agent, agentMatches, type Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import { type Classified, classifyCall, decideCall, labelsOf } from "./decide-call";
 import { route } from "./route";
@@ -85,7 +85,7 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
   if (!decided.ok) return refused(decided.reason);
   const { args, resource, decision, person } = decided.value;
   Object.assign(out, { args, resource, decision, person: person && { rules: person.rules, ttl_s: person.ttl_s } });
-  out.limits = task === null ? [] : limitsThatCouldRefuse(bundle, task.profile, spec.name, classified.value);
+  out.limits = task === null ? [] : limitsThatCouldRefuse(bundle, task.profile, agent, classified.value);
   for (const id of [...out.decision.rules, ...(out.decision.report?.rules ?? [])]) {
     const rule = bundle.spec.rules.find((r) => r.id === id);
     if (rule) out.sources[id] = rule.source;
@@ -97,11 +97,14 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
 function limitsThatCouldRefuse(
   bundle: LoadedBundle,
   profileName: string,
-  action: string,
+  agent: Agent,
   classified: Classified,
 ): string[] {
   const profile = bundle.profiles.get(profileName);
   if (!profile) return [`no profile named ${profileName} in this bundle: a task of it cannot start`];
+  if (!agentMatches(profile.agents, agent))
+    return [`task.profile_denied: this agent may not start a ${profileName} task`];
+  const action = classified.spec.name;
   if (!profile.actions.includes(action)) return [`task.action_not_in_profile: ${profileName} does not allow ${action}`];
   const { budgets: b, sequence: seq } = profile;
   const labels = labelsOf(classified.spec);
