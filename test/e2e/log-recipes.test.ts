@@ -1,9 +1,9 @@
 /**
  * The decision log line as operators read it (issue 5, "Logs"): real decision lines from the bundled
  * gateway in miniflare, wrapped the way `wrangler tail --format json` prints an event (`logs[].message`)
- * and the way Logpush writes Workers Trace Events (`Logs[].Message`), fed through the README's commands
- * exactly as written (extracted from README.md, run with sh and jq). The log line's fields are the ones
- * docs/analytics.md documents, no more and no fewer.
+ * and the way Logpush writes Workers Trace Events (`Logs[].Message`), fed through the walkthrough's
+ * commands exactly as written (extracted from docs/walkthrough.md, "Seeing decisions", run with sh and
+ * jq). The log line's fields are the ones docs/analytics.md documents, no more and no fewer.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,14 +17,14 @@ import { token } from "../helpers/tokens";
 import { outbound } from "../helpers/upstream";
 import { type Gateway, ROOT, startGateway } from "./helpers/gateway";
 
-const README = readFileSync(join(ROOT, "README.md"), "utf8");
+const WALKTHROUGH = readFileSync(join(ROOT, "docs", "walkthrough.md"), "utf8");
 const ANALYTICS_DOC = readFileSync(join(ROOT, "docs", "analytics.md"), "utf8");
 const TAIL = "npx wrangler tail --format json | ";
 const LOGPUSH = "zcat logpush/20261201/*.log.gz | ";
 
-/** The README's command lines that start with `prefix` (inside its shell blocks, indentation trimmed). */
+/** The walkthrough's command lines that start with `prefix` (inside its shell blocks, indentation trimmed). */
 const commands = (prefix: string) =>
-  README.split("\n")
+  WALKTHROUGH.split("\n")
     .map((l) => l.trim())
     .filter((l) => l.startsWith(prefix));
 
@@ -92,7 +92,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs one README command line in the fixture directory: `wrangler tail` output on stdin for tail recipes. */
+/** Runs one walkthrough command line in the fixture directory: `wrangler tail` output on stdin for tail recipes. */
 function run(command: string): string {
   const tail = command.startsWith(TAIL);
   const script = tail ? command.slice(TAIL.length) : command;
@@ -118,8 +118,8 @@ describe("the decision log line", () => {
   });
 });
 
-describe("the README's log recipes, run as written", () => {
-  it("lists every recipe this test runs (so an edited README cannot drop one silently)", () => {
+describe("the walkthrough's log recipes, run as written", () => {
+  it("lists every recipe this test runs (so an edited walkthrough cannot drop one silently)", () => {
     expect(commands(TAIL)).toHaveLength(4);
     expect(commands(LOGPUSH)).toHaveLength(1);
   });
