@@ -143,14 +143,8 @@ async function run(command: string, rest: string[]): Promise<number> {
       const opts = { ...values, agent: values.agent };
       return bundle ? explainCommand(loadBundle(bundle), opts, positionals, usage) : 1;
     }
-    case "token": {
-      const sub = values.agent ?? values.person;
-      if (!sub || (values.agent && values.person)) return usage("token needs --agent SUB or --person SUB");
-      const claims = values.claims ? JSON.parse(values.claims) : undefined;
-      const ttl = Number(values.ttl ?? 3600);
-      process.stdout.write(`${await mintDevToken(root, sub, { ttl, claims, person: Boolean(values.person) })}\n`);
-      return 0;
-    }
+    case "token":
+      return tokenCmd(values);
     case "dev-keys":
       await ensureDevKeys(root);
       console.error("dev keys in .dev/; issuer JWKS, task key and demo secrets in .dev.vars");
@@ -159,18 +153,28 @@ async function run(command: string, rest: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(await newTaskKey())}\n`);
       console.error(TASK_KEY_HINT);
       return 0;
-    case "schema": {
-      const out = values.out ?? join(values.policies, "schema");
-      mkdirSync(out, { recursive: true });
-      for (const [file, schema] of Object.entries(SCHEMAS)) {
-        writeFileSync(join(out, file), `${JSON.stringify(schema, null, 2)}\n`);
-      }
-      console.error(`wrote ${Object.keys(SCHEMAS).length} schemas to ${out}`);
-      return 0;
-    }
+    case "schema":
+      return schemaCmd(values.out ?? join(values.policies, "schema"));
     default:
       return usage(command ? `unknown command "${command}"` : "");
   }
+}
+
+async function tokenCmd(values: { agent?: string; person?: string; claims?: string; ttl?: string }): Promise<number> {
+  const sub = values.agent ?? values.person;
+  if (!sub || (values.agent && values.person)) return usage("token needs --agent SUB or --person SUB");
+  const claims = values.claims ? JSON.parse(values.claims) : undefined;
+  const ttl = Number(values.ttl ?? 3600);
+  process.stdout.write(`${await mintDevToken(root, sub, { ttl, claims, person: Boolean(values.person) })}\n`);
+  return 0;
+}
+
+function schemaCmd(out: string): number {
+  mkdirSync(out, { recursive: true });
+  for (const [file, schema] of Object.entries(SCHEMAS))
+    writeFileSync(join(out, file), `${JSON.stringify(schema, null, 2)}\n`);
+  console.error(`wrote ${Object.keys(SCHEMAS).length} schemas to ${out}`);
+  return 0;
 }
 
 /**

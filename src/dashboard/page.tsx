@@ -108,28 +108,11 @@ function DecisionsPart(props: { period: Period; figures: Figures }) {
       </Card>
     );
   }
-  const total = Object.values(f.totals).reduce((a, b) => a + b, 0);
-  const approx = f.estimated ? "≈ " : "";
   return (
     <>
       <Card title={title}>
         <PeriodLinks period={props.period} />
-        <ul class="stats" aria-label="Totals">
-          <Stat label="decisions" value={`${approx}${formatCount(total)}`} />
-          <Stat label="allowed" value={`${approx}${formatCount(f.totals.allow ?? 0)}`} tone="allow" />
-          <Stat label="denied" value={`${approx}${formatCount(f.totals.deny ?? 0)}`} tone="deny" />
-          <Stat
-            label="approval required"
-            value={`${approx}${formatCount(f.totals.approval_required ?? 0)}`}
-            tone="ask"
-          />
-        </ul>
-        {f.estimated ? (
-          <p class="notice" id="estimate-note">
-            These figures are estimates: Analytics Engine sampled some of these decisions, and each count is weighted by
-            its sample interval.
-          </p>
-        ) : null}
+        <Totals figures={f} />
         <TimeSeriesChart
           id="decisions-over-time"
           title={`Decisions every ${p.every}, by effect`}
@@ -161,6 +144,29 @@ function DecisionsPart(props: { period: Period; figures: Figures }) {
           </Card>
         ))}
       </div>
+    </>
+  );
+}
+
+type Counted = Extract<Figures, { state: "ok" }>;
+
+function Totals({ figures: f }: { figures: Counted }) {
+  const total = Object.values(f.totals).reduce((a, b) => a + b, 0);
+  const approx = f.estimated ? "≈ " : "";
+  return (
+    <>
+      <ul class="stats" aria-label="Totals">
+        <Stat label="decisions" value={`${approx}${formatCount(total)}`} />
+        <Stat label="allowed" value={`${approx}${formatCount(f.totals.allow ?? 0)}`} tone="allow" />
+        <Stat label="denied" value={`${approx}${formatCount(f.totals.deny ?? 0)}`} tone="deny" />
+        <Stat label="approval required" value={`${approx}${formatCount(f.totals.approval_required ?? 0)}`} tone="ask" />
+      </ul>
+      {f.estimated ? (
+        <p class="notice" id="estimate-note">
+          These figures are estimates: Analytics Engine sampled some of these decisions, and each count is weighted by
+          its sample interval.
+        </p>
+      ) : null}
     </>
   );
 }
