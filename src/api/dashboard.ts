@@ -9,7 +9,7 @@
  * decision source, a failed query, a directory or task object that does not answer each render as a
  * plain note in their own part.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { personToken } from "../approvals/approvers";
 import { DEFAULT_PERIOD, figures, isPeriod, PERIODS } from "../dashboard/figures";
 import { live } from "../dashboard/live";
@@ -18,32 +18,36 @@ import { workerSource } from "../decisions/source";
 import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { htmlPage } from "../ui/index";
-import { envOf, operator, refusalPage } from "./common";
+import { type Answer, type OperatorEnv, operator, withBundle } from "./auth";
+import { envOf, refusalPage } from "./common";
 
 const TITLES = { signIn: "Sign in to see the dashboard", refused: "No dashboard here" };
 
 export function dashboardApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
   const api = new Hono<{ Bindings: Env }>();
-  api.get("/", async (c) => {
-    const who = await operator(c, getBundle, personToken);
-    if (!who.ok) return refusalPage(c, who, TITLES);
-    const params = new URL(c.req.url).searchParams;
-    const since = params.getAll("since");
-    const unknown = [...params.keys()].some((k) => k !== "since");
-    if (unknown || since.length > 1 || (since.length === 1 && !isPeriod(since[0]))) {
-      const periods = Object.keys(PERIODS).join(", ");
-      const message = `The dashboard takes one parameter, since: ${periods}.`;
-      return refusalPage(c, { ok: false, reason: "decisions.invalid_query" }, TITLES, message);
-    }
-    const period = isPeriod(since[0]) ? since[0] : DEFAULT_PERIOD;
-    const state = getBundle();
-    if (!state.ok) return refusalPage(c, { ok: false, reason: "bundle.invalid" }, TITLES);
-    const now = Date.now();
-    const [figs, listed] = await Promise.all([figures(workerSource(envOf(c)), period, now), live(c.env ?? {}, now)]);
-    return htmlPage(
-      c,
-      DashboardPage({ period, figures: figs, live: listed, manifest: state.bundle.spec.manifest, by: who.by, now }),
-    );
-  });
+  api.get("/", withBundle(getBundle, page), operator(personToken, page), dashboard);
   return api;
+}
+
+/** A refusal as a page (the same status and reason code as the JSON answer). */
+const page: Answer = (c, refusal) => refusalPage(c, refusal, TITLES);
+
+/** The page for one period: the decision figures and the live part, gathered in parallel. */
+async function dashboard(c: Context<OperatorEnv>): Promise<Response> {
+  const { bundle, caller } = c.var;
+  const params = new URL(c.req.url).searchParams;
+  const since = params.getAll("since");
+  const unknown = [...params.keys()].some((k) => k !== "since");
+  if (unknown || since.length > 1 || (since.length === 1 && !isPeriod(since[0]))) {
+    const periods = Object.keys(PERIODS).join(", ");
+    const message = `The dashboard takes one parameter, since: ${periods}.`;
+    return refusalPage(c, { ok: false, reason: "decisions.invalid_query" }, TITLES, message);
+  }
+  const period = isPeriod(since[0]) ? since[0] : DEFAULT_PERIOD;
+  const now = Date.now();
+  const [figs, listed] = await Promise.all([figures(workerSource(envOf(c)), period, now), live(c.env ?? {}, now)]);
+  return htmlPage(
+    c,
+    DashboardPage({ period, figures: figs, live: listed, manifest: bundle.spec.manifest, by: caller.by, now }),
+  );
 }

@@ -5,48 +5,50 @@
  * worker's CF_ACCOUNT_ID and CF_API_TOKEN secrets, and fails closed (503 `decisions.unavailable`) when
  * it has neither. `firebreak decisions --local` is this route's client.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { httpFor } from "../core/reasons";
 import { nameOf, parseQuery, type QueryInput } from "../decisions/query";
 import { queryDecisions, workerSource } from "../decisions/source";
 import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
-import { type Ctx, envOf, fail, operator } from "./common";
+import { type OperatorEnv, operator, withBundle } from "./auth";
+import { type ApiEnv, type Ctx, envOf, fail } from "./common";
 
 export function decisionsApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
   const api = new Hono<{ Bindings: Env }>();
-  api.get("/", async (c) => {
-    const who = await operator(c, getBundle);
-    if (!who.ok) return fail(c, who);
-    const input = queryInput(new URL(c.req.url).searchParams);
-    const parsed = input.ok ? parseQuery(input.input, Date.now()) : input;
-    if (!parsed.ok) return invalid(c, parsed.problem);
-    const source = workerSource(envOf(c));
-    if (!source) return fail(c, { ok: false, reason: "decisions.unavailable" });
-    const out = await queryDecisions(source, parsed.query);
-    if (!out.ok) {
-      // The API's status and words go to the log line (fail() logs 5xx details), never to the caller.
-      return fail(c, {
-        ok: false,
-        reason: "decisions.query_failed",
-        detail: `${out.status ?? "no answer"}: ${out.message}`,
-      });
-    }
-    const { filters } = parsed.query;
-    return c.json(
-      {
-        view: out.result.view,
-        source: out.source,
-        estimated: out.result.estimated,
-        since: new Date(filters.since).toISOString(),
-        until: new Date(filters.until).toISOString(),
-        rows: out.result.rows,
-      },
-      200,
-      { "cache-control": "no-store" },
-    );
-  });
+  api.get("/", withBundle(getBundle), operator(), decisions);
   return api;
+}
+
+/** The decisions the query asks for, from the local store or the Analytics Engine SQL API. */
+async function decisions(c: Context<OperatorEnv>): Promise<Response> {
+  const input = queryInput(new URL(c.req.url).searchParams);
+  const parsed = input.ok ? parseQuery(input.input, Date.now()) : input;
+  if (!parsed.ok) return invalid(c, parsed.problem);
+  const source = workerSource(envOf(c));
+  if (!source) return fail(c, { ok: false, reason: "decisions.unavailable" });
+  const out = await queryDecisions(source, parsed.query);
+  if (!out.ok) {
+    // The API's status and words go to the log line (fail() logs 5xx details), never to the caller.
+    return fail(c, {
+      ok: false,
+      reason: "decisions.query_failed",
+      detail: `${out.status ?? "no answer"}: ${out.message}`,
+    });
+  }
+  const { filters } = parsed.query;
+  return c.json(
+    {
+      view: out.result.view,
+      source: out.source,
+      estimated: out.result.estimated,
+      since: new Date(filters.since).toISOString(),
+      until: new Date(filters.until).toISOString(),
+      rows: out.result.rows,
+    },
+    200,
+    { "cache-control": "no-store" },
+  );
 }
 
 /** One value per parameter: a repeated one is refused rather than one of them picked. */
@@ -61,7 +63,7 @@ function queryInput(params: URLSearchParams): { ok: true; input: QueryInput } | 
 }
 
 /** 400 with the problem as the message: it names the parameter and the expected form, never the value. */
-function invalid(c: Ctx, problem: string): Response {
+function invalid<E extends ApiEnv>(c: Ctx<E>, problem: string): Response {
   const { status, error } = httpFor("decisions.invalid_query");
   return c.json({ error, reason: "decisions.invalid_query", message: `Invalid query: ${problem}.` }, status as 400, {
     "cache-control": "no-store",
