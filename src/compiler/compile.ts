@@ -9,7 +9,7 @@ import type { ActionSpec, Bundle, IssuerSpec, Manifest, RuleSpec, ServiceSpec, S
 import { BUNDLE_FORMAT } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
 import { compileProfiles } from "./profiles";
-import { buildIndex, resolveSelectors } from "./rules";
+import { buildIndex, resolveSelectors, type SelectedRule } from "./rules";
 import { compileService, httpsProblem } from "./services";
 import { Problems, readSource, type SourceFile, yamlFiles } from "./source";
 
@@ -61,17 +61,18 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
   }
 
   const rules: RuleSpec[] = [];
-  const selections: number[][] = [];
+  const selected: SelectedRule[] = [];
   for (const src of ruleFiles) {
     if (!src) continue;
     (src.data as { rules: RuleData[] }).rules.forEach((r, i) => {
       const compiled = compileRule(src, r, i, settings, issuers, rules, problems);
       if (!compiled) return;
-      selections.push(
-        resolveSelectors(r.actions, actions, compiledServices, (k, msg) =>
+      selected.push({
+        spec: compiled,
+        actions: resolveSelectors(r.actions, actions, compiledServices, (k, msg) =>
           problems.add(src.at(["rules", i, "actions", k]), msg),
         ),
-      );
+      });
       rules.push(compiled);
     });
   }
@@ -91,7 +92,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
     services: compiledServices,
     actions,
     rules,
-    index: buildIndex(actions, rules, selections),
+    index: buildIndex(actions, selected),
     profiles,
   };
   const manifest: Manifest = {

@@ -99,10 +99,11 @@ function compileProfile(
 
   // Exactly the selected actions: a profile is an allow list, so aliases (same_effect_as) are not
   // pulled in; a limit on an action that an alias in the profile would bypass is refused below.
-  const selected = resolveSelectors(p.actions, actions, services, (k, msg) => problems.add(at("actions", k), msg), {
-    aliases: false,
-  });
-  const inProfile = new Set(selected.map((i) => actions[i].name));
+  const indexes = new Set(
+    resolveSelectors(p.actions, actions, services, (k, msg) => problems.add(at("actions", k), msg), { aliases: false }),
+  );
+  const selected = actions.filter((_, i) => indexes.has(i));
+  const inProfile = new Set(selected.map((a) => a.name));
 
   /** Checks one action name; returns its spec when it exists and the profile may call it. */
   const action = (name: string, path: Path, role: string, guards?: string): ActionSpec | null => {
@@ -118,7 +119,7 @@ function compileProfile(
       );
       return null;
     }
-    return actions[hit];
+    return hit;
   };
   const label = (l: string, path: Path): boolean => {
     const bad = labelProblem(l, actions);
@@ -224,7 +225,7 @@ const noResource = (a: ActionSpec) =>
 function checkAliasBypass(
   budgets: Budgets,
   sequence: SequenceRules,
-  selected: number[],
+  selected: ActionSpec[],
   actions: ActionSpec[],
   at: (...path: Path) => string,
   problems: Problems,
@@ -261,19 +262,19 @@ function checkAliasBypass(
       sequence.correlate.map((r) => r.action),
     ],
   ];
-  for (const i of selected) {
-    const alias = actions[i];
+  for (const alias of selected) {
     const targets = targetsOf(alias);
     if (targets.size === 0) continue;
     const missed = limits.flatMap(([what, path, limited, names]) => {
       const target = limited(alias.name) ? undefined : names.find((n) => targets.has(n));
       return target ? [{ what, path, target }] : [];
     });
-    if (missed.length === 0) continue;
     // One problem per alias, on the first limit it would bypass.
-    const target = missed[0].target;
+    const [first] = missed;
+    if (first === undefined) continue;
+    const target = first.target;
     problems.add(
-      at(...missed[0].path),
+      at(...first.path),
       `"${alias.name}" is in this profile and has the same effect as "${target}" (same_effect_as), but ${missed.map((m) => m.what).join(" and ")} limit only "${target}": limit "${alias.name}" too or leave it out of actions`,
     );
   }

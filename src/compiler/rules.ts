@@ -5,11 +5,23 @@
  */
 import type { ActionSpec, RuleBucket, RuleSpec, ServiceSpec } from "../policy/types";
 
-const LABELS: Record<string, (a: ActionSpec) => string[]> = {
-  kind: (a) => [a.kind],
-  risk: (a) => [a.risk],
-  data: (a) => a.data,
-};
+const LABELS = {
+  kind: (a: ActionSpec) => [a.kind],
+  risk: (a: ActionSpec) => [a.risk],
+  data: (a: ActionSpec) => a.data,
+} satisfies Record<string, (a: ActionSpec) => string[]>;
+
+/** Own property only: `constructor:x` must not crash the compiler, nor `toString:object` select every action. */
+const isLabel = (head: string): head is keyof typeof LABELS => Object.hasOwn(LABELS, head);
+
+/** The indexes of the actions `keep` accepts, ascending. */
+function indexesWhere(actions: ActionSpec[], keep: (a: ActionSpec) => boolean): number[] {
+  const out: number[] = [];
+  actions.forEach((a, i) => {
+    if (keep(a)) out.push(i);
+  });
+  return out;
+}
 
 /**
  * Resolves a rule's `actions` selectors to action indexes. Names and globs also select the actions
@@ -38,23 +50,21 @@ function resolveOne(
   services: Record<string, ServiceSpec>,
   aliases: boolean,
 ): number[] | string {
-  const all = actions.map((_, i) => i);
-  if (sel === "*") return all;
+  if (sel === "*") return actions.map((_, i) => i);
   const colon = sel.indexOf(":");
   if (colon === -1)
     return `"${sel}" is not an action selector: write service:action, service:glob.*, kind:, risk: or data:`;
   const head = sel.slice(0, colon);
   const tail = sel.slice(colon + 1);
-  // Fix: own property only; `constructor:x` used to crash the compiler and `toString:object` selected every action.
-  const label = Object.hasOwn(LABELS, head) ? LABELS[head] : undefined;
-  if (label) {
-    const hits = all.filter((i) => label(actions[i]).includes(tail));
+  if (isLabel(head)) {
+    const label = LABELS[head];
+    const hits = indexesWhere(actions, (a) => label(a).includes(tail));
     return hits.length > 0 ? hits : `no action has ${head} "${tail}": check the label against the catalogs`;
   }
   if (!Object.hasOwn(services, head))
     return `unknown service "${head}" in "${sel}": add policies/services/${head}.yaml or fix the name`;
   const pattern = globRegExp(tail);
-  const direct = all.filter((i) => actions[i].service === head && pattern.test(actions[i].name.slice(colon + 1)));
+  const direct = indexesWhere(actions, (a) => a.service === head && pattern.test(a.name.slice(colon + 1)));
   if (direct.length === 0) {
     // Fix: a glob that matches nothing is not an "unknown action"; say so and where the names come from.
     if (tail.includes("*"))
@@ -69,33 +79,39 @@ function resolveOne(
   // Fix: aliases are followed transitively (an alias of an alias has the same effect too); this used
   // to stop after one step.
   const hits = new Set(direct);
-  const names = new Set(direct.map((i) => actions[i].name));
+  const names = new Set<string>();
+  actions.forEach((a, i) => {
+    if (hits.has(i)) names.add(a.name);
+  });
   for (let grew = true; grew; ) {
     grew = false;
-    for (const i of all) {
-      if (!hits.has(i) && actions[i].same_effect_as.some((t) => names.has(t))) {
+    actions.forEach((a, i) => {
+      if (!hits.has(i) && a.same_effect_as.some((t) => names.has(t))) {
         hits.add(i);
-        names.add(actions[i].name);
+        names.add(a.name);
         grew = true;
       }
-    }
+    });
   }
   return [...hits];
 }
 
 /**
  * One exact qualified action name (no glob, no label), as budgets and sequence rules name them:
- * its index, or what to change.
+ * its spec, or what to change.
  */
 export function lookupAction(
   name: string,
   actions: ActionSpec[],
   services: Record<string, ServiceSpec>,
-): number | string {
-  if (name.includes("*") || Object.hasOwn(LABELS, name.slice(0, name.indexOf(":"))))
+): ActionSpec | string {
+  if (name.includes("*") || isLabel(name.slice(0, name.indexOf(":"))))
     return `"${name}" is a selector: name one action as service:action`;
   const hits = resolveOne(name, actions, services, false);
-  return typeof hits === "string" ? hits : hits[0];
+  if (typeof hits === "string") return hits;
+  const [first] = hits;
+  const spec = first === undefined ? undefined : actions[first];
+  return spec ?? `unknown action "${name}"`;
 }
 
 /** A `kind:`, `risk:` or `data:` label that some action carries, or what to change. */
@@ -103,9 +119,10 @@ export function labelProblem(label: string, actions: ActionSpec[]): string | nul
   const colon = label.indexOf(":");
   const head = label.slice(0, colon);
   const tail = label.slice(colon + 1);
-  if (colon === -1 || !Object.hasOwn(LABELS, head))
+  if (colon === -1 || !isLabel(head))
     return `"${label}" is not a label: write kind:<kind>, risk:<risk> or data:<label>`;
-  return actions.some((a) => LABELS[head](a).includes(tail))
+  const labelsOfAction = LABELS[head];
+  return actions.some((a) => labelsOfAction(a).includes(tail))
     ? null
     : `no action has ${head} "${tail}": check the label against the catalogs`;
 }
@@ -131,29 +148,39 @@ function nearest(target: string, names: string[]): string | null {
   return best;
 }
 
+/** Levenshtein distance, one row of the table at a time. */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  // row[j]: the distance between the part of `a` read so far and b.slice(0, j).
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
+    let diagonal = 0; // the previous row's entry at j - 1
+    let left = 0; // this row's entry at j - 1
+    row = row.map((up, j) => {
+      const d = j === 0 ? i : Math.min(up + 1, left + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = up;
+      left = d;
+      return d;
+    });
   }
-  return row[b.length];
+  return row.at(-1) ?? 0;
 }
 
-export function buildIndex(actions: ActionSpec[], rules: RuleSpec[], selections: number[][]): RuleBucket[] {
+/** A compiled rule and the actions its selectors resolved to (indexes into the bundle's actions). */
+export interface SelectedRule {
+  spec: RuleSpec;
+  actions: number[];
+}
+
+export function buildIndex(actions: ActionSpec[], rules: SelectedRule[]): RuleBucket[] {
   const index: RuleBucket[] = actions.map(() => ({ by_sub: Object.create(null), any: [] }));
-  rules.forEach((rule, r) => {
-    for (const a of selections[r]) {
+  rules.forEach(({ spec, actions: selected }, r) => {
+    const subs = spec.agents?.sub;
+    for (const a of selected) {
       const bucket = index[a];
-      const subs = rule.agents?.sub;
+      if (bucket === undefined) throw new Error(`internal: rule ${spec.id} selects action ${a} of ${actions.length}`);
       if (!subs) bucket.any.push(r);
       else {
-        // Fix: a subject listed twice indexed the rule twice (it then showed twice in a decision's rules).
+        // A subject listed twice indexes the rule once (else it shows twice in a decision's rules).
         for (const s of new Set(subs)) {
           bucket.by_sub[s] ??= [];
           bucket.by_sub[s].push(r);

@@ -4,7 +4,7 @@
  * resource templates and aliases.
  */
 import { basename } from "node:path";
-import { insertRoute, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
+import { insertRoute, own, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
 import type { ActionSpec, Method, ResourcePart, RouteNode, ServiceSpec } from "../policy/types";
 import type { Problems, SourceFile } from "./source";
 
@@ -72,10 +72,10 @@ export function compileService(
     );
   if (RESERVED_SERVICES.has(d.service))
     problems.add(src.at(["service"]), `"${d.service}" is reserved: choose another service name`);
-  // Fix: own property only; a service named `constructor` read Object as its dev upstream.
-  const overridden = Object.hasOwn(overrides, d.service);
-  const upstream = overridden ? overrides[d.service] : d.upstream;
-  const bad = httpsProblem(upstream, overridden);
+  // Own property only: a service named `constructor` must not read Object as its dev upstream.
+  const override = own(overrides, d.service);
+  const upstream = override ?? d.upstream;
+  const bad = httpsProblem(upstream, override !== undefined);
   if (bad) problems.add(src.at(["upstream"]), `upstream ${bad}`);
   if (!declared.has(d.credential.secret)) {
     problems.add(
@@ -89,7 +89,7 @@ export function compileService(
   headerProblems(d, src, problems);
 
   const routes: RouteNode = {};
-  const mine: { name: string; methods: Method[]; segs: TemplateSegment[]; key: string }[] = [];
+  const mine: { name: string; methods: Method[]; segs: TemplateSegment[]; key: string; aliases: string[] }[] = [];
   for (const [key, a] of Object.entries(d.actions)) {
     const at = (...p: string[]) => src.at(["actions", key, ...p]);
     let segs: TemplateSegment[] | null = null;
@@ -144,11 +144,11 @@ export function compileService(
       body_format: a.body_format ?? null,
       source: at(),
     });
-    mine.push({ name: `${d.service}:${key}`, methods, segs, key });
+    mine.push({ name: `${d.service}:${key}`, methods, segs, key, aliases: a.same_effect_as ?? [] });
     for (const m of methods) insertRoute(routes, segs, m, index);
   }
-  for (const { key } of mine) {
-    for (const target of d.actions[key].same_effect_as ?? []) {
+  for (const { key, aliases } of mine) {
+    for (const target of aliases) {
       const name = target.includes(":") ? target : `${d.service}:${target}`;
       if (!mine.some((o) => o.name === name))
         problems.add(src.at(["actions", key, "same_effect_as"]), `same_effect_as names unknown action "${name}"`);
@@ -245,17 +245,18 @@ function parseResource(
   for (const piece of tpl.split(/(\{[^}]*\})/)) {
     if (piece === "") continue;
     const m = /^\{(args\.)?([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(piece);
-    if (!m) {
+    const name = m?.[2]; // the name group always takes part in a match
+    if (name === undefined) {
       if (piece.includes("{") || piece.includes("}")) fail(`"${piece}" in resource is not {param} or {args.name}`);
       parts.push({ t: piece });
-    } else if (m[1]) {
-      // Fix: own property only; `{args.constructor}` used to pass because `in` sees Object.prototype.
-      if (!Object.hasOwn(args, m[2]))
-        fail(`resource uses {args.${m[2]}} but args does not declare ${m[2]}: declare it`);
-      parts.push({ arg: m[2] });
+    } else if (m?.[1]) {
+      // Own property only: `in` would let `{args.constructor}` through via Object.prototype.
+      if (!Object.hasOwn(args, name))
+        fail(`resource uses {args.${name}} but args does not declare ${name}: declare it`);
+      parts.push({ arg: name });
     } else {
-      if (!params.includes(m[2])) fail(`resource uses {${m[2]}} but the path has no {${m[2]}}`);
-      parts.push({ param: m[2] });
+      if (!params.includes(name)) fail(`resource uses {${name}} but the path has no {${name}}`);
+      parts.push({ param: name });
     }
   }
   return parts;

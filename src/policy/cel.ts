@@ -114,13 +114,14 @@ export function regexProblem(pattern: string): string | null {
     quantified: boolean;
     alternation: boolean;
   }
-  const frames: Frame[] = [{ quantified: false, alternation: false }];
+  /** The group being read (at first the whole pattern), and the groups around it, innermost last. */
+  let top: Frame = { quantified: false, alternation: false };
+  const outer: Frame[] = [];
   /** The atom a following quantifier applies to: a closed group (with what it contains) or anything else. */
   let last: Frame | "atom" | null = null;
   let i = 0;
   while (i < pattern.length) {
     const c = pattern[i];
-    const top = frames[frames.length - 1];
     if (c === "\\") {
       const n = pattern[i + 1] ?? "";
       if (/[1-9]/.test(n) || pattern.startsWith("k<", i + 1)) {
@@ -144,19 +145,22 @@ export function regexProblem(pattern: string): string | null {
       if (look) {
         return `uses lookaround "${look[0]}": remove it, or split the test into several matches() joined with && and !`;
       }
-      frames.push({ quantified: false, alternation: false });
+      outer.push(top);
+      top = { quantified: false, alternation: false };
       // Skip the group's opening: `(`, `(?:` or `(?<name>`.
       i = !pattern.startsWith("(?", i) ? i + 1 : pattern.startsWith("(?<", i) ? pattern.indexOf(">", i) + 1 : i + 3;
       last = null;
       continue;
     }
     if (c === ")") {
-      const group = frames.pop() as Frame;
-      const parent = frames[frames.length - 1];
-      parent.quantified ||= group.quantified;
-      parent.alternation ||= group.alternation;
+      const parent = outer.pop();
+      // `new RegExp` refused an unbalanced `)`; should this scan ever disagree with it, refuse the pattern.
+      if (parent === undefined) return "is not a valid regular expression: fix its syntax";
+      parent.quantified ||= top.quantified;
+      parent.alternation ||= top.alternation;
+      last = top;
+      top = parent;
       i++;
-      last = group;
       continue;
     }
     if (c === "|") {

@@ -10,7 +10,7 @@ import type { Reason } from "../core/reasons";
 import type { CelContext, Condition } from "./cel";
 import type { LoadedBundle } from "./load";
 import { own } from "./routes";
-import type { AgentMatch, Bundle, RuleSpec } from "./types";
+import type { ActionSpec, AgentMatch, RuleBucket, RuleSpec } from "./types";
 
 export interface Agent {
   /** Name of the issuer in the bundle (`dev`, `github-actions`). */
@@ -66,10 +66,13 @@ interface Matched {
 
 export function decide(bundle: LoadedBundle, input: DecisionInput): Decision {
   const action = bundle.spec.actions[input.action];
+  const bucket = bundle.spec.index[input.action];
+  if (action === undefined || bucket === undefined) return invalidBundle();
   if (action.forbidden !== null) {
     return { effect: "deny", reason: "action.forbidden", rules: [], message: action.forbidden, report: null };
   }
-  const m = matchRules(bundle, input);
+  const m = matchRules(bundle, action, bucket, input);
+  if (m === null) return invalidBundle();
   if (m.denyEnforce.length > 0) return { ...verdictOf("deny", m.denyEnforce, m.errors), report: null };
   if (m.approveEnforce.length > 0) {
     return { ...verdictOf("approval_required", m.approveEnforce, m.errors), report: null };
@@ -101,7 +104,25 @@ function verdictOf(effect: Outcome, rules: RuleSpec[], errors: Set<string>): Ver
 
 const ids = (rules: RuleSpec[]) => rules.map((r) => r.id);
 
-function matchRules(bundle: LoadedBundle, input: DecisionInput): Matched {
+/**
+ * The bundle names an action, a rule bucket or a rule by a position it does not have. `loadBundle`
+ * checks the counts, not every position, so a corrupt bundle is refused here rather than allowed.
+ */
+const invalidBundle = (): Decision => ({
+  effect: "deny",
+  reason: "bundle.invalid",
+  rules: [],
+  message: null,
+  report: null,
+});
+
+/** The rules that match, binned by effect and mode; null when the bucket names a rule the bundle lacks. */
+function matchRules(
+  bundle: LoadedBundle,
+  action: ActionSpec,
+  bucket: RuleBucket,
+  input: DecisionInput,
+): Matched | null {
   const m: Matched = {
     denyEnforce: [],
     denyReport: [],
@@ -110,16 +131,16 @@ function matchRules(bundle: LoadedBundle, input: DecisionInput): Matched {
     allow: [],
     errors: new Set(),
   };
-  const bucket = bundle.spec.index[input.action];
   const bySub = own(bucket.by_sub, input.agent.sub) ?? [];
   let ctx: CelContext | undefined;
   for (const list of [bySub, bucket.any]) {
     for (const i of list) {
       const rule = bundle.spec.rules[i];
+      if (rule === undefined) return null;
       if (!agentMatches(rule.agents, input.agent)) continue;
       const cond = bundle.conditions[i];
       if (cond) {
-        ctx ??= celContext(bundle.spec, input);
+        ctx ??= celContext(action, input);
         const result = evaluateCondition(cond, ctx);
         if (result === "error") {
           if (rule.effect === "allow") continue;
@@ -160,8 +181,7 @@ export function agentMatches(match: AgentMatch | null, agent: Agent): boolean {
   return true;
 }
 
-function celContext(spec: Bundle, input: DecisionInput): CelContext {
-  const action = spec.actions[input.action];
+function celContext(action: ActionSpec, input: DecisionInput): CelContext {
   return {
     agent: { issuer: input.agent.issuer, iss: input.agent.iss, sub: input.agent.sub, claims: input.agent.claims },
     action: { name: action.name, service: action.service, kind: action.kind, risk: action.risk, data: action.data },

@@ -26,11 +26,12 @@ export function parseTemplate(path: string): TemplateSegment[] {
   return parts.map((part, i) => {
     if (part === "") throw new Error(`path "${path}" has an empty segment`);
     const m = PARAM.exec(part);
-    if (m) {
+    const name = m?.[1]; // the name group always takes part in a match
+    if (m && name !== undefined) {
       if (m[2] === "+" && i !== parts.length - 1) {
-        throw new Error(`"{${m[1]}+}" in "${path}" must be the last segment`);
+        throw new Error(`"{${name}+}" in "${path}" must be the last segment`);
       }
-      return m[2] === "+" ? { kind: "greedy", name: m[1] } : { kind: "param", name: m[1] };
+      return m[2] === "+" ? { kind: "greedy", name } : { kind: "param", name };
     }
     if (/[{}%;\\?#]/.test(part) || part === "." || part === "..") {
       throw new Error(`segment "${part}" of "${path}" is not a literal or a {param}`);
@@ -49,7 +50,7 @@ export function sameShape(a: TemplateSegment[], b: TemplateSegment[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((x, i) => {
     const y = b[i];
-    if (x.kind !== y.kind) return false;
+    if (y === undefined || x.kind !== y.kind) return false;
     return x.kind !== "literal" || (y.kind === "literal" && x.value === y.value);
   });
 }
@@ -104,16 +105,18 @@ export function matchRoute(root: RouteNode, segments: string[], method: string):
 }
 
 function walk(node: RouteNode, segs: string[], i: number, method: string, values: string[]): number {
-  if (i === segs.length) return own(node.m, method) ?? -1;
+  const seg = segs[i];
+  // Segments are strings, so `undefined` means the whole path is matched (i === segs.length).
+  if (seg === undefined) return own(node.m, method) ?? -1;
   // literal > {param} > {param+}; a greedy tail takes one or more segments, so it is tried only here,
   // with at least one segment left, and only after both more specific branches found nothing.
-  const lit = own(node.l, segs[i]);
+  const lit = own(node.l, seg);
   if (lit) {
     const found = walk(lit, segs, i + 1, method, values);
     if (found !== -1) return found;
   }
   if (node.p) {
-    values.push(segs[i]);
+    values.push(seg);
     const found = walk(node.p, segs, i + 1, method, values);
     if (found !== -1) return found;
     values.pop();

@@ -24,11 +24,15 @@ export function classify(bundle: LoadedBundle, req: CanonicalRequest): Result<{ 
   const match = matchRoute(req.service.routes, req.segments, method);
   if (!match) return refuse("action.unknown", `${req.method} ${req.service.name}${req.path}`.slice(0, 256));
   const spec = bundle.spec.actions[match.action];
+  if (spec === undefined) return refuse("bundle.invalid", `the route names no action ${match.action}`);
   const params: Record<string, string> = Object.create(null);
-  spec.params.forEach((name, i) => {
+  let i = 0;
+  for (const name of spec.params) {
+    const value = match.values[i++];
+    if (value === undefined) return refuse("bundle.invalid", `${spec.name} has no value for ${name}`);
     // Canonical segments are valid UTF-8 escapes (route checked), so this cannot throw.
-    params[name] = decodeURIComponent(match.values[i]);
-  });
+    params[name] = decodeURIComponent(value);
+  }
   return { ok: true, value: { action: match.action, spec, params } };
 }
 

@@ -100,7 +100,7 @@ export function mediaTypeOf(contentType: string | null): string | null {
     );
     if (k === "charset" && v !== "utf-8" && v !== "utf8") return null;
   }
-  const media = type.trim().toLowerCase();
+  const media = (type ?? "").trim().toLowerCase(); // split always yields a first part
   if (/^application\/([a-z0-9.+-]*\+)?json$/.test(media)) return "application/json";
   return media;
 }

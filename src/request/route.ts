@@ -184,7 +184,5 @@ function parseQuery(rawQuery: string): Result<{ value: Record<string, string> }>
 
 /** The query as sorted `[name, value]` pairs: how the step log and approval digests hold it. */
 export function sortedQuery(query: Record<string, string>): [string, string][] {
-  return Object.keys(query)
-    .sort()
-    .map((k) => [k, query[k]]);
+  return Object.entries(query).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

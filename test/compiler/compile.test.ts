@@ -57,6 +57,12 @@ const ruleIndex = (b: Bundle, id: string) => {
   expect(i, id).toBeGreaterThanOrEqual(0);
   return i;
 };
+/** The rules indexed for the action named `name`. */
+const bucketOf = (b: Bundle, name: string) => {
+  const bucket = b.index[actionIndex(b, name)];
+  if (!bucket) throw new Error(`the index has no entry for ${name}`);
+  return bucket;
+};
 
 describe("compiling policies/", () => {
   it("without --dev: no dev issuer, https upstreams, manifest.dev false", () => {
@@ -73,7 +79,7 @@ describe("compiling policies/", () => {
 
   it("approvers: people approve (rule approvers, settings.approvers), normalised like agents", () => {
     const merge = prod.rules[ruleIndex(prod, "release-merge-needs-approval")];
-    expect(merge.approvers).toEqual({ issuer: ["people"], claims: { groups: ["release-managers"] } });
+    expect(merge?.approvers).toEqual({ issuer: ["people"], claims: { groups: ["release-managers"] } });
     expect(prod.settings.approvers).toEqual({ issuer: ["people"], claims: { groups: ["firebreak-approvers"] } });
     expect(prod.rules.filter((r) => r.effect !== "approve").every((r) => r.approvers === null)).toBe(true);
     // The dev overlay's people issuer replaces the production one by name, with the dev key.
@@ -143,7 +149,7 @@ describe("compiling policies/", () => {
   it("a rule naming subjects is indexed under each subject for every action it selects", () => {
     const r = ruleIndex(prod, "triage-read-repos");
     for (const name of ["github:issues.get", "github:pulls.files.list", "github:repos.get"]) {
-      const bucket = prod.index[actionIndex(prod, name)];
+      const bucket = bucketOf(prod, name);
       expect(bucket.by_sub["triage-bot"]).toContain(r);
       expect(bucket.any).not.toContain(r);
     }
@@ -152,21 +158,24 @@ describe("compiling policies/", () => {
     expect(selected).toHaveLength(9);
     for (const b of prod.index) {
       for (const [sub, rules] of Object.entries(b.by_sub)) {
-        for (const i of rules) expect(prod.rules[i].agents?.sub).toContain(sub);
+        for (const i of rules) expect(prod.rules[i]?.agents?.sub).toContain(sub);
       }
     }
   });
 
   it("a rule without subjects is indexed under `any`", () => {
     const r = ruleIndex(prod, "no-admin-changes");
-    expect(prod.rules[r].agents).toBeNull();
+    expect(prod.rules[r]?.agents).toBeNull();
     for (const name of ["github:hooks.create", "github:repos.delete", "github:repos.transfer"]) {
-      const bucket = prod.index[actionIndex(prod, name)];
+      const bucket = bucketOf(prod, name);
       expect(bucket.any).toContain(r);
       expect(Object.values(bucket.by_sub).flat()).not.toContain(r);
     }
     for (const b of prod.index) {
-      for (const i of b.any) expect(prod.rules[i].agents?.sub).toBeUndefined();
+      for (const i of b.any) {
+        expect(prod.rules[i], String(i)).toBeDefined();
+        expect(prod.rules[i]?.agents?.sub).toBeUndefined();
+      }
       expect(b.any).toEqual([...b.any].sort((x, y) => x - y));
     }
   });
@@ -182,10 +191,10 @@ describe("compiling policies/", () => {
       "github:contents.delete",
     ];
     for (const name of aliases) {
-      expect(prod.index[actionIndex(prod, name)].by_sub["release-bot"], name).toContain(r);
+      expect(bucketOf(prod, name).by_sub["release-bot"], name).toContain(r);
     }
     for (const name of ["github:pulls.get", "github:pulls.update_branch", "github:git.refs.create"]) {
-      expect(prod.index[actionIndex(prod, name)].by_sub["release-bot"] ?? [], name).not.toContain(r);
+      expect(bucketOf(prod, name).by_sub["release-bot"] ?? [], name).not.toContain(r);
     }
   });
 
@@ -200,7 +209,7 @@ describe("compiling policies/", () => {
     writeFileSync(svc, stringify(catalog));
     const b = compileOk(dir);
     const r = ruleIndex(b, "release-merge-needs-approval");
-    expect(b.index[actionIndex(b, "github:repos.dispatch")].by_sub["release-bot"]).toContain(r);
+    expect(bucketOf(b, "github:repos.dispatch").by_sub["release-bot"]).toContain(r);
   });
 
   it("policies/schema/*.json are up to date with src/compiler/schema.ts", () => {

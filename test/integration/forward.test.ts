@@ -137,7 +137,7 @@ describe("responses", () => {
     const sent = await send(app, ISSUE, { headers: { "x-fake-status": String(status) } });
     expectAllowed(sent, status);
     expect(sent.json).toEqual({ ok: true, echo: { method: "GET", path: "/repos/acme/api/issues/1" } });
-    expect(sent.records[0].upstream_status).toBe(status);
+    expect(sent.records[0]?.upstream_status).toBe(status);
   });
 });
 
@@ -217,7 +217,7 @@ describe("bodies", () => {
     ]);
     const sent = await send(app, COMMENTS, { method: "POST", headers: JSON_TYPE, body });
     expectRefusal(sent, 400, "request.body_invalid");
-    expect(sent.records[0].detail).toBe("body is not UTF-8");
+    expect(sent.records[0]?.detail).toBe("body is not UTF-8");
   });
 
   it("refuses a declared argument of the wrong type", async () => {

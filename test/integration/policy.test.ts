@@ -14,7 +14,7 @@ describe("enforce mode", () => {
     const sent = await send(app, "/github/repos/acme/api/issues/7");
     const up = expectAllowed(sent);
     expect(up.url).toBe("https://api.github.com/repos/acme/api/issues/7");
-    expect(sent.records[0].rules).toEqual(["agent-reads"]);
+    expect(sent.records[0]?.rules).toEqual(["agent-reads"]);
   });
 
   it("denies by default when no rule matches (policy.no_match)", async () => {
@@ -25,7 +25,7 @@ describe("enforce mode", () => {
       body: '{"body":"hi"}',
     });
     expectRefusal(sent, 403, "policy.no_match");
-    expect(sent.records[0].rules).toEqual([]);
+    expect(sent.records[0]?.rules).toEqual([]);
   });
 
   it("denies by default an agent that no rule names", async () => {
@@ -44,14 +44,14 @@ describe("enforce mode", () => {
     });
     expectRefusal(sent, 403, "policy.denied");
     expect(sent.json?.message).toBe("Nothing touches evil repositories.");
-    expect(sent.records[0].rules).toEqual(["no-evil-repos"]);
+    expect(sent.records[0]?.rules).toEqual(["no-evil-repos"]);
   });
 
   it("lets a matching deny win over a matching allow", async () => {
     // agent-reads allows every read of agent-1; no-evil-repos denies this one.
     const sent = await send(app, "/github/repos/evil/x/issues/1");
     expectRefusal(sent, 403, "policy.denied");
-    expect(sent.records[0].rules).toEqual(["no-evil-repos"]);
+    expect(sent.records[0]?.rules).toEqual(["no-evil-repos"]);
   });
 
   it("asks for approval (403 approval.required, Firebreak-Decision: approval_required)", async () => {
@@ -89,7 +89,7 @@ describe("enforce mode", () => {
       body: '{"title":"no body"}',
     });
     expectRefusal(sent, 403, "policy.condition_error");
-    expect(sent.records[0].rules).toEqual(["big-comments-fail-closed"]);
+    expect(sent.records[0]?.rules).toEqual(["big-comments-fail-closed"]);
   });
 
   it("allows the same comment when the condition evaluates (control for the case above)", async () => {
@@ -111,8 +111,8 @@ describe("report mode", () => {
     const up = expectAllowed(sent);
     expect(up.url).toBe("https://api.github.com/repos/evil/x/issues/1");
     expect(sent.res.headers.get("firebreak-would")).toBe("deny; reason=policy.denied");
-    expect(sent.records[0].would).toEqual({ effect: "deny", reason: "policy.denied", rules: ["no-evil"] });
-    expect(sent.points[0].doubles?.[3]).toBe(1);
+    expect(sent.records[0]?.would).toEqual({ effect: "deny", reason: "policy.denied", rules: ["no-evil"] });
+    expect(sent.points[0]?.doubles?.[3]).toBe(1);
   });
 
   it("forwards a call no rule allows and records would policy.no_match", async () => {
@@ -124,14 +124,14 @@ describe("report mode", () => {
     });
     expectAllowed(sent);
     expect(sent.res.headers.get("firebreak-would")).toBe("deny; reason=policy.no_match");
-    expect(sent.records[0].would).toMatchObject({ effect: "deny", reason: "policy.no_match" });
+    expect(sent.records[0]?.would).toMatchObject({ effect: "deny", reason: "policy.no_match" });
   });
 
   it("adds no Firebreak-Would to a call enforce would allow too", async () => {
     const sent = await send(report, "/github/repos/acme/api/issues/1", await opts());
     expectAllowed(sent);
     expect(sent.res.headers.get("firebreak-would")).toBeNull();
-    expect(sent.records[0].would).toBeNull();
+    expect(sent.records[0]?.would).toBeNull();
   });
 
   it("still blocks with a rule whose mode is enforce", async () => {
@@ -142,7 +142,7 @@ describe("report mode", () => {
       body: '{"merge_method":"merge"}',
     });
     expectRefusal(sent, 403, "policy.denied");
-    expect(sent.records[0].rules).toEqual(["enforced-no-merge"]);
+    expect(sent.records[0]?.rules).toEqual(["enforced-no-merge"]);
   });
 
   it.each([

@@ -12,6 +12,7 @@ import {
   GATEWAY_REVISION,
   gatewayApp,
   inlineToken,
+  only,
   REPORT_REVISION,
   reportApp,
   type SendInit,
@@ -49,8 +50,7 @@ const LOG_FIELDS = [
 /** The single log line of a request: one console.log call, one JSON argument, the decision event. */
 function onlyLogLine(sent: Sent) {
   expect(sent.logCalls).toHaveLength(1);
-  expect(sent.records).toHaveLength(1);
-  return sent.records[0];
+  return only(sent.records);
 }
 
 describe("decision log line", () => {
@@ -127,8 +127,7 @@ describe("Analytics Engine data point", () => {
     const sent = await send(app, ISSUE);
     expectAllowed(sent);
     const id = sent.res.headers.get("firebreak-decision-id");
-    expect(sent.points).toHaveLength(1);
-    const p = sent.points[0];
+    const p = only(sent.points);
     expect(p.indexes).toEqual(["remote:agent-1"]);
     expect(p.blobs?.slice(0, 5)).toEqual(["v1", id, GATEWAY_REVISION, "allow", "policy.allowed"]);
     expect(p.blobs?.slice(7, 15)).toEqual([
@@ -149,15 +148,15 @@ describe("Analytics Engine data point", () => {
     const sent = await send(app, ISSUE, { bearer: null });
     expectRefusal(sent, 401, "identity.missing");
     expect(sent.points).toHaveLength(1);
-    expect(sent.points[0].indexes).toEqual(["anonymous"]);
-    expect(sent.points[0].blobs?.slice(0, 5)).toEqual([
+    expect(sent.points[0]?.indexes).toEqual(["anonymous"]);
+    expect(sent.points[0]?.blobs?.slice(0, 5)).toEqual([
       "v1",
       sent.json?.decision_id,
       GATEWAY_REVISION,
       "deny",
       "identity.missing",
     ]);
-    expect(sent.points[0].doubles?.slice(0, 2)).toEqual([401, 0]);
+    expect(sent.points[0]?.doubles?.slice(0, 2)).toEqual([401, 0]);
   });
 });
 
@@ -232,7 +231,7 @@ describe("recording that fails", () => {
     expect(outcome(broken)).toEqual(outcome(normal));
     // The log line still carries the decision.
     expect(broken.records).toHaveLength(1);
-    expect(broken.records[0].decision_id).toBe(broken.res.headers.get("firebreak-decision-id"));
+    expect(broken.records[0]?.decision_id).toBe(broken.res.headers.get("firebreak-decision-id"));
   });
 
   it.each([

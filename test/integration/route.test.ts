@@ -25,7 +25,7 @@ const GITHUB = "https://api.github.com";
 /** The action named in the request's one decision record. */
 const actionOf = (sent: Sent) => {
   expect(sent.records).toHaveLength(1);
-  return sent.records[0].action;
+  return sent.records[0]?.action;
 };
 
 /** `route()` on a raw URL string, bypassing the URL parser. */
@@ -57,7 +57,7 @@ describe("encoded separators are refused (400)", () => {
     const sent = await send(app, "/github/repos/acme\\api/issues/1");
     const up = expectAllowed(sent);
     expect(up.url).toBe(`${GITHUB}/repos/acme/api/issues/1`);
-    expect(sent.records[0].resource).toBe("repo:acme/api");
+    expect(sent.records[0]?.resource).toBe("repo:acme/api");
   });
 
   it("route() refuses a raw backslash the URL parser did not rewrite", () => {
@@ -76,8 +76,8 @@ describe("dot segments", () => {
     const sent = await send(app, `/github/repos/evil/x/${dots}/${dots}/acme/api/issues/1`);
     const up = expectAllowed(sent);
     expect(up.url).toBe(`${GITHUB}/repos/acme/api/issues/1`);
-    expect(sent.records[0].path).toBe("/repos/acme/api/issues/1");
-    expect(sent.records[0].resource).toBe("repo:acme/api");
+    expect(sent.records[0]?.path).toBe("/repos/acme/api/issues/1");
+    expect(sent.records[0]?.resource).toBe("repo:acme/api");
   });
 
   it("%2E is resolved by the URL parser; the classified path is the forwarded one", async () => {
@@ -277,7 +277,7 @@ describe("canonical path: classified and forwarded alike", () => {
   it("an encoded owner is still the owner the rules see", async () => {
     const sent = await send(app, "/github/repos/%65vil/api/issues/1");
     expectRefusal(sent, 403, "policy.denied");
-    expect(sent.records[0].resource).toBe("repo:evil/api");
+    expect(sent.records[0]?.resource).toBe("repo:evil/api");
   });
 
   it("route() decodes unreserved escapes and upper-cases the rest", () => {

@@ -136,10 +136,15 @@ export async function recorded(): Promise<Recorded[]> {
   return (await (await fetch("http://recorder.test/")).json()) as Recorded[];
 }
 
+/** The one item of a list, failing the test when there is not exactly one. */
+export function only<T>(items: readonly T[], message?: string): T {
+  expect(items, message).toHaveLength(1);
+  return items[0] as T; // the length was just checked
+}
+
 /** The single upstream request of an allowed call. */
 export function forwarded(sent: Sent): Recorded {
-  expect(sent.upstream, sent.text).toHaveLength(1);
-  return sent.upstream[0];
+  return only(sent.upstream, sent.text);
 }
 
 /**

@@ -59,8 +59,8 @@ describe("GET /_firebreak/v1/jwks", () => {
     const now = new Date();
     const opts = { audience: BASE, issuer: BASE, ttl_s: 60, deadline_ms: now.getTime() + 600_000, now };
     const claims = { sub: "agent-1", agent_issuer: "remote", task_id: newTaskId(), profile: "triage" };
-    for (const pair of [[current], [previous]]) {
-      const signer = await taskKeys({ FIREBREAK_TASK_KEY: JSON.stringify(pair[0]) });
+    for (const key of [current, previous]) {
+      const signer = await taskKeys({ FIREBREAK_TASK_KEY: JSON.stringify(key) });
       if (!signer.ok) throw new Error(signer.detail);
       const { token } = await signTaskToken(signer.keys.current, claims, opts);
       const { payload, protectedHeader } = await jwtVerify(token, published, {
@@ -69,7 +69,7 @@ describe("GET /_firebreak/v1/jwks", () => {
         algorithms: ["EdDSA"],
         typ: TASK_TOKEN_TYP,
       });
-      expect(protectedHeader.kid).toBe(pair[0].kid);
+      expect(protectedHeader.kid).toBe(key.kid);
       expect(payload).toMatchObject(claims);
     }
   });

@@ -137,14 +137,14 @@ describe("calls through a task", () => {
     const task = await newTask(app, "basic");
     const sent = await send(app, ISSUE, { bearer: task.token });
     expectAllowed(sent);
-    expect(sent.records[0].task_id).toBe(task.id);
-    expect(sent.records[0].agent_sub).toBe("agent-1");
+    expect(sent.records[0]?.task_id).toBe(task.id);
+    expect(sent.records[0]?.agent_sub).toBe("agent-1");
     const view = (await taskRoute(app, `/${task.id}`, task.token)).json as unknown as TaskView & {
       log: { ok: boolean };
     };
     expect(view.counters.calls).toBe(1);
     expect(view.steps.filter((s) => s.kind === "call").map((s) => [s.decision_id, s.outcome, s.status])).toEqual([
-      [sent.records[0].decision_id, "reserved", 200],
+      [sent.records[0]?.decision_id, "reserved", 200],
     ]);
     expect(view.log).toEqual({ ok: true });
   });
@@ -217,7 +217,7 @@ describe("calls through a task", () => {
     const late = await send(app, "/slack/api/users.info?user=U1", { bearer: task.token });
     expectRefusal(late, 403, "policy.denied");
     expect(late.json?.message).toBe("Look users up early in a task.");
-    expect(late.records[0].task_id).toBe(task.id);
+    expect(late.records[0]?.task_id).toBe(task.id);
     // a bare workload token has no task state: the rule does not apply
     expectAllowed(await send(app, "/slack/api/users.info?user=U1"));
   });
@@ -296,7 +296,7 @@ describe("a token acts on its own task only", () => {
   it("cannot be edited to name another task: the signature no longer verifies", async () => {
     const a = await newTask(app, "basic");
     const b = await newTask(app, "basic");
-    const [h, p, s] = a.token.split(".");
+    const [h, p = "", s] = a.token.split(".");
     const payload = JSON.parse(new TextDecoder().decode(base64url(p)));
     payload.task_id = b.id;
     const forged = `${h}.${encodeBase64url(JSON.stringify(payload))}.${s}`;
@@ -486,7 +486,7 @@ describe("renew", () => {
     expect((claims.exp as number) * 1000).toBeLessThanOrEqual(Date.parse(r.json?.deadline as string));
     const sent = await send(app, ISSUE, { bearer: fresh });
     expectAllowed(sent);
-    expect(sent.records[0].task_id).toBe(task.id);
+    expect(sent.records[0]?.task_id).toBe(task.id);
   });
 
   it("is refused past the maximum lifetime, after complete, and for another task", async () => {

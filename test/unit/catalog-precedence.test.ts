@@ -168,7 +168,11 @@ describe("shipped catalogs: the endpoints that used to be misclassified", () => 
   });
 
   it("a bulk search is labelled as one: read, at least medium risk, personal data", () => {
-    const spec = (name: string) => bundle.spec.actions[bundle.actionIndex.get(name) ?? -1];
+    const spec = (name: string) => {
+      const a = bundle.spec.actions[bundle.actionIndex.get(name) ?? -1];
+      if (!a) throw new Error(`no action ${name}`);
+      return a;
+    };
     for (const name of ["stripe:customers.search", "stripe:charges.search"]) {
       expect(spec(name)).toMatchObject({ kind: "read", resource: null });
       expect(["medium", "high", "critical"]).toContain(spec(name).risk);

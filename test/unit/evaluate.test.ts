@@ -377,3 +377,26 @@ describe("decide: the rule index", () => {
     expect(decide(b, input(b, "items.get")).effect).toBe("deny");
   });
 });
+
+describe("decide: a bundle whose positions do not resolve", () => {
+  const invalid = { effect: "deny", reason: "bundle.invalid", rules: [], report: null };
+
+  it("refuses an action index past the catalog", () => {
+    const b = bundleOf([allow("all")]);
+    expect(decide(b, input(b, "items.get", { action: b.spec.actions.length }))).toMatchObject(invalid);
+  });
+
+  it("refuses an action without its rule bucket", () => {
+    const b = bundleOf([allow("all")]);
+    const i = b.actionIndex.get("svc:items.get") as number;
+    const spec = { ...b.spec, index: b.spec.index.slice(0, i) };
+    expect(decide({ ...b, spec }, input(b, "items.get"))).toMatchObject(invalid);
+  });
+
+  it("refuses, even in a report bundle, when a bucket names a rule that does not exist", () => {
+    const b = bundleOf([allow("all")], "report");
+    const i = b.actionIndex.get("svc:items.get") as number;
+    const index = b.spec.index.map((bucket, a) => (a === i ? { ...bucket, any: [...bucket.any, 7] } : bucket));
+    expect(decide({ ...b, spec: { ...b.spec, index } }, input(b, "items.get"))).toMatchObject(invalid);
+  });
+});

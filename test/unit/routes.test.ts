@@ -217,16 +217,17 @@ describe("matchRoute", () => {
     // compared segment by segment from the left, literal > {param} > {param+}.
     const rank = { literal: 2, param: 1, greedy: 0 } as const;
     const matches = (t: TemplateSegment[], s: string[]): boolean => {
-      for (let i = 0; i < t.length; i++) {
-        const seg = t[i];
+      for (const [i, seg] of t.entries()) {
         if (seg.kind === "greedy") return s.length > i;
         if (i >= s.length || (seg.kind === "literal" && seg.value !== s[i])) return false;
       }
       return t.length === s.length;
     };
     const beats = (a: TemplateSegment[], b: TemplateSegment[]): boolean => {
-      for (let i = 0; i < Math.min(a.length, b.length); i++) {
-        if (rank[a[i].kind] !== rank[b[i].kind]) return rank[a[i].kind] > rank[b[i].kind];
+      for (const [i, x] of a.entries()) {
+        const y = b[i];
+        if (y === undefined) return false;
+        if (rank[x.kind] !== rank[y.kind]) return rank[x.kind] > rank[y.kind];
       }
       return false;
     };
@@ -249,14 +250,15 @@ describe("matchRoute", () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
+    const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T; // an index below the length
     let compared = 0;
     const wrong: string[] = [];
     let ambiguous = 0;
     for (let round = 0; round < 300; round++) {
       const catalog: { segs: TemplateSegment[]; method: string; action: number }[] = [];
       for (let k = 0; k < 10; k++) {
-        const segs = parseTemplate(all[random(all.length)]);
-        const method = ["GET", "POST"][random(2)];
+        const segs = parseTemplate(pick(all));
+        const method = pick(["GET", "POST"]);
         // Same shape and method is what the compiler refuses; everything else is a legal catalog.
         if (catalog.some((c) => c.method === method && sameShape(c.segs, segs))) continue;
         catalog.push({ segs, method, action: catalog.length });

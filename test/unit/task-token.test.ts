@@ -82,7 +82,7 @@ describe("signTaskToken / verifyTaskToken", () => {
     const r = await verifyTaskToken(a.token, keys, VERIFY);
     expect(r).toMatchObject({ ok: true, claims: { ...CLAIMS, iat: NOW_S, nbf: NOW_S, exp: NOW_S + 600 } });
     expect(a.expires_at).toBe((NOW_S + 600) * 1000);
-    const header = JSON.parse(new TextDecoder().decode(base64url.decode(a.token.split(".")[0])));
+    const header = JSON.parse(new TextDecoder().decode(base64url.decode(a.token.split(".")[0] ?? "")));
     expect(header).toEqual({ alg: "EdDSA", kid: currentJwk.kid, typ: TASK_TOKEN_TYP });
     const ra = r.ok ? r.claims.jti : "";
     const rb = await verifyTaskToken(b.token, keys, VERIFY);
@@ -141,7 +141,7 @@ describe("signTaskToken / verifyTaskToken", () => {
 
   it("refuses a tampered payload or signature", async () => {
     const { token } = await signTaskToken(key, CLAIMS, SIGN);
-    const [h, p, s] = token.split(".");
+    const [h, p = "", s = ""] = token.split(".");
     const body = JSON.parse(new TextDecoder().decode(base64url.decode(p)));
     const other = base64url.encode(JSON.stringify({ ...body, task_id: newTaskId() }));
     await refusedAs(`${h}.${other}.${s}`, "identity.bad_signature");
@@ -216,7 +216,7 @@ describe("the task id", () => {
 
   const variants: [string, unknown][] = [
     ["all lower case", TASK_ID.toLowerCase()],
-    ["one character lower case", `${TASK_ID.slice(0, 5)}${TASK_ID[5].toLowerCase()}${TASK_ID.slice(6)}`],
+    ["one character lower case", `${TASK_ID.slice(0, 5)}${TASK_ID.charAt(5).toLowerCase()}${TASK_ID.slice(6)}`],
     ["upper-case prefix", `T${TASK_ID.slice(1)}`],
     ["leading space", ` ${TASK_ID}`],
     ["trailing space", `${TASK_ID} `],
@@ -315,7 +315,9 @@ describe("taskKeys (the Worker secrets)", () => {
     expect(rotated.current.kid).toBe(currentJwk.kid);
     expect((await verifyTaskToken(old.token, rotated, VERIFY)).ok).toBe(true);
     const fresh = await signTaskToken(rotated.current, CLAIMS, SIGN);
-    expect(JSON.parse(new TextDecoder().decode(base64url.decode(fresh.token.split(".")[0]))).kid).toBe(currentJwk.kid);
+    expect(JSON.parse(new TextDecoder().decode(base64url.decode(fresh.token.split(".")[0] ?? ""))).kid).toBe(
+      currentJwk.kid,
+    );
     expect((await verifyTaskToken(fresh.token, rotated, VERIFY)).ok).toBe(true);
     await refusedAs(old.token, "identity.bad_signature", await loadOk(currentJwk));
     // A previous key may be given as its public half only.

@@ -150,7 +150,7 @@ export function templateOf(path: string): string {
   return path
     .split("/")
     .map((seg) => {
-      const names = [...seg.matchAll(/\{([^}]+)\}/g)].map((m) => snake(m[1]));
+      const names = [...seg.matchAll(/\{([^}]+)\}/g)].map((m) => snake(m[1]!));
       if (names.length === 0) return seg;
       // `{base}...{head}`: the upstream reads one segment (and more, when a branch name has a slash).
       return `{${names.join("")}}`;
@@ -162,6 +162,7 @@ function resolve(doc: Document, schema: Schema | undefined): Schema | undefined 
   let s = schema;
   for (let hops = 0; s?.$ref !== undefined && hops < 16; hops++) {
     const [, section, name] = s.$ref.replace(/^#\//, "").split("/");
+    if (section === undefined || name === undefined) return undefined;
     s = doc.components[section]?.[name] as Schema | undefined;
   }
   return s;
