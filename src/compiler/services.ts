@@ -64,6 +64,40 @@ export function compileService(
   problems: Problems,
 ): ServiceSpec | null {
   const d = src.data as ServiceData;
+  const upstream = checkService(d, src, declared, overrides, problems);
+  headerProblems(d, src, problems);
+  const routes = compileActions(d, src, actions, problems);
+  const reject = (d.reject_params ?? []).map((p) => p.toLowerCase());
+  return {
+    name: d.service,
+    upstream: upstream.replace(/\/+$/, ""),
+    credential: d.credential,
+    args_in: d.args_in ?? ["body"],
+    reject_params: reject,
+    strip_headers: (d.strip_headers ?? []).map((h) => h.toLowerCase()),
+    body_format: d.body_format ?? "content_type",
+    forward_headers: (d.forward_headers ?? []).map((h) => h.toLowerCase()),
+    semantic_headers: Object.entries(d.semantic_headers ?? {}).map(([name, h]) => ({
+      name: name.toLowerCase(),
+      scope: h.scope ?? null,
+    })),
+    refusal: d.refusal ?? "firebreak",
+    link_aliases: linkAliases(d, src, problems),
+    inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
+    routes,
+    graphql: null,
+    mcp: null,
+  };
+}
+
+/** Checks the service's name, upstream and credential; returns the upstream it forwards to. */
+function checkService(
+  d: ServiceData,
+  src: SourceFile,
+  declared: Set<string>,
+  overrides: Record<string, string>,
+  problems: Problems,
+): string {
   const expected = basename(src.file).replace(/\.ya?ml$/, "");
   if (d.service !== expected)
     problems.add(
@@ -85,23 +119,33 @@ export function compileService(
   }
   if (d.credential.format.split("{secret}").length !== 2)
     problems.add(src.at(["credential", "format"]), `format must contain {secret} exactly once`);
+  return upstream;
+}
 
-  headerProblems(d, src, problems);
+/** An action of this service whose template parsed, as the later checks need it. */
+interface Routed {
+  name: string;
+  key: string;
+  methods: Method[];
+  segs: TemplateSegment[];
+  /** `same_effect_as` as written: names of this service's actions may be unqualified. */
+  aliases: string[];
+}
 
+/** Appends the service's actions to `actions` and returns the route trie of their templates. */
+function compileActions(d: ServiceData, src: SourceFile, actions: ActionSpec[], problems: Problems): RouteNode {
   const routes: RouteNode = {};
-  const mine: { name: string; methods: Method[]; segs: TemplateSegment[]; key: string; aliases: string[] }[] = [];
+  const mine: Routed[] = [];
   for (const [key, a] of Object.entries(d.actions)) {
     const at = (...p: string[]) => src.at(["actions", key, ...p]);
-    let segs: TemplateSegment[] | null = null;
+    const methods = Array.isArray(a.method) ? a.method : [a.method];
+    let segs: TemplateSegment[];
     try {
       segs = parseTemplate(a.path);
     } catch (e) {
       problems.add(at("path"), (e as Error).message);
-    }
-    const methods = Array.isArray(a.method) ? a.method : [a.method];
-    if (segs === null) {
-      // Fix: an action whose path does not parse is still declared (the compile fails anyway), so rules
-      // selecting it do not also report it as an unknown action: one mistake, one problem.
+      // Still declared (the compile fails anyway), so rules selecting the action do not also report
+      // it as an unknown action: one mistake, one problem.
       actions.push(declaredOnly(d.service, key, methods, a, at()));
       continue;
     }
@@ -116,35 +160,9 @@ export function compileService(
         );
       }
     }
-    // Fix: argument names that are Object.prototype keys (`__proto__`, `constructor`, ...) cannot be
-    // carried by the worker's plain argument objects (`__proto__` was silently dropped): refuse them.
-    for (const name of Object.keys(a.args ?? {})) {
-      if (name in Object.prototype)
-        problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
-    }
-    const params = segs.flatMap((s) => (s.kind === "literal" ? [] : [s.name]));
-    const resource =
-      a.resource === undefined
-        ? null
-        : parseResource(a.resource, params, a.args ?? {}, (m) => problems.add(at("resource"), m));
     const index = actions.length;
-    actions.push({
-      name: `${d.service}:${key}`,
-      service: d.service,
-      method: methods,
-      path: a.path,
-      kind: a.kind,
-      risk: a.risk,
-      data: a.data ?? [],
-      params,
-      resource,
-      args: a.args ?? {},
-      same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${d.service}:${t}`)),
-      forbidden: a.forbidden ?? null,
-      body_format: a.body_format ?? null,
-      source: at(),
-    });
-    mine.push({ name: `${d.service}:${key}`, methods, segs, key, aliases: a.same_effect_as ?? [] });
+    actions.push(actionSpec(d.service, key, a, methods, segs, at, problems));
+    mine.push({ name: `${d.service}:${key}`, key, methods, segs, aliases: a.same_effect_as ?? [] });
     for (const m of methods) insertRoute(routes, segs, m, index);
   }
   for (const { key, aliases } of mine) {
@@ -154,24 +172,44 @@ export function compileService(
         problems.add(src.at(["actions", key, "same_effect_as"]), `same_effect_as names unknown action "${name}"`);
     }
   }
-  const reject = (d.reject_params ?? []).map((p) => p.toLowerCase());
+  return routes;
+}
+
+function actionSpec(
+  service: string,
+  key: string,
+  a: ActionData,
+  methods: Method[],
+  segs: TemplateSegment[],
+  at: (...p: string[]) => string,
+  problems: Problems,
+): ActionSpec {
+  // Argument names that are Object.prototype keys (`__proto__`, `constructor`, ...) cannot be carried
+  // by the worker's plain argument objects (`__proto__` would be silently dropped): refuse them.
+  for (const name of Object.keys(a.args ?? {})) {
+    if (name in Object.prototype)
+      problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
+  }
+  const params = segs.flatMap((s) => (s.kind === "literal" ? [] : [s.name]));
+  const resource =
+    a.resource === undefined
+      ? null
+      : parseResource(a.resource, params, a.args ?? {}, (m) => problems.add(at("resource"), m));
   return {
-    name: d.service,
-    upstream: upstream.replace(/\/+$/, ""),
-    credential: d.credential,
-    args_in: d.args_in ?? ["body"],
-    reject_params: reject,
-    strip_headers: (d.strip_headers ?? []).map((h) => h.toLowerCase()),
-    body_format: d.body_format ?? "content_type",
-    forward_headers: (d.forward_headers ?? []).map((h) => h.toLowerCase()),
-    semantic_headers: Object.entries(d.semantic_headers ?? {}).map(([name, h]) => ({
-      name: name.toLowerCase(),
-      scope: h.scope ?? null,
-    })),
-    refusal: d.refusal ?? "firebreak",
-    link_aliases: linkAliases(d, src, problems),
-    inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
-    routes,
+    name: `${service}:${key}`,
+    service,
+    method: methods,
+    path: a.path,
+    kind: a.kind,
+    risk: a.risk,
+    data: a.data ?? [],
+    params,
+    resource,
+    args: a.args ?? {},
+    same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${service}:${t}`)),
+    forbidden: a.forbidden ?? null,
+    body_format: a.body_format ?? null,
+    source: at(),
   };
 }
 

@@ -136,6 +136,42 @@ export interface ServiceSpec {
   /** Whether bodies of this service are always read (to check reject_params). */
   inspect_body: boolean;
   routes: RouteNode;
+  /** A GraphQL endpoint of this service (GitHub `/graphql`, Linear): the document names the actions. */
+  graphql: GraphqlEndpoint | null;
+  /** An MCP server (Streamable HTTP) of this service: the JSON-RPC message names the action. */
+  mcp: McpEndpoint | null;
+}
+
+/**
+ * A GraphQL endpoint: `POST <path>` is classified by the operation's root fields, not by its path. Each
+ * root field of the operation to execute is one step, of the action its field maps to.
+ */
+export interface GraphqlEndpoint {
+  /** The canonical path under the service (`/graphql`). */
+  path: string;
+  /** Root field name -> action index, per operation type. A field not listed is `action.unknown`. */
+  query: Record<string, number>;
+  mutation: Record<string, number>;
+  /**
+   * The service's schema as compact introspection JSON, kept a string so that loading a bundle does not
+   * build it: it is parsed once per isolate, on the first GraphQL call.
+   */
+  schema: string;
+  /** Deepest selection and most fields (aliases included) a document may have. */
+  max_depth: number;
+  max_fields: number;
+  /** Whether `__schema` / `__type` root fields may be asked (a read of the schema, never of data). */
+  introspection: boolean;
+}
+
+/** An MCP server behind a service: `POST <path>` carries JSON-RPC, classified by method and name. */
+export interface McpEndpoint {
+  /** The canonical path under the service (`/mcp`). */
+  path: string;
+  /** Tool name -> action index (`tools/call`); resource URI -> action index (`resources/read`); prompts. */
+  tools: Record<string, number>;
+  resources: Record<string, number>;
+  prompts: Record<string, number>;
 }
 
 /** One template segment of a resource string: literal text, a path param, or a declared argument. */

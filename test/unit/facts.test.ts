@@ -18,6 +18,8 @@ function service(args_in: ArgSource[] = ["body"], reject_params: string[] = []):
     link_aliases: [],
     inspect_body: reject_params.length > 0 && args_in.includes("body"),
     routes: {},
+    graphql: null,
+    mcp: null,
   };
 }
 
