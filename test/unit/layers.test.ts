@@ -13,6 +13,7 @@ const SRC = resolve(__dirname, "../../src");
 const LAYERS: string[][] = [
   ["core", "env.ts", "ui"],
   ["policy"],
+  ["protocols"],
   ["identity", "request"],
   ["decisions"],
   ["tasks"],
