@@ -5,13 +5,22 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { checkCondition } from "../policy/cel";
-import type { ActionSpec, Bundle, IssuerSpec, Manifest, RuleSpec, ServiceSpec, Settings } from "../policy/types";
+import type {
+  ActionSpec,
+  Bundle,
+  IssuerSpec,
+  Manifest,
+  ProfileSpec,
+  RuleSpec,
+  ServiceSpec,
+  Settings,
+} from "../policy/types";
 import { BUNDLE_FORMAT } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
 import { compileProfiles } from "./profiles";
 import { buildIndex, resolveSelectors, type SelectedRule } from "./rules";
 import { compileService, httpsProblem } from "./services";
-import { Problems, readSource, type SourceFile, yamlFiles } from "./source";
+import { Problems, readSource, type SourceFile, type SourceKind, yamlFiles } from "./source";
 
 export const COMPILER_VERSION = "0.1.0";
 
@@ -23,92 +32,139 @@ export interface CompileOptions {
 export type CompileResult = { ok: true; bundle: Bundle } | { ok: false; problems: Problems };
 
 export function compilePolicies(dir: string, options: CompileOptions = {}): CompileResult {
-  const root = dirname(dir);
   const problems = new Problems();
-  const configPath = join(dir, "firebreak.yaml");
-  const config = readSource(configPath, "config", root, problems);
-  const overlays = options.dev ? yamlFiles(join(dir, "dev")).map((f) => readSource(f, "config", root, problems)) : [];
-  const services = yamlFiles(join(dir, "services")).map((f) => readSource(f, "service", root, problems));
-  const ruleFiles = yamlFiles(join(dir, "rules")).map((f) => readSource(f, "rules", root, problems));
-  const profileFiles = yamlFiles(join(dir, "profiles")).map((f) => readSource(f, "profiles", root, problems));
-  if (problems.any || !config) return { ok: false, problems };
+  const files = readPolicies(dir, Boolean(options.dev), problems);
+  if (problems.any || !files) return { ok: false, problems };
 
-  const configs = [config, ...(overlays.filter(Boolean) as SourceFile[])];
+  const { config, configs } = files;
   const declared = new Set(configs.flatMap((c) => (c.data as ConfigData).secrets ?? []));
   const issuers = compileIssuers(configs, declared, problems);
   const settings = compileSettings(config.data as ConfigData, config, issuers, problems);
-  const upstreamOverrides = Object.assign({}, ...configs.slice(1).map((c) => (c.data as ConfigData).upstreams ?? {}));
-  // Fix: `upstreams` in firebreak.yaml used to be ignored without a word; it is honoured only in policies/dev/.
+  // `upstreams` is honoured only in policies/dev/: in firebreak.yaml it would be ignored without a word.
   if ((config.data as ConfigData).upstreams !== undefined)
     problems.add(config.at(["upstreams"]), "upstreams is only read from the dev overlay: move it to policies/dev/");
+  const { services, actions } = compileServices(files.services, configs, declared, problems);
+  const rules = compileRules(files.rules, actions, services, settings, issuers, problems);
+  const profiles = compileProfiles(files.profiles, actions, services, issuers, settings, problems);
+  if (problems.any) return { ok: false, problems };
+  return {
+    ok: true,
+    bundle: assemble({ settings, issuers, services, actions, rules, profiles }, Boolean(options.dev)),
+  };
+}
 
-  const compiledServices: Record<string, ServiceSpec> = {};
+/** The policy files that parsed and validated (each one that did not is a problem). */
+interface PolicyFiles {
+  config: SourceFile;
+  /** firebreak.yaml, then the dev overlays. */
+  configs: SourceFile[];
+  services: SourceFile[];
+  rules: SourceFile[];
+  profiles: SourceFile[];
+}
+
+function readPolicies(dir: string, dev: boolean, problems: Problems): PolicyFiles | null {
+  const root = dirname(dir);
+  const read = (sub: string, kind: SourceKind) =>
+    yamlFiles(join(dir, sub))
+      .map((f) => readSource(f, kind, root, problems))
+      .filter((f): f is SourceFile => f !== null);
+  const config = readSource(join(dir, "firebreak.yaml"), "config", root, problems);
+  const overlays = dev ? read("dev", "config") : [];
+  const services = read("services", "service");
+  const rules = read("rules", "rules");
+  const profiles = read("profiles", "profiles");
+  return config ? { config, configs: [config, ...overlays], services, rules, profiles } : null;
+}
+
+function compileServices(
+  files: SourceFile[],
+  configs: SourceFile[],
+  declared: Set<string>,
+  problems: Problems,
+): { services: Record<string, ServiceSpec>; actions: ActionSpec[] } {
+  const overlays = configs.slice(1);
+  const upstreamOverrides = Object.assign({}, ...overlays.map((c) => (c.data as ConfigData).upstreams ?? {}));
+  const services: Record<string, ServiceSpec> = {};
   const actions: ActionSpec[] = [];
-  for (const src of services) {
-    if (!src) continue;
+  for (const src of files) {
     const svc = compileService(src, declared, upstreamOverrides, actions, problems);
-    if (svc) compiledServices[svc.name] = svc;
+    if (svc) services[svc.name] = svc;
   }
-  for (const overlay of configs.slice(1)) {
+  for (const overlay of overlays) {
     for (const name of Object.keys((overlay.data as ConfigData).upstreams ?? {})) {
-      // Fix: own-property lookup and the overlay's file:line (was the first overlay's file, no line).
-      if (!Object.hasOwn(compiledServices, name))
+      // Own property only, and the file:line of the overlay that names it.
+      if (!Object.hasOwn(services, name))
         problems.add(
           overlay.at(["upstreams", name]),
           `upstreams names unknown service "${name}": remove it or fix the name`,
         );
     }
   }
+  return { services, actions };
+}
 
-  const rules: RuleSpec[] = [];
+function compileRules(
+  files: SourceFile[],
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  settings: Settings,
+  issuers: IssuerSpec[],
+  problems: Problems,
+): SelectedRule[] {
+  const seen: RuleSpec[] = [];
   const selected: SelectedRule[] = [];
-  for (const src of ruleFiles) {
-    if (!src) continue;
+  for (const src of files) {
     (src.data as { rules: RuleData[] }).rules.forEach((r, i) => {
-      const compiled = compileRule(src, r, i, settings, issuers, rules, problems);
+      const compiled = compileRule(src, r, i, settings, issuers, seen, problems);
       if (!compiled) return;
       selected.push({
         spec: compiled,
-        actions: resolveSelectors(r.actions, actions, compiledServices, (k, msg) =>
+        actions: resolveSelectors(r.actions, actions, services, (k, msg) =>
           problems.add(src.at(["rules", i, "actions", k]), msg),
         ),
       });
-      rules.push(compiled);
+      seen.push(compiled);
     });
   }
-  const profiles = compileProfiles(
-    profileFiles.filter((f): f is SourceFile => f !== null),
-    actions,
-    compiledServices,
-    issuers,
-    settings,
-    problems,
-  );
-  if (problems.any) return { ok: false, problems };
+  return selected;
+}
 
+interface Compiled {
+  settings: Settings;
+  issuers: IssuerSpec[];
+  services: Record<string, ServiceSpec>;
+  actions: ActionSpec[];
+  rules: SelectedRule[];
+  profiles: ProfileSpec[];
+}
+
+/** The bundle: its content, and the manifest with the content's revision. */
+function assemble(c: Compiled, dev: boolean): Bundle {
+  const rules = c.rules.map((r) => r.spec);
   const content = {
-    settings,
-    issuers,
-    services: compiledServices,
-    actions,
+    settings: c.settings,
+    issuers: c.issuers,
+    services: c.services,
+    actions: c.actions,
     rules,
-    index: buildIndex(actions, selected),
-    profiles,
+    index: buildIndex(c.actions, c.rules),
+    profiles: c.profiles,
   };
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
     revision: sha256(canonicalJson(content)),
     compiler_version: COMPILER_VERSION,
-    dev: Boolean(options.dev),
+    dev,
     counts: {
-      issuers: issuers.length,
-      services: Object.keys(compiledServices).length,
-      actions: actions.length,
+      issuers: c.issuers.length,
+      services: Object.keys(c.services).length,
+      actions: c.actions.length,
       rules: rules.length,
-      profiles: profiles.length,
+      profiles: c.profiles.length,
     },
   };
-  return { ok: true, bundle: { manifest, ...content } };
+  return { manifest, ...content };
 }
 
 interface ConfigData {

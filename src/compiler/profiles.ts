@@ -77,18 +77,7 @@ function compileProfile(
   problems: Problems,
 ): ProfileSpec {
   const agents = p.agents ? compileMatch(p.agents, at, "agents", issuers, "workload", problems) : null;
-  const approvals = {
-    ttl_s: p.approvals?.ttl ?? DEFAULT_APPROVAL_TTL_S,
-    risk: p.approvals?.risk ?? null,
-    approvers: p.approvals?.approvers
-      ? compileMatch(p.approvals.approvers, at, "approvals", issuers, "person", problems)
-      : null,
-  };
-  if (approvals.risk !== null && !approvals.approvers && !settings.approvers)
-    problems.add(
-      at("approvals", "risk"),
-      "nobody could approve these calls: add approvals.approvers: { issuer: [<person issuer>], ... } or settings.approvers",
-    );
+  const approvals = compileApprovals(p, at, issuers, settings, problems);
   const ttl = p.ttl ?? DEFAULT_TTL_S;
   const maxLifetime = p.max_lifetime ?? Math.max(DEFAULT_MAX_LIFETIME_S, ttl);
   if (maxLifetime < ttl)
@@ -105,7 +94,64 @@ function compileProfile(
   const selected = actions.filter((_, i) => indexes.has(i));
   const inProfile = new Set(selected.map((a) => a.name));
 
+  const scope = profileScope(at, actions, services, inProfile, problems);
+  const budgets = compileBudgets(p.budgets ?? {}, scope);
+  const sequence = compileSequence(p.sequence ?? {}, scope);
+  checkAliasBypass(budgets, sequence, selected, actions, at, problems);
+
+  return {
+    name: p.name,
+    agents,
+    ttl_s: ttl,
+    max_lifetime_s: maxLifetime,
+    actions: [...inProfile].sort(),
+    budgets,
+    sequence,
+    approvals,
+    source: at(),
+  };
+}
+
+function compileApprovals(
+  p: ProfileData,
+  at: (...path: Path) => string,
+  issuers: IssuerSpec[],
+  settings: Settings,
+  problems: Problems,
+): ProfileSpec["approvals"] {
+  const approvals = {
+    ttl_s: p.approvals?.ttl ?? DEFAULT_APPROVAL_TTL_S,
+    risk: p.approvals?.risk ?? null,
+    approvers: p.approvals?.approvers
+      ? compileMatch(p.approvals.approvers, at, "approvals", issuers, "person", problems)
+      : null,
+  };
+  if (approvals.risk !== null && !approvals.approvers && !settings.approvers)
+    problems.add(
+      at("approvals", "risk"),
+      "nobody could approve these calls: add approvals.approvers: { issuer: [<person issuer>], ... } or settings.approvers",
+    );
+  return approvals;
+}
+
+/** What the budgets and sequence rules of one profile are checked against, and where problems go. */
+interface ProfileScope {
+  at: (...path: Path) => string;
+  services: Record<string, ServiceSpec>;
+  problems: Problems;
   /** Checks one action name; returns its spec when it exists and the profile may call it. */
+  action: (name: string, path: Path, role: string, guards?: string) => ActionSpec | null;
+  /** Checks one label; true when some action carries it. */
+  label: (l: string, path: Path) => boolean;
+}
+
+function profileScope(
+  at: (...path: Path) => string,
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  inProfile: Set<string>,
+  problems: Problems,
+): ProfileScope {
   const action = (name: string, path: Path, role: string, guards?: string): ActionSpec | null => {
     const hit = lookupAction(name, actions, services);
     if (typeof hit === "string") {
@@ -126,8 +172,13 @@ function compileProfile(
     if (bad) problems.add(at(...path), bad);
     return bad === null;
   };
+  return { at, services, problems, action, label };
+}
 
-  const b = p.budgets ?? {};
+function compileBudgets(
+  b: NonNullable<ProfileData["budgets"]>,
+  { at, problems, action, label }: ProfileScope,
+): Budgets {
   const budgets: Budgets = {
     calls: b.calls ?? null,
     per_action: {},
@@ -158,8 +209,11 @@ function compileProfile(
       );
     budgets.totals.push({ action: t.action, arg: t.arg, max: t.max });
   });
+  return budgets;
+}
 
-  const s = p.sequence ?? {};
+function compileSequence(s: NonNullable<ProfileData["sequence"]>, scope: ProfileScope): SequenceRules {
+  const { at, services, problems, action, label } = scope;
   const sequence: SequenceRules = { requires: [], forbid_after: [], correlate: [] };
   (s.requires ?? []).forEach((r, k) => {
     action(r.action, ["sequence", "requires", k, "action"], "sequence.requires");
@@ -193,20 +247,7 @@ function compileProfile(
     });
     sequence.correlate.push({ action: c.action, read_by: [...c.read_by] });
   });
-
-  checkAliasBypass(budgets, sequence, selected, actions, at, problems);
-
-  return {
-    name: p.name,
-    agents,
-    ttl_s: ttl,
-    max_lifetime_s: maxLifetime,
-    actions: [...inProfile].sort(),
-    budgets,
-    sequence,
-    approvals,
-    source: at(),
-  };
+  return sequence;
 }
 
 const argList = (a: ActionSpec) => {

@@ -108,82 +108,119 @@ export function regexProblem(pattern: string): string | null {
   try {
     new RegExp(pattern);
   } catch {
-    return "is not a valid regular expression: fix its syntax";
+    return INVALID_REGEX;
   }
-  interface Frame {
-    quantified: boolean;
-    alternation: boolean;
+  const scan: Scan = { pattern, i: 0, top: { quantified: false, alternation: false }, outer: [], last: null };
+  while (scan.i < pattern.length) {
+    const problem = step(scan);
+    if (problem !== null) return problem;
   }
+  return null;
+}
+
+const INVALID_REGEX = "is not a valid regular expression: fix its syntax";
+
+/** A group of the pattern: whether it contains a quantifier or an alternation (so far). */
+interface Frame {
+  quantified: boolean;
+  alternation: boolean;
+}
+
+/** How far `regexProblem` has read its pattern. */
+interface Scan {
+  pattern: string;
+  i: number;
   /** The group being read (at first the whole pattern), and the groups around it, innermost last. */
-  let top: Frame = { quantified: false, alternation: false };
-  const outer: Frame[] = [];
+  top: Frame;
+  outer: Frame[];
   /** The atom a following quantifier applies to: a closed group (with what it contains) or anything else. */
-  let last: Frame | "atom" | null = null;
-  let i = 0;
-  while (i < pattern.length) {
-    const c = pattern[i];
-    if (c === "\\") {
-      const n = pattern[i + 1] ?? "";
-      if (/[1-9]/.test(n) || pattern.startsWith("k<", i + 1)) {
-        return `uses a backreference (\\${n}${n === "k" ? "<" : ""}): remove it, patterns must not refer back to a group`;
-      }
-      i += 2;
-      last = "atom";
-      continue;
-    }
-    if (c === "[") {
-      // A character class is one atom; `]` right after `[` or `[^` closes it (JS: empty / any class).
-      let j = i + 1;
-      if (pattern[j] === "^") j++;
-      while (j < pattern.length && pattern[j] !== "]") j += pattern[j] === "\\" ? 2 : 1;
-      i = j + 1;
-      last = "atom";
-      continue;
-    }
-    if (c === "(") {
-      const look = /^\(\?(<=|<!|=|!)/.exec(pattern.slice(i));
-      if (look) {
-        return `uses lookaround "${look[0]}": remove it, or split the test into several matches() joined with && and !`;
-      }
-      outer.push(top);
-      top = { quantified: false, alternation: false };
-      // Skip the group's opening: `(`, `(?:` or `(?<name>`.
-      i = !pattern.startsWith("(?", i) ? i + 1 : pattern.startsWith("(?<", i) ? pattern.indexOf(">", i) + 1 : i + 3;
-      last = null;
-      continue;
-    }
-    if (c === ")") {
-      const parent = outer.pop();
-      // `new RegExp` refused an unbalanced `)`; should this scan ever disagree with it, refuse the pattern.
-      if (parent === undefined) return "is not a valid regular expression: fix its syntax";
-      parent.quantified ||= top.quantified;
-      parent.alternation ||= top.alternation;
-      last = top;
-      top = parent;
-      i++;
-      continue;
-    }
-    if (c === "|") {
-      top.alternation = true;
-      i++;
-      last = null;
-      continue;
-    }
-    const q = /^(?:[*+?]|\{(\d+)(,(\d*))?\})\??/.exec(pattern.slice(i));
-    if (q && last !== null) {
-      // The most times the quantifier repeats its atom: `?`, `{0,1}` and `{1}` do not repeat.
-      let max = q[0][0] === "?" ? 1 : Number.POSITIVE_INFINITY;
-      if (q[0][0] === "{") max = q[2] === undefined ? Number(q[1]) : q[3] === "" ? max : Number(q[3]);
-      if (max > 1 && typeof last === "object" && (last.quantified || last.alternation)) {
-        return `repeats a group that contains a quantifier or an alternation (nested quantifiers, e.g. "(a+)+", "(a|aa)+", "(.*a){3}"): remove the inner quantifier or the repetition of the group (e.g. "(a+)+" -> "a+", "(a|b)+" -> "[ab]+")`;
-      }
-      top.quantified = true;
-      i += q[0].length;
-      last = null;
-      continue;
-    }
-    i++;
-    last = "atom";
+  last: Frame | "atom" | null;
+}
+
+/** Reads one token at `s.i` (an escape, a class, a group's opening or end, `|`, a quantifier or a character). */
+function step(s: Scan): string | null {
+  switch (s.pattern[s.i]) {
+    case "\\":
+      return readEscape(s);
+    case "[":
+      skipClass(s);
+      return null;
+    case "(":
+      return openGroup(s);
+    case ")":
+      return closeGroup(s);
+    case "|":
+      s.top.alternation = true;
+      s.i++;
+      s.last = null;
+      return null;
+    default:
+      return quantifierOrAtom(s);
   }
+}
+
+function readEscape(s: Scan): string | null {
+  const n = s.pattern[s.i + 1] ?? "";
+  if (/[1-9]/.test(n) || s.pattern.startsWith("k<", s.i + 1)) {
+    return `uses a backreference (\\${n}${n === "k" ? "<" : ""}): remove it, patterns must not refer back to a group`;
+  }
+  s.i += 2;
+  s.last = "atom";
+  return null;
+}
+
+/** A character class is one atom; `]` right after `[` or `[^` closes it (JS: empty / any class). */
+function skipClass(s: Scan): void {
+  const { pattern } = s;
+  let j = s.i + 1;
+  if (pattern[j] === "^") j++;
+  while (j < pattern.length && pattern[j] !== "]") j += pattern[j] === "\\" ? 2 : 1;
+  s.i = j + 1;
+  s.last = "atom";
+}
+
+function openGroup(s: Scan): string | null {
+  const { pattern, i } = s;
+  const look = /^\(\?(<=|<!|=|!)/.exec(pattern.slice(i));
+  if (look) {
+    return `uses lookaround "${look[0]}": remove it, or split the test into several matches() joined with && and !`;
+  }
+  s.outer.push(s.top);
+  s.top = { quantified: false, alternation: false };
+  // Skip the group's opening: `(`, `(?:` or `(?<name>`.
+  s.i = !pattern.startsWith("(?", i) ? i + 1 : pattern.startsWith("(?<", i) ? pattern.indexOf(">", i) + 1 : i + 3;
+  s.last = null;
+  return null;
+}
+
+function closeGroup(s: Scan): string | null {
+  const parent = s.outer.pop();
+  // `new RegExp` refused an unbalanced `)`; should this scan ever disagree with it, refuse the pattern.
+  if (parent === undefined) return INVALID_REGEX;
+  parent.quantified ||= s.top.quantified;
+  parent.alternation ||= s.top.alternation;
+  s.last = s.top;
+  s.top = parent;
+  s.i++;
+  return null;
+}
+
+function quantifierOrAtom(s: Scan): string | null {
+  const q = /^(?:[*+?]|\{(\d+)(,(\d*))?\})\??/.exec(s.pattern.slice(s.i));
+  const { last } = s;
+  if (q === null || last === null) {
+    s.i++;
+    s.last = "atom";
+    return null;
+  }
+  // The most times the quantifier repeats its atom: `?`, `{0,1}` and `{1}` do not repeat.
+  let max = q[0][0] === "?" ? 1 : Number.POSITIVE_INFINITY;
+  if (q[0][0] === "{") max = q[2] === undefined ? Number(q[1]) : q[3] === "" ? max : Number(q[3]);
+  if (max > 1 && typeof last === "object" && (last.quantified || last.alternation)) {
+    return `repeats a group that contains a quantifier or an alternation (nested quantifiers, e.g. "(a+)+", "(a|aa)+", "(.*a){3}"): remove the inner quantifier or the repetition of the group (e.g. "(a+)+" -> "a+", "(a|b)+" -> "[ab]+")`;
+  }
+  s.top.quantified = true;
+  s.i += q[0].length;
+  s.last = null;
   return null;
 }
