@@ -6,9 +6,9 @@
  * UTF-8, duplicate JSON keys, an argument of another shape, an argument in two places.
  */
 
+import { duplicateKey } from "../core/json-keys";
 import { type Refusal, type Result, refuse } from "../core/result";
 import type { ActionSpec, ArgType, BodyFormat, ServiceSpec } from "../policy/types";
-import { duplicateKey } from "./json-keys";
 import { percentDecode } from "./route";
 
 export type MediaType = "application/json" | "application/x-www-form-urlencoded" | "";
