@@ -10,7 +10,7 @@
 import type { Result } from "../core/result";
 import type { Env } from "../env";
 import type { TaskRef } from "../identity/caller";
-import type { Admit, AdmitReason } from "../tasks/admission";
+import type { AdmitAll, AdmitReason } from "../tasks/admission";
 import { rpcCall } from "../tasks/rpc";
 import type { TaskStateView } from "../tasks/task-object";
 import type { StepRequest } from "../tasks/types";
@@ -30,17 +30,18 @@ export interface Admission {
 
 const noTask: Admission = { taskId: null, settle: async () => null };
 
+/** The request's steps (one for REST; a GraphQL document's root fields, ...), admitted together or refused. */
 export async function admit(
-  step: StepRequest,
+  steps: StepRequest[],
   task: TaskRef | null,
   env: Env,
 ): Promise<Result<{ admission: Admission }>> {
   if (task === null) return { ok: true, admission: noTask };
   const ns = env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
-  let result: Admit;
+  let result: AdmitAll;
   try {
-    result = await rpcCall<Admit>(ns.getByName(task.id).admit(step));
+    result = await rpcCall<AdmitAll>(ns.getByName(task.id).admitAll(steps));
   } catch (e) {
     return {
       ok: false,
@@ -57,17 +58,17 @@ export async function admit(
       ...(result.retry_after_s !== undefined ? { retryAfter: result.retry_after_s } : {}),
     };
   }
-  return { ok: true, admission: settling(ns, task.id, result.seq) };
+  return { ok: true, admission: settling(ns, task.id, result.seqs) };
 }
 
-/** The admission of reserved step `seq`: its settle records the upstream's answer, bounded in time. */
-export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seq: number): Admission {
+/** The admission of reserved steps `seqs`: its settle records the upstream's answer, bounded in time. */
+export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seqs: number[]): Admission {
   return {
     taskId,
     settle: async (outcome, now) => {
       try {
         const status = outcome === "timeout" ? null : outcome;
-        await rpcCall(ns.getByName(taskId).settle(seq, status, now, outcome === "timeout"));
+        await rpcCall(ns.getByName(taskId).settleAll(seqs, status, now, outcome === "timeout"));
         return null;
       } catch (e) {
         return `settle failed: ${(e as Error)?.message ?? "error"}`.slice(0, 200);
@@ -88,11 +89,11 @@ export async function taskView(
 }
 
 /** Writes a call the gateway refused before admission to the task's log; best effort, never throws. */
-export async function logRefused(step: StepRequest, reason: string, task: TaskRef, env: Env): Promise<void> {
+export async function logRefused(steps: StepRequest[], reason: string, task: TaskRef, env: Env): Promise<void> {
   const ns = env.TASKS;
   if (!ns) return;
   try {
-    await rpcCall(ns.getByName(task.id).logRefused(step, reason));
+    await rpcCall(ns.getByName(task.id).logRefused(steps, reason));
   } catch {
     // The decision record still carries the refusal; the task's log misses one refused entry.
   }

@@ -16,7 +16,7 @@ import type { ActionSpec } from "../policy/types";
 import type { PersonNeeded } from "../request/decide";
 import type { CanonicalRequest } from "../request/route";
 import { sortedQuery } from "../request/route";
-import type { Admit } from "../tasks/admission";
+import type { AdmitAll } from "../tasks/admission";
 import type { RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { rpcCall } from "../tasks/rpc";
@@ -41,7 +41,8 @@ export interface ApprovalInput {
   body: Uint8Array | null;
   agent: Agent;
   task: TaskRef;
-  step: StepRequest;
+  /** The request's steps, admitted together when the approval is redeemed; the first is the approval's. */
+  steps: [StepRequest, ...StepRequest[]];
   needed: PersonNeeded;
   env: Env;
   /** Where approvers and agents reach Firebreak (GATEWAY_ORIGIN, else the request's origin). */
@@ -50,7 +51,7 @@ export interface ApprovalInput {
   background: (work: Promise<unknown>) => void;
 }
 
-type Redeemed = Admit | { ok: false; reason: RedeemReason };
+type Redeemed = AdmitAll | { ok: false; reason: RedeemReason };
 
 export type Approved = Result<{ admission: Admission; approvalId: string }>;
 
@@ -63,10 +64,10 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
   try {
     if (presented === null) return await open(input, stub, digest, body_sha256);
     const id = presented.trim();
-    const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.step));
+    const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.steps));
     if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
-    note(input.env, input.background, approvalSettled(id, input.task.id, "used", input.step.now));
-    return { ok: true, admission: settling(ns, input.task.id, result.seq), approvalId: id };
+    note(input.env, input.background, approvalSettled(id, input.task.id, "used", input.steps[0].now));
+    return { ok: true, admission: settling(ns, input.task.id, result.seqs), approvalId: id };
   } catch (e) {
     return {
       ok: false,
@@ -106,7 +107,7 @@ async function open(
   const opened = await rpcCall<RequestResult>(
     stub.requestApproval({
       digest,
-      decision_id: input.step.decision_id,
+      decision_id: input.steps[0].decision_id,
       request: {
         method: req.method,
         service: req.service.name,
@@ -126,8 +127,8 @@ async function open(
       approvers: input.needed.approvers,
       ttl_s: input.needed.ttl_s,
       max_pending: MAX_PENDING,
-      step: input.step,
-      now: input.step.now,
+      step: input.steps[0],
+      now: input.steps[0].now,
     }),
   );
   if (!opened.ok) {
@@ -158,7 +159,7 @@ function listed(input: ApprovalInput, id: string, expires: number): DirectoryEve
     action: input.spec.name,
     resource: input.resource,
     agent: who,
-    created: input.step.now,
+    created: input.steps[0].now,
     expires,
   };
 }

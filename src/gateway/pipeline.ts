@@ -20,7 +20,15 @@ import { bearerToken } from "../identity/bearer";
 import { type Caller, gatewayOrigin, type TaskRef, verifyCaller } from "../identity/caller";
 import type { Agent, Decision } from "../policy/evaluate";
 import type { BundleState, LoadedBundle } from "../policy/load";
-import { type Classified, classifyCall, type Decided, decideCall, labelsOf } from "../request/decide-call";
+import {
+  type Classified,
+  classifyBody,
+  classifyCall,
+  type Decided,
+  type DecidedStep,
+  decideCall,
+  labelsOf,
+} from "../request/decide-call";
 import { type CanonicalRequest, route, sortedQuery } from "../request/route";
 import type { StepRequest } from "../tasks/types";
 import { type Admission, admit, logRefused, numericArgs, taskView } from "./admit";
@@ -35,6 +43,7 @@ export interface Deps {
   bundle: BundleState;
   env: Env;
   gatewayDomain: string | undefined;
+  /** The app's clock (createApp's `clock`): the time the call is decided, admitted and recorded at. */
   now: () => Date;
   fetcher: (request: Request) => Promise<Response>;
   analytics: AnalyticsSink | undefined;
@@ -44,6 +53,7 @@ export interface Deps {
 }
 
 export async function handleProxy(request: Request, deps: Deps): Promise<Response> {
+  // Latency is a duration, so it is measured on the real clock (a test's clock stands still).
   const started = Date.now();
   const rec = blankRecord({
     decision_id: deps.newId(),
@@ -85,11 +95,11 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (task === null && !bundle.spec.settings.bare_workload_tokens) return stop({ ok: false, reason: "task.required" });
 
   // One time for the whole decision: the rules, the step and its log entry, and replay all see it.
-  const call: Call = { request, req, bundle, agent, task, at: deps.now(), deps, rec, step: null };
+  const call: Call = { request, req, bundle, agent, task, at: deps.now(), deps, rec, steps: null };
   // From here on a task's call is a step of it: a refusal the task object does not make itself is
   // written to its log too (in the background; it counts nothing), so the log holds every call.
   const refuseStep = (refusal: Refusal) => {
-    if (task !== null) deps.background(logRefused(call.step ?? bareStep(call), refusal.reason, task, deps.env));
+    if (task !== null) deps.background(logRefused(call.steps ?? [bareStep(call)], refusal.reason, task, deps.env));
     return stop(refusal);
   };
   const front = await decideFront(call);
@@ -110,7 +120,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   }
   const admitted: Admitted =
     decided.person === null
-      ? await admit(call.step!, task, deps.env)
+      ? await admit(call.steps!, task, deps.env)
       : await approveStep(call, decided, body, refuseStep);
   if (!admitted.ok) return "response" in admitted ? admitted.response : stop(admitted);
   return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret, stop);
@@ -127,8 +137,8 @@ interface Call {
   at: Date;
   deps: Deps;
   rec: DecisionRecord;
-  /** The step as the task object admits and logs it, once the call is decided. */
-  step: StepRequest | null;
+  /** The steps as the task object admits and logs them, once the call is decided. */
+  steps: [StepRequest, ...StepRequest[]] | null;
 }
 
 async function callerOf(req: CanonicalRequest, bundle: LoadedBundle, deps: Deps): Promise<Result<{ caller: Caller }>> {
@@ -140,36 +150,46 @@ async function callerOf(req: CanonicalRequest, bundle: LoadedBundle, deps: Deps)
 /** The pure front half, with the reading it needs done first: the bounded body, the task's counters. */
 async function decideFront(call: Call): Promise<Result<{ decided: Decided; body: Uint8Array | null }>> {
   const { request, req, bundle, rec, task } = call;
-  const classified = classifyCall(bundle, req);
-  if (!classified.ok) return classified;
-  rec.action = classified.value.spec.name;
+  const routed = classifyCall(bundle, req);
+  if (!routed.ok) return routed;
+  rec.action = routed.value.calls[0]?.spec.name ?? null;
   let body: Uint8Array | null = null;
   let text: string | null = null;
-  if (classified.value.needsBody) {
+  if (routed.value.needsBody) {
     const read = await readBody(request, bundle.spec.settings.max_body_bytes);
     if (!read.ok) return read;
     ({ bytes: body, text } = read);
   }
+  const classified = classifyBody(bundle, req, routed.value, text, request.headers);
+  if (!classified.ok) return classified;
+  rec.action = classified.value.calls[0]?.spec.name ?? null;
   const taskState = await taskStateFor(classified.value, task, call.deps);
   if (!taskState.ok) return taskState;
   const source = { headers: request.headers, body: text };
   const input = { req, classified: classified.value, source, agent: call.agent, task, taskState: taskState.state };
   const decided = decideCall(bundle, input, call.at);
   if (!decided.ok) return decided;
-  const { spec, resource, args, facts } = decided.value;
-  rec.resource = resource || null;
+  const { lead, steps } = decided.value;
+  rec.action = lead.spec.name;
+  rec.resource = lead.resource || null;
+  if (steps.length > 1) rec.detail = `${steps.length} steps: ${steps.map((s) => s.spec.name).join(",")}`.slice(0, 256);
   applyDecision(rec, decided.value.decision);
-  call.step = {
-    decision_id: rec.decision_id,
-    action: spec.name,
-    service: req.service.name,
-    labels: labelsOf(spec),
-    resource,
-    args: numericArgs(args),
-    facts,
+  const [first, ...rest] = steps.map((s) => stepRequest(call, s));
+  call.steps = [first!, ...rest];
+  return { ok: true, decided: decided.value, body };
+}
+
+function stepRequest(call: Call, s: DecidedStep): StepRequest {
+  return {
+    decision_id: call.rec.decision_id,
+    action: s.spec.name,
+    service: call.req.service.name,
+    labels: labelsOf(s.spec),
+    resource: s.resource,
+    args: numericArgs(s.args),
+    facts: s.facts,
     now: call.at.getTime(),
   };
-  return { ok: true, decided: decided.value, body };
 }
 
 /**
@@ -219,23 +239,23 @@ async function approveStep(
   let mediaType = decided.mediaType;
   if (body === null) {
     // The approver is shown what the upstream will parse: the body is read the upstream's way too.
-    const read = await readApprovedBody(request, req.service, decided.spec, bundle.spec.settings.max_body_bytes);
+    const read = await readApprovedBody(request, req.service, decided.lead.spec, bundle.spec.settings.max_body_bytes);
     if (!read.ok) return { ok: false, response: refuseStep(read) };
     ({ body, mediaType } = read);
-    if (mediaType !== "") decided.facts.media_type = mediaType;
+    if (mediaType !== "") for (const s of decided.steps) s.facts.media_type = mediaType;
   }
   const approved = await approve({
     request,
     req,
-    spec: decided.spec,
-    resource: decided.resource,
-    args: decided.facts.args,
+    spec: decided.lead.spec,
+    resource: decided.lead.resource,
+    args: decided.lead.facts.args,
     headers: decided.headers,
     mediaType,
     body,
     agent: call.agent,
     task,
-    step: call.step!,
+    steps: call.steps!,
     needed: person,
     env: deps.env,
     origin: gatewayOrigin(deps.env) || new URL(request.url).origin,

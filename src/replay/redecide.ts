@@ -4,12 +4,14 @@
  * here decides on its own; it only rebuilds the input the gateway built from what the log kept. Pure.
  */
 
+import type { Result } from "../core/result";
 import { issuersOf } from "../identity/caller";
 import type { Agent, Outcome } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import { own } from "../policy/routes";
 import { METHODS, type Method } from "../policy/types";
-import { classifyCall, decideCall, type StepFacts } from "../request/decide-call";
+import { readsTaskState } from "../request/decide";
+import { type Classified, classifyCall, decideCall, type StepFacts } from "../request/decide-call";
 import type { MediaType } from "../request/facts";
 import type { CanonicalRequest } from "../request/route";
 import type { TaskState } from "./history";
@@ -28,6 +30,8 @@ export interface Redecided {
 export interface Call {
   task: LoggedTask;
   service: string;
+  /** The action the deployed bundle classified the step as (a GraphQL or MCP step is found by it). */
+  action: string | null;
   facts: StepFacts;
   state: TaskState;
   /** Epoch milliseconds: the recorded time, the decision's `now`. */
@@ -56,7 +60,7 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
     query,
     authorization: null,
   };
-  const classified = classifyCall(bundle, req);
+  const classified = classifiedStep(bundle, req, call);
   if (!classified.ok) return refused(classified.reason);
   // The declared arguments the deployed catalog read then (the body is not kept to read them again).
   const mediaType = (facts.media_type ?? "") as MediaType;
@@ -65,13 +69,37 @@ export function redecide(bundle: LoadedBundle, call: Call): Redecided {
   const input = { req, classified: classified.value, source, agent, task: taskRef, taskState: { ...call.state } };
   const decided = decideCall(bundle, input, new Date(call.ts));
   if (!decided.ok) return refused(decided.reason);
-  const { decision, person, resource } = decided.value;
-  const now = { action: decided.value.spec.name, resource };
+  const { decision, person, lead } = decided.value;
+  const now = { action: lead.spec.name, resource: lead.resource };
   if (decision.effect === "deny") return { effect: "deny", reason: decision.reason, rules: decision.rules, ...now };
   // A rule that allows, overridden by the profile's approval risk: the agent is told approval.required.
   const reason = decision.effect === "allow" ? "approval.required" : decision.reason;
   if (person) return { effect: "approval_required", reason, rules: person.rules, ...now };
   return { effect: decision.effect, reason: decision.reason, rules: decision.rules, ...now };
+}
+
+/**
+ * A REST step is classified again by its method and path. A step of a GraphQL document or MCP message
+ * (its facts say where it was, `at`) is the action of the same name, if the candidate still maps it at
+ * the service's endpoint; the document itself is not kept, so it is not parsed again.
+ */
+function classifiedStep(bundle: LoadedBundle, req: CanonicalRequest, call: Call): Result<{ value: Classified }> {
+  const classified = classifyCall(bundle, req);
+  if (!classified.ok || classified.value.endpoint === null) return classified;
+  const index = bundle.actionIndex.get(call.action ?? "");
+  const spec = index === undefined ? undefined : bundle.spec.actions[index];
+  const endpoint = classified.value.endpoint === "graphql" ? req.service.graphql : req.service.mcp;
+  const maps =
+    endpoint === null
+      ? []
+      : "tools" in endpoint
+        ? [endpoint.tools, endpoint.resources, endpoint.prompts]
+        : [endpoint.query, endpoint.mutation];
+  if (index === undefined || spec === undefined || !maps.some((m) => Object.values(m).includes(index))) {
+    return { ok: false, reason: "action.unknown" };
+  }
+  const step = { action: index, spec, params: {}, args: call.facts.args, at: call.facts.at ?? "" };
+  return { ok: true, value: { ...classified.value, calls: [step], needsTaskState: readsTaskState(bundle, index) } };
 }
 
 /**

@@ -65,7 +65,14 @@ export function replay(bundle: LoadedBundle, logs: TaskLog[]): ReplayReport {
         else if (typeof before === "string") report.skipped[before]++;
         else {
           report.redecided++;
-          const call = { task: log.task, service: e.service, facts, state: history.state(), ts: e.ts };
+          const call = {
+            task: log.task,
+            service: e.service,
+            action: e.action,
+            facts,
+            state: history.state(),
+            ts: e.ts,
+          };
           const after = redecide(bundle, call);
           if (changed(before, after)) {
             const { seq, ts, decision_id, action, resource } = e;

@@ -13,28 +13,77 @@ import type { Result } from "../core/result";
 import { type Agent, type Decision, decide } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
+import { protocolCalls } from "../protocols/calls";
 import { type Classification, classify, resourceFor } from "./classify";
 import { type PersonNeeded, personNeeded, readsTaskState } from "./decide";
 import { extractArgs, type MediaType, needsBody } from "./facts";
 import { semanticHeaders } from "./headers";
 import { type CanonicalRequest, sortedQuery } from "./route";
 
-export interface Classified extends Classification {
-  /** The declared arguments are in the body: read it (bounded) before deciding. */
+/** One step the call asks for: an action, its path parameters, and arguments a protocol already read. */
+export interface StepCall extends Classification {
+  /** Arguments a GraphQL document or MCP message gave (null: read from the query and body, REST). */
+  args: Record<string, unknown> | null;
+  /** Where the step is in the message (`m1: mergePullRequest`); "" for REST. */
+  at: string;
+}
+
+export interface Classified {
+  /** The protocol endpoint the call went to (its body names the steps); null: a REST action. */
+  endpoint: "graphql" | "mcp" | null;
+  /** The steps, in the order the message asks for them: one for REST; none before an endpoint's body is read. */
+  calls: StepCall[];
+  /** The declared arguments (or, at an endpoint, the steps) are in the body: read it (bounded) first. */
   needsBody: boolean;
-  /** A rule that can decide this action reads `task.calls`, `task.services` or `task.labels_read`. */
+  /** A rule that can decide one of the steps reads `task.calls`, `task.services` or `task.labels_read`. */
   needsTaskState: boolean;
 }
 
 export function classifyCall(bundle: LoadedBundle, req: CanonicalRequest): Result<{ value: Classified }> {
+  const endpoint = endpointAt(req);
+  if (endpoint !== null) return { ok: true, value: { endpoint, calls: [], needsBody: true, needsTaskState: false } };
   const classified = classify(bundle, req);
   if (!classified.ok) return classified;
   const { spec, action } = classified.value;
   const readsBody = needsBody(req.service, spec) && req.method !== "GET" && req.method !== "HEAD";
+  const calls = [{ ...classified.value, args: null, at: "" }];
   return {
     ok: true,
-    value: { ...classified.value, needsBody: readsBody, needsTaskState: readsTaskState(bundle, action) },
+    value: { endpoint: null, calls, needsBody: readsBody, needsTaskState: readsTaskState(bundle, action) },
   };
+}
+
+/** A GraphQL or MCP endpoint of the service, when the call is a POST to its path. */
+function endpointAt(req: CanonicalRequest): "graphql" | "mcp" | null {
+  const { graphql, mcp } = req.service;
+  if (graphql !== null && req.path === graphql.path) return "graphql";
+  if (mcp !== null && req.path === mcp.path) return "mcp";
+  return null;
+}
+
+/**
+ * An endpoint's steps, from its body as the upstream will read it (a REST call's one step is known from
+ * its path already). Pure: the caller read the body.
+ */
+export function classifyBody(
+  bundle: LoadedBundle,
+  req: CanonicalRequest,
+  classified: Classified,
+  body: string | null,
+  headers: Headers,
+): Result<{ value: Classified }> {
+  if (classified.endpoint === null) return { ok: true, value: classified };
+  const found = protocolCalls(classified.endpoint, req, bundle.spec.actions, body ?? "", headers);
+  if (!found.ok) return found;
+  const calls: StepCall[] = [];
+  for (const c of found.calls) {
+    const spec = bundle.spec.actions[c.action];
+    if (spec === undefined) return { ok: false, reason: "action.unknown", detail: c.at.slice(0, 128) };
+    calls.push({ action: c.action, spec, params: c.params, args: c.args, at: c.at });
+  }
+  if (calls.length === 0) return { ok: false, reason: "request.body_invalid", detail: "no step to decide" };
+  const needsTaskState = calls.some((c) => readsTaskState(bundle, c.action));
+  return { ok: true, value: { ...classified, calls, needsTaskState } };
 }
 
 /** Where the declared arguments come from: the request itself, or what a step log kept of them (replay). */
@@ -66,46 +115,77 @@ export interface StepFacts {
   headers?: Record<string, string>;
   /** How the body was read (`application/json`, `application/x-www-form-urlencoded`); absent: no body read. */
   media_type?: string;
+  /** Where the step is in a GraphQL document or MCP message (`m1: mergePullRequest`); absent for REST. */
+  at?: string;
   /** Set when the facts were cut to fit the step log's bound (src/tasks/steps.ts). */
   truncated?: true;
 }
 
-export interface Decided {
+/** One step, decided. */
+export interface DecidedStep {
   spec: ActionSpec;
   params: Record<string, string>;
   args: Record<string, unknown>;
+  resource: string;
+  decision: Decision;
+  facts: StepFacts;
+  at: string;
+}
+
+export interface Decided {
+  /** Every step of the call, in order; at least one. */
+  steps: [DecidedStep, ...DecidedStep[]];
+  /**
+   * The step the call's outcome is named after: the first denied, else the first a person must approve,
+   * else the first. For REST it is the one step.
+   */
+  lead: DecidedStep;
+  /** The call's outcome: allowed only when every step is; denied when any is. */
+  decision: Decision;
+  /** Who must approve before the call goes out (null: nobody): every step's approvers at once. */
+  person: PersonNeeded | null;
   /** The service's semantic headers the call carries, by lower-case name. */
   headers: Record<string, string>;
   mediaType: MediaType;
-  resource: string;
-  decision: Decision;
-  /** Who must approve before the call goes out (null: nobody). */
-  person: PersonNeeded | null;
-  facts: StepFacts;
 }
 
 export function decideCall(bundle: LoadedBundle, call: CallInput, now: Date): Result<{ value: Decided }> {
   const { req, classified, agent, task } = call;
-  const { spec, params, action } = classified;
-  const read = argsOf(req, spec, call.source);
+  const first = classified.calls[0];
+  if (first === undefined) return { ok: false, reason: "request.body_invalid", detail: "no step to decide" };
+  const read = argsOf(req, first.spec, call.source);
   if (!read.ok) return read;
-  const { args, headers, mediaType } = read;
-  const resource = resourceFor(req.service, spec, params, args, headers);
+  const { headers, mediaType } = read;
   let taskVar: Record<string, unknown> = {};
   if (task !== null) taskVar = { id: task.id, profile: task.profile };
   if (task !== null && classified.needsTaskState) taskVar = { ...taskVar, ...(call.taskState ?? {}) };
-  const decision = decide(bundle, {
-    agent,
-    action,
-    resource,
-    request: { method: req.method, path: req.path, params, query: req.query, args, headers },
-    task: taskVar,
-    now,
-  });
   const profile = task === null ? null : (bundle.profiles.get(task.profile) ?? null);
-  const person = decision.effect === "deny" ? null : personNeeded(bundle, decision, spec, profile);
-  const facts = factsOf(req, args, headers, mediaType);
-  return { ok: true, value: { spec, params, args, headers, mediaType, resource, decision, person, facts } };
+  const steps: DecidedStep[] = [];
+  const persons: (PersonNeeded | null)[] = [];
+  for (const c of classified.calls) {
+    const args = c.args === null ? read.args : Object.assign(Object.create(null), c.args);
+    const resource = resourceFor(req.service, c.spec, c.params, args, headers);
+    const request = { method: req.method, path: req.path, params: c.params, query: req.query, args, headers };
+    const decision = decide(bundle, { agent, action: c.action, resource, request, task: taskVar, now });
+    persons.push(decision.effect === "deny" ? null : personNeeded(bundle, decision, c.spec, profile));
+    const facts = factsOf(req, args, headers, mediaType);
+    if (c.at !== "") facts.at = c.at;
+    steps.push({ spec: c.spec, params: c.params, args, resource, decision, facts, at: c.at });
+  }
+  const all = steps as [DecidedStep, ...DecidedStep[]];
+  const denied = all.find((s) => s.decision.effect === "deny");
+  const lead = denied ?? all.find((_, i) => persons[i] !== null) ?? all[0];
+  const person = denied ? null : mergePersons(persons.filter((p) => p !== null));
+  return { ok: true, value: { steps: all, lead, decision: lead.decision, person, headers, mediaType } };
+}
+
+/** Several steps that each need a person: one approval, by someone every one of them accepts. */
+function mergePersons(persons: PersonNeeded[]): PersonNeeded | null {
+  const [first, ...rest] = persons;
+  if (first === undefined) return null;
+  if (rest.length === 0) return first;
+  const rules = [...new Set(persons.flatMap((p) => p.rules))];
+  return { rules, approvers: persons.flatMap((p) => p.approvers), ttl_s: Math.min(...persons.map((p) => p.ttl_s)) };
 }
 
 function argsOf(

@@ -6,7 +6,8 @@
 import type { Reason } from "../core/reasons";
 import { type Agent, agentMatches, type Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
-import { type Classified, classifyCall, decideCall, labelsOf } from "./decide-call";
+import type { ActionSpec } from "../policy/types";
+import { classifyBody, classifyCall, decideCall, labelsOf } from "./decide-call";
 import { route } from "./route";
 
 export interface ExplainRequest {
@@ -31,6 +32,8 @@ export interface Explanation {
   decision: Decision | { effect: "deny"; reason: Reason; rules: string[]; message: string | null; report: null };
   /** Rule ids with their source `file:line`, for the rules that decided. */
   sources: Record<string, string>;
+  /** A GraphQL document's or MCP message's steps, when there are several: where, which action, its effect. */
+  steps?: { at: string; action: string; decision: string }[];
   /** A person must approve the call before it goes out (a rule or the task profile's approval risk). */
   person: { rules: string[]; ttl_s: number } | null;
   /**
@@ -75,17 +78,26 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
   );
   if (!routed.ok) return refused(routed.reason);
   const req = routed.request;
-  const classified = classifyCall(bundle, req);
+  const found = classifyCall(bundle, req);
+  if (!found.ok) return refused(found.reason);
+  const text = found.value.needsBody ? body : null;
+  const classified = classifyBody(bundle, req, found.value, text, headers);
   if (!classified.ok) return refused(classified.reason);
-  const { spec, params } = classified.value;
-  Object.assign(out, { action: spec.name, kind: spec.kind, risk: spec.risk, data: spec.data, params });
-  const source = { headers, body: classified.value.needsBody ? body : null };
+  const source = { headers, body: text };
   const task = input.task ?? null;
   const decided = decideCall(bundle, { req, classified: classified.value, source, agent, task, taskState: null }, now);
   if (!decided.ok) return refused(decided.reason);
-  const { args, resource, decision, person } = decided.value;
-  Object.assign(out, { args, resource, decision, person: person && { rules: person.rules, ttl_s: person.ttl_s } });
-  out.limits = task === null ? [] : limitsThatCouldRefuse(bundle, task.profile, agent, classified.value);
+  const { lead, steps, decision, person } = decided.value;
+  const { spec, params, args, resource } = lead;
+  Object.assign(out, { action: spec.name, kind: spec.kind, risk: spec.risk, data: spec.data, params, args, resource });
+  Object.assign(out, { decision, person: person && { rules: person.rules, ttl_s: person.ttl_s } });
+  if (steps.length > 1) out.steps = steps.map((s) => ({ at: s.at, action: s.spec.name, decision: s.decision.effect }));
+  out.limits =
+    task === null
+      ? []
+      : steps.flatMap((s) =>
+          limitsThatCouldRefuse(bundle, task.profile, agent, s.spec, classified.value.needsTaskState),
+        );
   for (const id of [...out.decision.rules, ...(out.decision.report?.rules ?? [])]) {
     const rule = bundle.spec.rules.find((r) => r.id === id);
     if (rule) out.sources[id] = rule.source;
@@ -98,16 +110,17 @@ function limitsThatCouldRefuse(
   bundle: LoadedBundle,
   profileName: string,
   agent: Agent,
-  classified: Classified,
+  spec: ActionSpec,
+  readsTaskState: boolean,
 ): string[] {
   const profile = bundle.profiles.get(profileName);
   if (!profile) return [`no profile named ${profileName} in this bundle: a task of it cannot start`];
   if (!agentMatches(profile.agents, agent))
     return [`task.profile_denied: this agent may not start a ${profileName} task`];
-  const action = classified.spec.name;
+  const action = spec.name;
   if (!profile.actions.includes(action)) return [`task.action_not_in_profile: ${profileName} does not allow ${action}`];
   const { budgets: b, sequence: seq } = profile;
-  const labels = labelsOf(classified.spec);
+  const labels = labelsOf(spec);
   const out: string[] = [];
   if (b.calls !== null) out.push(`budget.exhausted: at most ${b.calls} calls in the task`);
   if (b.per_action[action] !== undefined) out.push(`budget.exhausted: at most ${b.per_action[action]} ${action}`);
@@ -130,7 +143,7 @@ function limitsThatCouldRefuse(
   for (const c of seq.correlate) {
     if (c.action === action) out.push(`sequence.unread_resource: only a resource ${c.read_by.join(" or ")} returned`);
   }
-  if (classified.needsTaskState)
+  if (readsTaskState)
     out.push("rules read task.calls, task.services or task.labels_read: decided here as at the task's start");
   return out;
 }

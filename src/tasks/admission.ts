@@ -5,6 +5,7 @@
  */
 
 import type { ProfileSpec } from "../policy/types";
+import { callEntry } from "./steps";
 import { key, type TaskRow, type TaskStore } from "./task-store";
 import type { StepRequest } from "./types";
 
@@ -31,6 +32,33 @@ export interface Refusal {
 }
 
 export type Admit = { ok: true; seq: number } | ({ ok: false } & Refusal);
+
+/** The steps of one request (a GraphQL document's root fields, a JSON-RPC batch), all admitted or none. */
+export type AdmitAll = { ok: true; seqs: number[] } | ({ ok: false } & Refusal);
+
+/** Thrown by `reserveAll` so that the caller's transaction rolls every reservation of the request back. */
+export class StepRefused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.reason);
+  }
+}
+
+/**
+ * Checks each step against the state the steps before it left, and reserves it: a document of two
+ * merges under a budget of one merge is refused, as two calls would be. Call inside a transaction; a
+ * refusal throws StepRefused, which rolls back what the earlier steps reserved.
+ */
+export function reserveAll(store: TaskStore, profile: ProfileSpec, steps: StepRequest[], by: string | null): number[] {
+  const seqs: number[] = [];
+  for (const step of steps) {
+    const refusal = check(store, profile, step);
+    if (refusal) throw new StepRefused(refusal);
+    const seq = store.append(callEntry(step, null, by));
+    reserve(store, profile, step, seq);
+    seqs.push(seq);
+  }
+  return seqs;
+}
 
 /** Refusal for a task that is not live; a live task past its deadline expires here, logged once. */
 export function liveness(store: TaskStore, task: TaskRow, now: number): Refusal | null {

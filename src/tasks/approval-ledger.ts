@@ -6,7 +6,7 @@
  */
 
 import { canonicalJson } from "../core/canonical-json";
-import { type Admit, check, reserve } from "./admission";
+import { type AdmitAll, check, reserveAll } from "./admission";
 import { newApprovalId } from "./approval-ids";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
 import type {
@@ -121,18 +121,24 @@ export class ApprovalLedger {
    * The agent repeats the approved request: the approval must be this exact request, approved, unused
    * and unexpired, and the step must pass the task's budgets; then both are written at once.
    */
-  redeem(task: TaskRow, id: string, digest: string, step: StepRequest): Admit | { ok: false; reason: RedeemReason } {
+  redeem(task: TaskRow, id: string, digest: string, steps: StepRequest[]): AdmitAll | { ok: false; reason: RedeemReason } {
     const row = this.approvals.get(id);
-    const refusal: { reason: RedeemReason } | ReturnType<typeof check> = !row
+    const first = steps[0];
+    const refusal: { reason: RedeemReason } | null = !row
       ? { reason: "approval.unknown" }
       : row.digest !== digest
         ? { reason: "approval.mismatch" }
-        : (redeemable(statusOf(row, step.now)) ?? check(this.tasks, task.profile, step));
-    const seq = this.tasks.append(callEntry(step, refusal?.reason ?? null, `approval ${id}`));
-    if (refusal) return { ok: false, ...refusal } as Admit;
-    this.approvals.markUsed(id, step.now, step.decision_id);
-    reserve(this.tasks, task.profile, step, seq);
-    return { ok: true, seq };
+        : first === undefined
+          ? { reason: "approval.mismatch" }
+          : redeemable(statusOf(row, first.now));
+    if (refusal || first === undefined) {
+      for (const step of steps) this.tasks.append(callEntry(step, refusal?.reason ?? null, `approval ${id}`));
+      return { ok: false, reason: refusal?.reason ?? "approval.mismatch" };
+    }
+    // The approval is used only when every step passes the budgets: a refusal rolls this back too.
+    const seqs = reserveAll(this.tasks, task.profile, steps, `approval ${id}`);
+    this.approvals.markUsed(id, first.now, first.decision_id);
+    return { ok: true, seqs };
   }
 
   /** Whether the approvers were told: recorded, never part of the decision. */

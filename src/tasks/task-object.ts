@@ -10,7 +10,15 @@ import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, type Json } from "../core/canonical-json";
 import type { Env } from "../env";
 import type { Budgets, ProfileSpec } from "../policy/types";
-import { type Admit, check, liveness, release, reserve } from "./admission";
+import {
+  type Admit,
+  type AdmitAll,
+  type Refusal,
+  release,
+  reserveAll,
+  StepRefused,
+  liveness,
+} from "./admission";
 import { ApprovalLedger } from "./approval-ledger";
 import { ApprovalStore } from "./approval-store";
 import type {
@@ -27,7 +35,7 @@ import { callEntry, type StepView, stepView } from "./steps";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
 import type { StepRequest } from "./types";
 
-export type { Admit, AdmitReason } from "./admission";
+export type { Admit, AdmitAll, AdmitReason } from "./admission";
 export type { StepView } from "./steps";
 export type { TaskState } from "./task-store";
 
@@ -121,15 +129,48 @@ export class TaskObject extends DurableObject<Env> {
 
   /** Checks the step and, when it passes, reserves it; a refused step is logged and moves no counter. */
   admit(step: StepRequest): Admit {
-    return this.ctx.storage.transactionSync((): Admit => {
-      const task = this.store.task();
-      if (!task) return { ok: false, reason: "task.unknown" };
-      const refusal = liveness(this.store, task, step.now) ?? check(this.store, task.profile, step);
-      const seq = this.store.append(callEntry(step, refusal?.reason ?? null));
-      if (refusal) return { ok: false, ...refusal };
-      reserve(this.store, task.profile, step, seq);
-      return { ok: true, seq };
+    const admitted = this.admitAll([step]);
+    return admitted.ok ? { ok: true, seq: admitted.seqs[0]! } : admitted;
+  }
+
+  /**
+   * The steps of one request, checked in order (each against what the ones before it reserved) and
+   * reserved together, or all refused and logged so, moving no counter.
+   */
+  admitAll(steps: StepRequest[]): AdmitAll {
+    return this.reserving(steps, null, (task) => ({ ok: true, seqs: reserveAll(this.store, task.profile, steps, null) }));
+  }
+
+  /**
+   * Runs `reserve` in one transaction after the task's liveness; when a step is refused (StepRefused),
+   * everything it wrote is rolled back and every step is logged refused instead, in a second
+   * transaction that nothing can run before: there is no await between the two.
+   */
+  private reserving<T extends { ok: boolean }>(
+    steps: StepRequest[],
+    by: string | null,
+    reserve: (task: TaskRow) => T,
+  ): T | ({ ok: false } & Refusal) {
+    const now = steps[0]?.now ?? Date.now();
+    let refusal: Refusal;
+    try {
+      const result = this.ctx.storage.transactionSync((): T | ({ ok: false } & Refusal) => {
+        const task = this.store.task();
+        if (!task) return { ok: false, reason: "task.unknown" };
+        const dead = liveness(this.store, task, now);
+        if (!dead) return reserve(task);
+        for (const step of steps) this.store.append(callEntry(step, dead.reason, by));
+        return { ok: false, ...dead };
+      });
+      return result;
+    } catch (e) {
+      if (!(e instanceof StepRefused)) throw e;
+      refusal = e.refusal;
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const step of steps) this.store.append(callEntry(step, refusal.reason, by));
     });
+    return { ok: false, ...refusal };
   }
 
   /**
@@ -141,19 +182,28 @@ export class TaskObject extends DurableObject<Env> {
    * seqs: no-op.
    */
   settle(seq: number, status: number | null, now: number, timedOut = false): void {
+    this.settleAll([seq], status, now, timedOut);
+  }
+
+  /** The one upstream answer to a request of several steps, recorded for each of them at once. */
+  settleAll(seqs: number[], status: number | null, now: number, timedOut = false): void {
     this.ctx.storage.transactionSync(() => {
       const task = this.store.task();
-      const step = this.store.step(seq);
-      if (!task || !step || step.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
-      this.store.markSettled(seq, status);
-      this.store.append({ ts: now, kind: "settle", ref: seq, status });
-      const action = step.action!;
-      if (status !== null && status >= 200 && status < 300) {
-        this.store.recordSuccess(action, step.resource!, JSON.parse(step.labels!) as string[]);
-      } else if (!timedOut && (status === null || status >= 500)) {
-        release(this.store, task.profile, action, JSON.parse(step.args!) as Record<string, number>);
-      }
+      if (task) for (const seq of seqs) this.settleOne(task, seq, status, now, timedOut);
     });
+  }
+
+  private settleOne(task: TaskRow, seq: number, status: number | null, now: number, timedOut: boolean): void {
+    const step = this.store.step(seq);
+    if (!step || step.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
+    this.store.markSettled(seq, status);
+    this.store.append({ ts: now, kind: "settle", ref: seq, status });
+    const action = step.action!;
+    if (status !== null && status >= 200 && status < 300) {
+      this.store.recordSuccess(action, step.resource!, JSON.parse(step.labels!) as string[]);
+    } else if (!timedOut && (status === null || status >= 500)) {
+      release(this.store, task.profile, action, JSON.parse(step.args!) as Record<string, number>);
+    }
   }
 
   /**
@@ -189,13 +239,8 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /** The agent's retry with `Firebreak-Approval`: the approval and the budgets, checked and written at once. */
-  redeemApproval(id: string, digest: string, step: StepRequest): Admit | { ok: false; reason: RedeemReason } {
-    return this.ctx.storage.transactionSync(() => {
-      const task = this.store.task();
-      if (!task) return { ok: false, reason: "task.unknown" } as Admit;
-      const dead = liveness(this.store, task, step.now);
-      return dead ? ({ ok: false, ...dead } as Admit) : this.ledger.redeem(task, id, digest, step);
-    });
+  redeemApproval(id: string, digest: string, steps: [StepRequest, ...StepRequest[]]): AdmitAll | { ok: false; reason: RedeemReason } {
+    return this.reserving(steps, `approval ${id}`, (task) => this.ledger.redeem(task, id, digest, steps));
   }
 
   /** A person approves or denies; the caller has checked who may. */
@@ -234,9 +279,9 @@ export class TaskObject extends DurableObject<Env> {
    * A call of this task that the gateway refused before admission (a rule denied it, the request was
    * malformed, ...): logged so the task's log holds every step it tried, counting nothing.
    */
-  logRefused(step: StepRequest, reason: string): void {
+  logRefused(steps: StepRequest[], reason: string): void {
     this.ctx.storage.transactionSync(() => {
-      if (this.store.task()) this.store.append(callEntry(step, reason));
+      if (this.store.task()) for (const step of steps) this.store.append(callEntry(step, reason));
     });
   }
 
