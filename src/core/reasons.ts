@@ -49,6 +49,18 @@ export const REASONS = [
   "request.content_type",
   "request.duplicate_key",
   "request.header_ambiguous",
+  // GraphQL documents (src/protocols/graphql/): what cannot be classified with certainty
+  "graphql.method",
+  "graphql.batch",
+  "graphql.persisted_query",
+  "graphql.syntax",
+  "graphql.invalid",
+  "graphql.operation",
+  "graphql.subscription",
+  "graphql.variables",
+  "graphql.too_large",
+  "graphql.ambiguous",
+  "graphql.introspection",
   // policy
   "policy.denied",
   "policy.no_match",
@@ -153,6 +165,19 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "request.agent_credential":
     case "decisions.invalid_query":
       return { status: 400, error: "invalid_request" };
+    case "graphql.method":
+    case "graphql.batch":
+    case "graphql.persisted_query":
+    case "graphql.syntax":
+    case "graphql.invalid":
+    case "graphql.operation":
+    case "graphql.subscription":
+    case "graphql.variables":
+    case "graphql.too_large":
+    case "graphql.ambiguous":
+      return { status: 400, error: "invalid_request" };
+    case "graphql.introspection":
+      return { status: 403, error: "forbidden" };
     case "identity.missing":
     case "identity.malformed":
     case "identity.unknown_issuer":
@@ -284,6 +309,17 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "request.content_type": "The body's Content-Type is not one the upstream parses as Firebreak reads it.",
   "request.duplicate_key": "A key appears more than once in the JSON body.",
   "request.header_ambiguous": "A header that changes what the upstream does is repeated or holds a list.",
+  "graphql.method": "GraphQL is accepted as a POST with a JSON body only.",
+  "graphql.batch": "Batched GraphQL requests (a JSON array) are refused: send one operation per request.",
+  "graphql.persisted_query": "Persisted-query ids are refused: send the query document.",
+  "graphql.syntax": "The GraphQL document does not parse.",
+  "graphql.invalid": "The GraphQL document is not valid against the service's schema.",
+  "graphql.operation": "Name the operation to execute: the document has several, or none of that name.",
+  "graphql.subscription": "GraphQL subscriptions are refused.",
+  "graphql.variables": "The GraphQL variables do not fit the operation's variable definitions.",
+  "graphql.too_large": "The GraphQL document is deeper or has more fields than this endpoint allows.",
+  "graphql.ambiguous": "The GraphQL document could be executed in more than one way.",
+  "graphql.introspection": "Schema introspection is not allowed on this endpoint.",
   "policy.denied": "A policy rule denies this call.",
   "policy.no_match": "No policy rule allows this call.",
   "policy.condition_error": "A policy condition could not be evaluated for this call.",

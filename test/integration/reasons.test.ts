@@ -83,6 +83,17 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "request.content_type": [415, "unsupported_media_type"],
   "request.duplicate_key": [400, "invalid_request"],
   "request.header_ambiguous": [400, "invalid_request"],
+  "graphql.method": [400, "invalid_request"],
+  "graphql.batch": [400, "invalid_request"],
+  "graphql.persisted_query": [400, "invalid_request"],
+  "graphql.syntax": [400, "invalid_request"],
+  "graphql.invalid": [400, "invalid_request"],
+  "graphql.operation": [400, "invalid_request"],
+  "graphql.subscription": [400, "invalid_request"],
+  "graphql.variables": [400, "invalid_request"],
+  "graphql.too_large": [400, "invalid_request"],
+  "graphql.ambiguous": [400, "invalid_request"],
+  "graphql.introspection": [403, "forbidden"],
   "policy.denied": [403, "forbidden"],
   "policy.no_match": [403, "forbidden"],
   "policy.condition_error": [403, "forbidden"],
@@ -552,10 +563,28 @@ const NOT_PIPELINE = new Set<Reason>([
   "decisions.query_failed",
 ]);
 
+/**
+ * GraphQL refusals come from graphqlCalls (test/unit/graphql-calls.test.ts covers each) until the
+ * pipeline routes GraphQL endpoints through it; then each gets its request above and leaves this set.
+ */
+const NOT_YET_ROUTED = new Set<Reason>([
+  "graphql.method",
+  "graphql.batch",
+  "graphql.persisted_query",
+  "graphql.syntax",
+  "graphql.invalid",
+  "graphql.operation",
+  "graphql.subscription",
+  "graphql.variables",
+  "graphql.too_large",
+  "graphql.ambiguous",
+  "graphql.introspection",
+]);
+
 describe("every reason code is produced by a request", () => {
   it("has a request for every code but internal.error and bundle.invalid", () => {
     const covered = Object.keys(E2E);
-    const rest = REASONS.filter((r) => r !== "internal.error" && r !== "bundle.invalid");
+    const rest = REASONS.filter((r) => r !== "internal.error" && r !== "bundle.invalid" && !NOT_YET_ROUTED.has(r));
     expect(covered.sort()).toEqual([...rest].sort());
   });
 
