@@ -1,15 +1,21 @@
 import { type Context, Hono } from "hono";
-import { background } from "./api/common";
+import { background, type Clock } from "./api/common";
 import { api } from "./api/routes";
 import { localStore, teeToStore } from "./decisions/local-store";
 import type { Env } from "./env";
 import { handleProxy } from "./gateway/pipeline";
 import { bundleState } from "./policy/load";
 
-export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
+export interface AppOptions {
+  /** Where every request reads the time (default: the real one); tests move it to reach deadlines. */
+  clock?: Clock;
+}
+
+export function createApp(bundleJson: unknown, opts: AppOptions = {}): Hono<{ Bindings: Env }> {
+  const clock = opts.clock ?? (() => new Date());
   const getBundle = bundleState(bundleJson);
   const app = new Hono<{ Bindings: Env }>();
-  app.route("/_firebreak/v1", api(getBundle));
+  app.route("/_firebreak/v1", api(getBundle, clock));
   app.all("/_firebreak/*", (c) =>
     c.json({ error: "not_found", reason: "route.not_found", message: "Not found." }, 404),
   );
@@ -18,7 +24,7 @@ export function createApp(bundleJson: unknown): Hono<{ Bindings: Env }> {
       bundle: getBundle(),
       env: c.env,
       gatewayDomain: c.env.GATEWAY_DOMAIN || undefined,
-      now: () => new Date(),
+      now: clock,
       fetcher: (request) => fetch(request),
       analytics: analyticsSink(c),
       newId: () => crypto.randomUUID(),

@@ -17,7 +17,6 @@ import { approverOf, mayApprove } from "../approvals/approvers";
 import { ApprovalPage } from "../approvals/page";
 import { DEFAULT_MESSAGES } from "../core/reasons";
 import type { Refusal } from "../core/result";
-import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { taskIdOfApproval } from "../tasks/approval-ids";
 import { isOwnRequest } from "../tasks/approval-ledger";
@@ -27,7 +26,7 @@ import { rpcCall } from "../tasks/rpc";
 import type { TaskView } from "../tasks/task-object";
 import { htmlPage } from "../ui/index";
 import { type AgentEnv, type Answer, agent, type PersonEnv, person, withBundle } from "./auth";
-import { type ApiEnv, background, type Ctx, fail, refusalPage, unreachable } from "./common";
+import { type ApiEnv, background, type Ctx, fail, nowMs, refusalPage, unreachable } from "./common";
 
 const BASE = "/_firebreak/v1/approvals";
 const RECENT_STEPS = 12;
@@ -36,8 +35,8 @@ const TITLES = { signIn: "Sign in to approve", refused: "Nothing to approve here
 
 type Found = { view: ApprovalView; csrf: string | null };
 
-export function approvalsApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
-  const api = new Hono<{ Bindings: Env }>();
+export function approvalsApi(getBundle: () => BundleState): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
   api.get("/:id/status", withBundle(getBundle), agent(), status);
   api.get("/:id", withBundle(getBundle, page), person(page), approvalPage);
   // The form must come from the approval page of this origin: a cross-site post is refused before
@@ -111,18 +110,17 @@ function decide(verdict: "approve" | "deny") {
     const { view } = found.found;
     if (!mayApprove(c.var.caller, view.approvers)) return answer(c, { ok: false, reason: "approver.not_allowed" });
     const who = approverOf(c.var.caller);
+    const now = nowMs(c);
     let result: DecideResult;
     try {
-      result = await rpcCall<DecideResult>(
-        c.env.TASKS!.getByName(taskId).decideApproval(id, verdict, who, csrf, Date.now()),
-      );
+      result = await rpcCall<DecideResult>(c.env.TASKS!.getByName(taskId).decideApproval(id, verdict, who, csrf, now));
     } catch (e) {
       return answer(c, unreachable("decide", e));
     }
     if (!result.ok) return answer(c, { ok: false, reason: result.reason });
-    note(c.env, background(c), approvalSettled(id, taskId, result.status, Date.now()));
+    note(c.env, background(c), approvalSettled(id, taskId, result.status, now));
     const decision = { approval_id: id, task_id: taskId, decision: result.status, by: `${who.issuer} ${who.sub}` };
-    const at = new Date().toISOString();
+    const at = new Date(now).toISOString();
     console.log(JSON.stringify({ event: "firebreak.approval_decision", ...decision, action: view.request.action, at }));
     if (wantsJson(c)) return c.json({ id, status: result.status }, 200, NO_STORE);
     return c.redirect(`${BASE}/${id}`, 303);
@@ -138,7 +136,7 @@ async function lookup<E extends ApiEnv>(
   const TASKS = c.env?.TASKS;
   if (!TASKS) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   try {
-    const found = await rpcCall<Found | null>(TASKS.getByName(taskId).approval(id, Date.now(), withForm));
+    const found = await rpcCall<Found | null>(TASKS.getByName(taskId).approval(id, nowMs(c), withForm));
     return found ? { ok: true, found } : { ok: false, reason: "approval.unknown" };
   } catch (e) {
     return unreachable("approval", e);
@@ -146,7 +144,7 @@ async function lookup<E extends ApiEnv>(
 }
 
 /** `Sec-Fetch-Site` (sent by every current browser) and `Origin`, when present, must say same origin. */
-const sameSite = createMiddleware<{ Bindings: Env }>(async (c, next) => {
+const sameSite = createMiddleware<ApiEnv>(async (c, next) => {
   if (!sameOrigin(c.req.raw)) return answer(c, { ok: false, reason: "approval.csrf", detail: "cross-site" });
   await next();
 });

@@ -12,6 +12,7 @@
  *
  * Each refusal is answered by `answer`: the JSON refusal by default, a page for people's routes. A
  * caller middleware registered without `withBundle` before it fails closed, as a bundle that did not load.
+ * Tokens are checked at `c.var.now`, the app's clock (common.ts `withClock`).
  */
 import type { MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
@@ -51,7 +52,7 @@ export interface TaskHandle {
   stub: DurableObjectStub<TaskObject>;
 }
 
-type With<V> = { Bindings: Env; Variables: { bundle: LoadedBundle } & V };
+type With<V> = { Bindings: Env; Variables: ApiEnv["Variables"] & { bundle: LoadedBundle } & V };
 export type BundleEnv = With<object>;
 export type AgentEnv = With<{ caller: Caller }>;
 export type OperatorEnv = With<{ caller: Operator }>;
@@ -116,7 +117,7 @@ export function person(answer: Answer = fail): MiddlewareHandler<PersonEnv> {
     if (!bundle) return answer(c, { ok: false, reason: "bundle.invalid" });
     const token = personToken(c.req.raw);
     if (!token.ok) return answer(c, token);
-    const who = await verifyPerson(token.token, bundle.spec, envOf(c), new Date());
+    const who = await verifyPerson(token.token, bundle.spec, envOf(c), c.var.now());
     if (!who.ok) return answer(c, who);
     c.set("caller", who.person);
     await next();
@@ -166,7 +167,7 @@ async function verified<E extends ApiEnv>(
   if (!bundle) return { ok: false, reason: "bundle.invalid" };
   const token = tokenOf(c.req.raw);
   if (!token.ok) return token;
-  return verifyCaller(token.token, bundle.spec, envOf(c), new Date(), issuers?.(bundle));
+  return verifyCaller(token.token, bundle.spec, envOf(c), c.var.now(), issuers?.(bundle));
 }
 
 function taskOf<E extends ApiEnv>(c: Ctx<E>, caller: Caller): Result<{ caller: TaskCaller; task: TaskHandle }> {

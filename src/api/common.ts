@@ -4,7 +4,8 @@
  * closed reason table, never a detail on the wire), or its page for people. Who is calling is decided
  * by the middleware in `auth.ts`.
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { MessagePage } from "../approvals/page";
 import { DEFAULT_MESSAGES, httpFor, type Reason } from "../core/reasons";
@@ -15,9 +16,26 @@ import { agentMatches } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import { htmlPage } from "../ui/index";
 
-/** What every route's context has: the worker's bindings (its middleware adds typed variables, auth.ts). */
-export type ApiEnv = { Bindings: Env };
+/** The app's one clock (`createApp`'s `clock`): tests move it to reach a deadline instead of waiting. */
+export type Clock = () => Date;
+
+/**
+ * What every route's context has: the worker's bindings and `c.var.now`, the app's clock, set once by
+ * `withClock` where the API is mounted (routes.ts). Its middleware adds more typed variables (auth.ts).
+ */
+export type ApiEnv = { Bindings: Env; Variables: { now: Clock } };
 export type Ctx<E extends ApiEnv = ApiEnv> = Context<E>;
+
+/** Sets `c.var.now` for every route below it: no handler reads the time any other way. */
+export function withClock(clock: Clock): MiddlewareHandler<ApiEnv> {
+  return createMiddleware<ApiEnv>(async (c, next) => {
+    c.set("now", clock);
+    await next();
+  });
+}
+
+/** The app's time in epoch ms, as the Durable Objects' RPCs take it. */
+export const nowMs = <E extends ApiEnv>(c: Ctx<E>): number => c.var.now().getTime();
 
 const MAX_JSON_BODY = 4096;
 
@@ -80,7 +98,7 @@ export function refusalPage<E extends ApiEnv>(
 }
 
 /** `ctx.waitUntil`, or, with no execution context (app.fetch called directly, as tests do), the work just runs unawaited. */
-export function background<E extends ApiEnv>(c: Ctx<E>): (work: Promise<unknown>) => void {
+export function background(c: Pick<Context, "executionCtx">): (work: Promise<unknown>) => void {
   try {
     const ctx = c.executionCtx;
     return (work) => ctx.waitUntil(work);

@@ -15,16 +15,15 @@ import { DEFAULT_PERIOD, figures, isPeriod, PERIODS } from "../dashboard/figures
 import { live } from "../dashboard/live";
 import { DashboardPage } from "../dashboard/page";
 import { workerSource } from "../decisions/source";
-import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { htmlPage } from "../ui/index";
 import { type Answer, type OperatorEnv, operator, withBundle } from "./auth";
-import { envOf, refusalPage } from "./common";
+import { type ApiEnv, envOf, nowMs, refusalPage } from "./common";
 
 const TITLES = { signIn: "Sign in to see the dashboard", refused: "No dashboard here" };
 
-export function dashboardApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
-  const api = new Hono<{ Bindings: Env }>();
+export function dashboardApi(getBundle: () => BundleState): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
   api.get("/", withBundle(getBundle, page), operator(personToken, page), dashboard);
   return api;
 }
@@ -44,7 +43,7 @@ async function dashboard(c: Context<OperatorEnv>): Promise<Response> {
     return refusalPage(c, { ok: false, reason: "decisions.invalid_query" }, TITLES, message);
   }
   const period = isPeriod(since[0]) ? since[0] : DEFAULT_PERIOD;
-  const now = Date.now();
+  const now = nowMs(c);
   const [figs, listed] = await Promise.all([figures(workerSource(envOf(c)), period, now), live(c.env ?? {}, now)]);
   return htmlPage(
     c,

@@ -9,13 +9,12 @@ import { type Context, Hono } from "hono";
 import { httpFor } from "../core/reasons";
 import { nameOf, parseQuery, type QueryInput } from "../decisions/query";
 import { queryDecisions, workerSource } from "../decisions/source";
-import type { Env } from "../env";
 import type { BundleState } from "../policy/load";
 import { type OperatorEnv, operator, withBundle } from "./auth";
-import { type ApiEnv, type Ctx, envOf, fail } from "./common";
+import { type ApiEnv, type Ctx, envOf, fail, nowMs } from "./common";
 
-export function decisionsApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
-  const api = new Hono<{ Bindings: Env }>();
+export function decisionsApi(getBundle: () => BundleState): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
   api.get("/", withBundle(getBundle), operator(), decisions);
   return api;
 }
@@ -23,7 +22,7 @@ export function decisionsApi(getBundle: () => BundleState): Hono<{ Bindings: Env
 /** The decisions the query asks for, from the local store or the Analytics Engine SQL API. */
 async function decisions(c: Context<OperatorEnv>): Promise<Response> {
   const input = queryInput(new URL(c.req.url).searchParams);
-  const parsed = input.ok ? parseQuery(input.input, Date.now()) : input;
+  const parsed = input.ok ? parseQuery(input.input, nowMs(c)) : input;
   if (!parsed.ok) return invalid(c, parsed.problem);
   const source = workerSource(envOf(c));
   if (!source) return fail(c, { ok: false, reason: "decisions.unavailable" });

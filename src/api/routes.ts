@@ -1,15 +1,17 @@
 /** Firebreak's own API under /_firebreak/v1. Tasks, approvals and decisions join here in later issues. */
 import { Hono } from "hono";
-import type { Env } from "../env";
 import { taskKeys } from "../identity/task-token";
 import type { BundleState } from "../policy/load";
 import { approvalsApi } from "./approvals";
+import { type ApiEnv, type Clock, withClock } from "./common";
 import { dashboardApi } from "./dashboard";
 import { decisionsApi } from "./decisions";
 import { tasksApi } from "./tasks";
 
-export function api(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
-  const api = new Hono<{ Bindings: Env }>();
+export function api(getBundle: () => BundleState, clock: Clock): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+  // Before every route: each one reads the time as `c.var.now`.
+  api.use("*", withClock(clock));
   api.get("/health", (c) => {
     const state = getBundle();
     if (!state.ok) return c.json({ status: "unavailable", reason: "bundle.invalid" }, 503);

@@ -11,7 +11,7 @@ import { note, taskEnded } from "../tasks/directory";
 import { rpcCall } from "../tasks/rpc";
 import type { EndResult, TaskView } from "../tasks/task-object";
 import type { OperatorEnv } from "./auth";
-import { background, fail, jsonBody, unreachable } from "./common";
+import { background, fail, jsonBody, nowMs, unreachable } from "./common";
 
 const NO_STORE = { "cache-control": "no-store" };
 
@@ -23,7 +23,7 @@ export async function revokeAgent(c: Context<OperatorEnv>): Promise<Response> {
   const { TASKS, AGENTS } = c.env ?? {};
   if (!TASKS || !AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "bindings missing" });
   const { by } = c.var.caller;
-  const now = Date.now();
+  const now = nowMs(c);
   try {
     const agentStub = AGENTS.getByName(agentKey(who.agent));
     const { task_ids } = await rpcCall<{ task_ids: string[] }>(agentStub.revokeAll(now, by));
@@ -53,7 +53,7 @@ export async function reinstateAgent(c: Context<OperatorEnv>): Promise<Response>
   if (!AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "AGENTS binding missing" });
   try {
     const stub = AGENTS.getByName(agentKey(who.agent));
-    const done = await rpcCall<{ reinstated: boolean }>(stub.reinstate(c.var.caller.by, Date.now()));
+    const done = await rpcCall<{ reinstated: boolean }>(stub.reinstate(c.var.caller.by, nowMs(c)));
     return c.json({ agent: who.agent, ...done }, 200, NO_STORE);
   } catch (e) {
     return fail(c, unreachable("reinstate", e));
@@ -67,7 +67,7 @@ export async function agentCaps(c: Context<OperatorEnv>): Promise<Response> {
   const AGENTS = c.env?.AGENTS;
   if (!AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "AGENTS binding missing" });
   try {
-    const view = await rpcCall<AgentView>(AGENTS.getByName(agentKey(who.agent)).inspect(Date.now()));
+    const view = await rpcCall<AgentView>(AGENTS.getByName(agentKey(who.agent)).inspect(nowMs(c)));
     return c.json({ agent: who.agent, ...view }, 200, NO_STORE);
   } catch (e) {
     return fail(c, unreachable("agent", e));
@@ -80,7 +80,7 @@ export async function revokeTask(c: Context<OperatorEnv>): Promise<Response> {
   if (!isTaskId(id)) return fail(c, { ok: false, reason: "task.unknown" });
   const TASKS = c.env?.TASKS;
   if (!TASKS) return fail(c, { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" });
-  const now = Date.now();
+  const now = nowMs(c);
   try {
     const stub = TASKS.getByName(id);
     const ended = await rpcCall<EndResult>(stub.revoke(now, c.var.caller.by));

@@ -11,15 +11,16 @@
  *   POST /tasks/agents/reinstate  an operator, `{ issuer, sub }` -> the kill switch lifted
  *   GET  /tasks/agents?issuer=&sub=  an operator -> the agent's caps: revoked, live tasks, starts this hour
  *
- * Who may call each route is checked by its middleware (auth.ts) before the handler runs; the start
- * across the agent's and the task's objects is `startTask` (src/tasks/start.ts), and both the start and
- * a renewal mint their token with `mintTaskToken` (src/tasks/mint.ts). Every Durable Object call is
- * bounded by TASK_RPC_TIMEOUT_MS; an exception or timeout is 503 `task.unavailable`.
+ * The routes follow a task's life as docs/design/tasks.md, "Lifecycle", sets it out (start, calls,
+ * renew, end, read). Who may call each route is checked by its middleware (auth.ts) before the handler
+ * runs; the start across the agent's and the task's objects is `startTask` (src/tasks/start.ts), and
+ * both the start and a renewal mint their token with `mintTaskToken` (src/tasks/mint.ts). Every
+ * Durable Object call is bounded by TASK_RPC_TIMEOUT_MS; an exception or timeout is 503
+ * `task.unavailable`. The time each handler passes the objects is the app's clock, `c.var.now`.
  */
 import { type Context, Hono } from "hono";
 import type { Reason } from "../core/reasons";
 import type { Refusal, Result } from "../core/result";
-import type { Env } from "../env";
 import { newTaskId } from "../identity/task-token";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
@@ -39,15 +40,15 @@ import {
   withBundle,
   workload,
 } from "./auth";
-import { type ApiEnv, background, type Ctx, envOf, fail, unreachable } from "./common";
+import { type ApiEnv, background, type Ctx, envOf, fail, nowMs, unreachable } from "./common";
 import { agentCaps, reinstateAgent, releaseSlot, revokeAgent, revokeTask } from "./task-operators";
 
 const MAX_START_BODY = 4096;
 const MAX_PURPOSE = 1000;
 const NO_STORE = { "cache-control": "no-store" };
 
-export function tasksApi(getBundle: () => BundleState): Hono<{ Bindings: Env }> {
-  const api = new Hono<{ Bindings: Env }>();
+export function tasksApi(getBundle: () => BundleState): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
   const bundle = withBundle(getBundle);
   const admin = operator();
   api.post("/", bundle, workload(), start);
@@ -75,7 +76,7 @@ async function start(c: Context<AgentEnv>): Promise<Response> {
   if (!TASKS || !AGENTS) return fail(c, { ok: false, reason: "task.unavailable", detail: "bindings missing" });
 
   const task_id = newTaskId();
-  const now = Date.now();
+  const now = nowMs(c);
   const objects = { agent: AGENTS.getByName(agentKey(agent)), task: TASKS.getByName(task_id) };
   const limits = bundle.spec.settings.agent_limits;
   const started = await startTask(objects, { task_id, profile, agent, purpose: body.purpose, limits, now });
@@ -100,7 +101,7 @@ async function renew(c: Context<TaskEnv>): Promise<Response> {
   if (!signer.ok) return fail(c, signer);
   const profile = bundle.spec.profiles.find((p) => p.name === caller.task.profile);
   if (!profile) return fail(c, { ok: false, reason: "task.profile_denied", detail: "profile no longer in the bundle" });
-  const now = Date.now();
+  const now = nowMs(c);
   try {
     const view = await rpcCall<{ state: string; deadline: number } | null>(task.stub.view());
     if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
@@ -121,11 +122,12 @@ async function renew(c: Context<TaskEnv>): Promise<Response> {
 
 async function complete(c: Context<TaskEnv>): Promise<Response> {
   const { caller, task } = c.var;
+  const now = nowMs(c);
   try {
-    const ended = await rpcCall<EndResult>(task.stub.complete(Date.now()));
+    const ended = await rpcCall<EndResult>(task.stub.complete(now));
     if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
-    note(c.env, background(c), taskEnded(task.id, "completed", Date.now()));
-    await releaseSlot(c.env, caller.agent, task.id, Date.now());
+    note(c.env, background(c), taskEnded(task.id, "completed", now));
+    await releaseSlot(c.env, caller.agent, task.id, now);
     return c.json({ task_id: task.id, state: "completed" }, 200, NO_STORE);
   } catch (e) {
     return fail(c, unreachable("complete", e));
