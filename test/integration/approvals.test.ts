@@ -22,6 +22,7 @@ import {
   person,
 } from "./approval-support";
 import {
+  type App,
   BASE,
   bindings,
   CANARY,
@@ -32,6 +33,7 @@ import {
   type Sent,
   send,
   taskRoute,
+  testClock,
 } from "./support";
 
 const env = workerEnv as unknown as Env;
@@ -59,8 +61,8 @@ const decide = (
   opts?: { csrf?: string | null; site?: string },
 ) => decideOn(app, id, verdict, bearer, opts);
 
-async function status(id: string, bearer: string) {
-  const res = await app.fetch(
+async function status(id: string, bearer: string, on: App = app) {
+  const res = await on.fetch(
     new Request(`${BASE}/_firebreak/v1/approvals/${id}/status`, { headers: { authorization: `Bearer ${bearer}` } }),
     bindings as never,
   );
@@ -235,15 +237,18 @@ describe("no answer, or no, means no", () => {
   });
 
   it("an approval past its expiry is approval.expired, approved or not", async () => {
-    const task = await newTask(app, "approving");
-    // Opened 29 s ago with a 30 s lifetime (the shortest a profile may set), for exactly this request.
-    const opened = await openApprovalAt(task.id, Date.now() - 29_000, 30);
-    const csrf = (await page(opened.id, await person())).csrf;
-    expect((await decide(opened.id, "approve", await person(), { csrf })).json.status).toBe("approved");
-    await new Promise((r) => setTimeout(r, Math.max(0, opened.expires_at - Date.now()) + 20));
-    expect((await status(opened.id, task.token)).json.status).toBe("expired");
-    expectRefusal(await merge(task.token, { headers: { "firebreak-approval": opened.id } }), 403, "approval.expired");
-    const late = await decide(opened.id, "approve", await person(), { csrf });
+    const clock = testClock();
+    const timed = gatewayApp({ clock: clock.now });
+    const task = await newTask(timed, "approving");
+    // A 30 s lifetime (the shortest a profile may set), for exactly this request.
+    const opened = await openApprovalAt(task.id, clock.ms(), 30);
+    const csrf = (await pageOf(timed, opened.id, await person())).csrf;
+    expect((await decideOn(timed, opened.id, "approve", await person(), { csrf })).json.status).toBe("approved");
+    clock.set(opened.expires_at); // expired from expires_at on
+    expect((await status(opened.id, task.token, timed)).json.status).toBe("expired");
+    const retry = mergeInit(task.token, { headers: { "firebreak-approval": opened.id } });
+    expectRefusal(await send(timed, MERGE, retry), 403, "approval.expired");
+    const late = await decideOn(timed, opened.id, "approve", await person(), { csrf });
     expect(late.json.reason).toBe("approval.expired");
   });
 });

@@ -10,7 +10,7 @@
  */
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
-import { createApp } from "../../src/app";
+import { type AppOptions, createApp } from "../../src/app";
 import type { DecisionRecord } from "../../src/decisions/record";
 import gatewayBundle from "../.generated/gateway.json";
 import reportBundle from "../.generated/report.json";
@@ -31,12 +31,41 @@ export const bindings = env as unknown as Record<string, unknown>;
 export const GATEWAY_REVISION = gatewayBundle.manifest.revision;
 export const REPORT_REVISION = reportBundle.manifest.revision;
 
-export const gatewayApp = () => createApp(gatewayBundle);
+export const gatewayApp = (opts?: AppOptions) => createApp(gatewayBundle, opts);
 export const reportApp = () => createApp(reportBundle);
 /** The gateway fixture bundle with other settings (loading does not re-check the revision). */
 export const createAppFor = (settings: Record<string, unknown>) =>
   createApp({ ...gatewayBundle, settings: { ...gatewayBundle.settings, ...settings } });
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * A clock a test moves instead of waiting: `createApp(bundle, { clock: clock.now })`, then `advance`
+ * or `set` it past a deadline. It stands still in between, so every request sees the time the test set.
+ */
+export interface TestClock {
+  now: () => Date;
+  /** Its time in epoch ms. */
+  ms: () => number;
+  /** Its time in whole seconds, as a token's `now` (test/helpers/tokens.ts). */
+  seconds: () => number;
+  advance: (ms: number) => void;
+  set: (ms: number) => void;
+}
+
+export function testClock(start = Date.now()): TestClock {
+  let t = start;
+  return {
+    now: () => new Date(t),
+    ms: () => t,
+    seconds: () => Math.floor(t / 1000),
+    advance: (ms) => {
+      t += ms;
+    },
+    set: (ms) => {
+      t = ms;
+    },
+  };
+}
 
 export const PROBE = "x-test-probe";
 export const BASE = "https://gw.example";

@@ -25,6 +25,7 @@ import {
   send,
   startTask,
   taskRoute,
+  testClock,
 } from "./support";
 
 const env = workerEnv as unknown as Env;
@@ -455,21 +456,31 @@ describe("operators: inspect any task, the agent's caps, reinstate", () => {
 describe("the deadline alarm", () => {
   it("closes the task at its deadline and logs it; the next call is refused task.expired", async () => {
     const { runDurableObjectAlarm } = await import("cloudflare:test");
-    const task = await newTask(app, "brief"); // max_lifetime 1 s
-    expectAllowed(await send(app, ISSUE, { bearer: task.token }));
+    // A minute ahead of the real time: the alarm the task sets never fires by itself, the test runs it.
+    const clock = testClock(Date.now() + 60_000);
+    const timed = gatewayApp({ clock: clock.now });
+    const task = await newTask(timed, "brief", await agentToken({ now: clock.seconds() })); // max_lifetime 1 s
+    expectAllowed(await send(timed, ISSUE, { bearer: task.token }));
     const stub = env.TASKS!.getByName(task.id);
     const deadline = (await stub.view())!.deadline;
-    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 50));
-    await runDurableObjectAlarm(stub); // false when it has already fired by itself
+    clock.set(deadline + 1);
+    // The runtime calls an alarm with no time, so its handler reads Date.now(): for that one call the
+    // moved time is the system's too (without fake timers vi.setSystemTime mocks only Date).
+    vi.setSystemTime(clock.ms());
+    try {
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
     const view = (await stub.inspect())!;
     expect([view.task.state, view.task.ended_at! >= deadline]).toEqual(["expired", true]);
     // The alarm closed it: nothing but the open, the call, its settle and the expiry are in the log.
     expect(view.steps.map((s) => s.kind)).toEqual(["open", "call", "settle", "expire"]);
     const before = (await recorded()).length;
     // The token is within its clock tolerance still: the task object refuses, not the token check.
-    expectRefusal(await send(app, ISSUE, { bearer: task.token }), 403, "task.expired");
+    expectRefusal(await send(timed, ISSUE, { bearer: task.token }), 403, "task.expired");
     expect((await recorded()).length).toBe(before);
-    const agentView = await env.AGENTS!.getByName(agentKeyOf("agent-1")).inspect(Date.now());
+    const agentView = await env.AGENTS!.getByName(agentKeyOf("agent-1")).inspect(clock.ms());
     expect(agentView.live.map((t) => t.task_id)).not.toContain(task.id);
   });
 });
