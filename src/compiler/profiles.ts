@@ -87,7 +87,8 @@ function compileProfile(
     );
 
   // Exactly the selected actions: a profile is an allow list, so aliases (same_effect_as) are not
-  // pulled in; a limit on an action that an alias in the profile would bypass is refused below.
+  // pulled in. An alias that is in the profile counts as its targets too (`effects`), so a limit on
+  // the target reaches it: a GraphQL mergePullRequest spends the REST merge's budget.
   const indexes = new Set(
     resolveSelectors(p.actions, actions, services, (k, msg) => problems.add(at("actions", k), msg), { aliases: false }),
   );
@@ -97,7 +98,6 @@ function compileProfile(
   const scope = profileScope(at, actions, services, inProfile, problems);
   const budgets = compileBudgets(p.budgets ?? {}, scope);
   const sequence = compileSequence(p.sequence ?? {}, scope);
-  checkAliasBypass(budgets, sequence, selected, actions, at, problems);
 
   return {
     name: p.name,
@@ -107,6 +107,7 @@ function compileProfile(
     actions: [...inProfile].sort(),
     budgets,
     sequence,
+    effects: effectsOf(selected, actions),
     approvals,
     source: at(),
   };
@@ -259,64 +260,21 @@ const noResource = (a: ActionSpec) =>
   `${a.name} has no resource, so correlation cannot compare what it targets: give it a resource in ${a.source.replace(/:\d+$/, "")} or remove it here`;
 
 /**
- * An alias (same_effect_as, followed transitively) reaches the effect of its target. When both are in
- * a profile, a per-action budget, `requires` or `correlate` on the target alone could be bypassed by
- * calling the alias: the alias must carry the same kind of limit.
+ * For each action of the profile that is an alias (same_effect_as, followed transitively), the actions
+ * whose effect it has: the task object counts and orders it as each of them too.
  */
-function checkAliasBypass(
-  budgets: Budgets,
-  sequence: SequenceRules,
-  selected: ActionSpec[],
-  actions: ActionSpec[],
-  at: (...path: Path) => string,
-  problems: Problems,
-): void {
+function effectsOf(selected: ActionSpec[], actions: ActionSpec[]): Record<string, string[]> {
   const byName = new Map(actions.map((a) => [a.name, a]));
-  const targetsOf = (a: ActionSpec): Set<string> => {
+  const out: Record<string, string[]> = {};
+  for (const alias of selected) {
     const seen = new Set<string>();
-    const todo = [...a.same_effect_as];
-    while (todo.length > 0) {
-      const t = todo.pop() as string;
-      if (seen.has(t)) continue;
+    const todo = [...alias.same_effect_as];
+    for (let t = todo.pop(); t !== undefined; t = todo.pop()) {
+      if (seen.has(t) || t === alias.name) continue;
       seen.add(t);
       todo.push(...(byName.get(t)?.same_effect_as ?? []));
     }
-    return seen;
-  };
-  const limits: [string, Path, (name: string) => boolean, string[]][] = [
-    [
-      "budgets.per_action",
-      ["budgets", "per_action"],
-      (n) => Object.hasOwn(budgets.per_action, n),
-      Object.keys(budgets.per_action),
-    ],
-    [
-      "sequence.requires",
-      ["sequence", "requires"],
-      (n) => sequence.requires.some((r) => r.action === n),
-      sequence.requires.map((r) => r.action),
-    ],
-    [
-      "sequence.correlate",
-      ["sequence", "correlate"],
-      (n) => sequence.correlate.some((r) => r.action === n),
-      sequence.correlate.map((r) => r.action),
-    ],
-  ];
-  for (const alias of selected) {
-    const targets = targetsOf(alias);
-    if (targets.size === 0) continue;
-    const missed = limits.flatMap(([what, path, limited, names]) => {
-      const target = limited(alias.name) ? undefined : names.find((n) => targets.has(n));
-      return target ? [{ what, path, target }] : [];
-    });
-    // One problem per alias, on the first limit it would bypass.
-    const [first] = missed;
-    if (first === undefined) continue;
-    const target = first.target;
-    problems.add(
-      at(...first.path),
-      `"${alias.name}" is in this profile and has the same effect as "${target}" (same_effect_as), but ${missed.map((m) => m.what).join(" and ")} limit only "${target}": limit "${alias.name}" too or leave it out of actions`,
-    );
+    if (seen.size > 0) out[alias.name] = [...seen].sort();
   }
+  return out;
 }

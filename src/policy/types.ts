@@ -252,6 +252,12 @@ export interface ProfileSpec {
   actions: string[];
   budgets: Budgets;
   sequence: SequenceRules;
+  /**
+   * Aliases in the profile -> the actions whose effect they have (same_effect_as, transitively): a step
+   * of an alias counts against its targets' per-action budgets and satisfies or meets their sequence
+   * rules as they would. Absent in tasks opened before it existed: none.
+   */
+  effects: Record<string, string[]>;
   approvals: ApprovalSettings;
   source: string;
 }

@@ -84,9 +84,9 @@ export function check(store: TaskStore, profile: ProfileSpec, step: StepRequest)
 function checkCounts(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
   const b = profile.budgets;
   if (b.calls !== null && store.counter(key.calls) >= b.calls) return { reason: "budget.exhausted" };
-  const perAction = own(b.per_action, step.action);
-  if (perAction !== undefined && store.counter(key.action(step.action)) >= perAction) {
-    return { reason: "budget.exhausted" };
+  for (const name of effectsOf(profile, step.action)) {
+    const perAction = own(b.per_action, name);
+    if (perAction !== undefined && store.counter(key.action(name)) >= perAction) return { reason: "budget.exhausted" };
   }
   for (const label of new Set(step.labels)) {
     const cap = own(b.per_label, label);
@@ -125,8 +125,9 @@ function checkTotals(store: TaskStore, profile: ProfileSpec, step: StepRequest):
 
 function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest): Refusal | null {
   const s = profile.sequence;
+  const names = effectsOf(profile, step.action);
   for (const rule of s.requires) {
-    if (rule.action === step.action && !store.succeededAny(rule.after)) return { reason: "sequence.requires" };
+    if (names.includes(rule.action) && !store.succeededAny(rule.after)) return { reason: "sequence.requires" };
   }
   if (s.forbid_after.length > 0) {
     const read = new Set(store.labelsRead());
@@ -137,7 +138,7 @@ function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest
     }
   }
   for (const rule of s.correlate) {
-    if (rule.action === step.action && !store.succeededAny(rule.read_by, step.resource)) {
+    if (names.includes(rule.action) && !store.succeededAny(rule.read_by, step.resource)) {
       return { reason: "sequence.unread_resource" };
     }
   }
@@ -147,7 +148,7 @@ function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest
 /** Writes what an admitted step uses: counters, its window timestamp and its running-total reservations. */
 export function reserve(store: TaskStore, profile: ProfileSpec, step: StepRequest, seq: number): void {
   store.addCounter(key.calls, 1);
-  store.addCounter(key.action(step.action), 1);
+  for (const name of effectsOf(profile, step.action)) store.addCounter(key.action(name), 1);
   for (const label of new Set(step.labels)) store.addCounter(key.label(label), 1);
   store.addCounter(key.service(step.service), 1);
   const longest = Math.max(0, ...profile.budgets.windows.map((w) => w.seconds * 1000));
@@ -176,6 +177,15 @@ function totalsOf(
     out.push({ key: key.total(t.action, t.arg), amount, max: t.max });
   }
   return out;
+}
+
+/**
+ * The action and the actions whose effect it has (same_effect_as): a step counts, and is ordered, as
+ * each of them. A profile frozen before `effects` existed has none.
+ */
+export function effectsOf(profile: ProfileSpec, action: string): string[] {
+  const targets = profile.effects ? own(profile.effects, action) : undefined;
+  return targets === undefined ? [action] : [action, ...targets];
 }
 
 /** A record's own property only: an action named `constructor` must not find Object.prototype's. */

@@ -13,11 +13,12 @@ import type { Budgets, ProfileSpec } from "../policy/types";
 import {
   type Admit,
   type AdmitAll,
+  effectsOf,
+  liveness,
   type Refusal,
   release,
   reserveAll,
   StepRefused,
-  liveness,
 } from "./admission";
 import { ApprovalLedger } from "./approval-ledger";
 import { ApprovalStore } from "./approval-store";
@@ -138,7 +139,10 @@ export class TaskObject extends DurableObject<Env> {
    * reserved together, or all refused and logged so, moving no counter.
    */
   admitAll(steps: StepRequest[]): AdmitAll {
-    return this.reserving(steps, null, (task) => ({ ok: true, seqs: reserveAll(this.store, task.profile, steps, null) }));
+    return this.reserving(steps, null, (task) => ({
+      ok: true,
+      seqs: reserveAll(this.store, task.profile, steps, null),
+    }));
   }
 
   /**
@@ -200,7 +204,8 @@ export class TaskObject extends DurableObject<Env> {
     this.store.append({ ts: now, kind: "settle", ref: seq, status });
     const action = step.action!;
     if (status !== null && status >= 200 && status < 300) {
-      this.store.recordSuccess(action, step.resource!, JSON.parse(step.labels!) as string[]);
+      const labels = JSON.parse(step.labels!) as string[];
+      for (const name of effectsOf(task.profile, action)) this.store.recordSuccess(name, step.resource!, labels);
     } else if (!timedOut && (status === null || status >= 500)) {
       release(this.store, task.profile, action, JSON.parse(step.args!) as Record<string, number>);
     }
@@ -239,7 +244,11 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /** The agent's retry with `Firebreak-Approval`: the approval and the budgets, checked and written at once. */
-  redeemApproval(id: string, digest: string, steps: [StepRequest, ...StepRequest[]]): AdmitAll | { ok: false; reason: RedeemReason } {
+  redeemApproval(
+    id: string,
+    digest: string,
+    steps: [StepRequest, ...StepRequest[]],
+  ): AdmitAll | { ok: false; reason: RedeemReason } {
     return this.reserving(steps, `approval ${id}`, (task) => this.ledger.redeem(task, id, digest, steps));
   }
 

@@ -228,11 +228,6 @@ const CASES: Case[] = [
     where: "profiles/profiles.yaml:20",
     says: "svc:items.search has no resource, so correlation cannot compare what it targets",
   },
-  {
-    dir: "profile-alias-bypass",
-    where: "profiles/profiles.yaml:10",
-    says: '"svc:items.patch" is in this profile and has the same effect as "svc:items.update" (same_effect_as), but budgets.per_action and sequence.correlate limit only "svc:items.update": limit "svc:items.patch" too',
-  },
   // approvals (issue 4): people approve, agents act
   {
     dir: "approve-without-approvers",
@@ -282,6 +277,7 @@ const COMPILES = [
   "service-named-constructor-ok",
   "route-literal-proto-ok",
   "profile-ok",
+  "profile-alias-effects-ok",
 ];
 
 function serviceOf(bundle: Bundle, name: string): ServiceSpec {
@@ -294,6 +290,15 @@ function problemsOf(dir: string, options?: CompileOptions) {
   const result = compilePolicies(join(BROKEN, dir), options);
   return result.ok ? null : result.problems.list;
 }
+
+describe("an alias in a profile", () => {
+  it("counts as the action whose effect it has: the target's limits reach it (effects)", () => {
+    const result = compilePolicies(join(BROKEN, "profile-alias-effects-ok"));
+    if (!result.ok) throw new Error(result.problems.format());
+    const ops = result.bundle.profiles.find((p) => p.name === "ops");
+    expect(ops?.effects).toEqual({ "svc:items.patch": ["svc:items.update"] });
+  });
+});
 
 describe("broken policy sets", () => {
   it.each(CASES)("$dir -> $where", ({ dir, where, says, options }) => {

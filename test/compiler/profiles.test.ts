@@ -167,7 +167,8 @@ describe("compiling profiles", () => {
         actions: ["svc:items.get"],
         budgets: { calls: null, per_action: {}, per_label: {}, services: null, windows: [], totals: [] },
         sequence: { requires: [], forbid_after: [], correlate: [] },
-        approvals: { ttl_s: 900, risk: null, approvers: null },
+        effects: {},
+    approvals: { ttl_s: 900, risk: null, approvers: null },
         source: expect.stringMatching(/profiles\/p\.yaml:1$/),
       },
     ]);

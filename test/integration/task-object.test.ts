@@ -39,6 +39,7 @@ function profile(budgets: Partial<Budgets> = {}, sequence: Partial<SequenceRules
     actions: Object.keys(ACTIONS),
     budgets: { calls: null, per_action: {}, per_label: {}, services: null, windows: [], totals: [], ...budgets },
     sequence: { requires: [], forbid_after: [], correlate: [], ...sequence },
+    effects: {},
     approvals: { ttl_s: 900, risk: null, approvers: null },
     source: "test",
   } satisfies ProfileSpec;

@@ -13,7 +13,18 @@ import type { StepRequest } from "../../src/tasks/types";
 
 const TASKS = (env as unknown as Env).TASKS!;
 const T0 = Date.now();
-const ACTIONS = ["github:pulls.get", "github:pulls.merge", "github:issues.get"];
+const ACTIONS = [
+  "github:pulls.get",
+  "github:pulls.merge",
+  "github:issues.get",
+  "github:graphql.mergePullRequest",
+  "github:graphql.pullRequest",
+];
+/** The GraphQL fields that do what the REST actions do (same_effect_as), as the compiler emits them. */
+const EFFECTS = {
+  "github:graphql.mergePullRequest": ["github:pulls.merge"],
+  "github:graphql.pullRequest": ["github:pulls.get"],
+};
 
 function profile(budgets: Partial<Budgets> = {}): ProfileSpec {
   return {
@@ -28,6 +39,7 @@ function profile(budgets: Partial<Budgets> = {}): ProfileSpec {
       forbid_after: [],
       correlate: [],
     },
+    effects: EFFECTS,
     approvals: { ttl_s: 900, risk: null, approvers: null },
     source: "test",
   };
@@ -104,5 +116,22 @@ describe("several steps in one request", () => {
       byDoc.set(s.decision_id!, [...(byDoc.get(s.decision_id!) ?? []), s.outcome!]);
     }
     for (const outcomes of byDoc.values()) expect(new Set(outcomes).size).toBe(1);
+  });
+
+  it("an alias counts as its target: a GraphQL merge spends the REST merge's budget and needs its read", async () => {
+    const stub = await openTask(profile({ per_action: { "github:pulls.merge": 1 } }));
+    // Its `requires` holds for the alias: no pull request was read yet.
+    const early = await stub.admitAll([step("github:graphql.mergePullRequest")]);
+    expect(early).toEqual({ ok: false, reason: "sequence.requires" });
+    // The GraphQL read satisfies the REST merge's `requires` (it has pulls.get's effect).
+    const read = await stub.admitAll([step("github:graphql.pullRequest")]);
+    if (!read.ok) throw new Error(read.reason);
+    await stub.settleAll(read.seqs, 200, T0 + 1500);
+    expect(await stub.admitAll([step("github:graphql.mergePullRequest")])).toMatchObject({ ok: true });
+    // One merge in all: the REST merge is refused now, by the budget both count against.
+    expect(await stub.admitAll([step("github:pulls.merge")])).toEqual({ ok: false, reason: "budget.exhausted" });
+    const counters = (await stub.inspect())!.counters;
+    expect(counters["action:github:pulls.merge"]).toBe(1);
+    expect(counters["action:github:graphql.mergePullRequest"]).toBe(1);
   });
 });
