@@ -32,7 +32,7 @@ const noTask: Admission = { taskId: null, settle: async () => null };
 
 /** The request's steps (one for REST; a GraphQL document's root fields, ...), admitted together or refused. */
 export async function admit(
-  steps: StepRequest[],
+  steps: [StepRequest, ...StepRequest[]],
   task: TaskRef | null,
   env: Env,
 ): Promise<Result<{ admission: Admission }>> {

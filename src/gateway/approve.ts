@@ -49,6 +49,8 @@ export interface ApprovalInput {
   origin: string;
   fetcher: (request: Request) => Promise<Response>;
   background: (work: Promise<unknown>) => void;
+  /** The app's clock: when the notification's outcome is written to the step log. */
+  now: () => Date;
 }
 
 type Redeemed = AdmitAll | { ok: false; reason: RedeemReason };
@@ -190,7 +192,7 @@ async function tell(input: ApprovalInput, id: string, url: string, expires_at: n
   }
   try {
     const ns = input.env.TASKS!;
-    await rpcCall(ns.getByName(task.id).noteNotification(id, result, Date.now()));
+    await rpcCall(ns.getByName(task.id).noteNotification(id, result, input.now().getTime()));
   } catch {
     // The decision stands either way; the log line above carries a failure.
   }

@@ -27,6 +27,7 @@ import {
   type Decided,
   type DecidedStep,
   decideCall,
+  endpointAt,
   labelsOf,
 } from "../request/decide-call";
 import { type CanonicalRequest, route, sortedQuery } from "../request/route";
@@ -36,7 +37,7 @@ import { approve } from "./approve";
 import { readApprovedBody, readBody } from "./body";
 import { forward } from "./forward";
 import { type AnalyticsSink, record } from "./record";
-import { decisionResponse, dialectOf, refusalResponse } from "./respond";
+import { type Dialect, decisionResponse, dialectOf, refusalResponse } from "./respond";
 
 export interface Deps {
   /** The bundle, or why it could not be loaded: then every call is refused (fail closed). */
@@ -76,10 +77,11 @@ export async function handleProxy(request: Request, deps: Deps): Promise<Respons
 }
 
 async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<Response> {
+  let dialect: Dialect | null = null;
   const stop = (refusal: Refusal) => {
     rec.reason = refusal.reason;
     rec.detail = refusal.detail ?? null;
-    return refusalResponse(refusal, rec, dialectOf(deps.bundle, rec.service));
+    return refusalResponse(refusal, rec, dialect ?? dialectOf(deps.bundle, rec.service));
   };
   if (!deps.bundle.ok) return stop({ ok: false, reason: "bundle.invalid", detail: deps.bundle.error });
   const { bundle } = deps.bundle;
@@ -88,6 +90,8 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const req = routed.request;
   rec.service = req.service.name;
   rec.path = req.path;
+  // A GraphQL client reads GraphQL errors, whatever refuses its call.
+  if (endpointAt(req) === "graphql") dialect = "graphql";
   const caller = await callerOf(req, bundle, deps);
   if (!caller.ok) return stop(caller);
   const { agent, task } = caller.caller;
@@ -261,6 +265,7 @@ async function approveStep(
     origin: gatewayOrigin(deps.env) || new URL(request.url).origin,
     fetcher: deps.fetcher,
     background: deps.background,
+    now: deps.now,
   });
   if (!approved.ok) return approved;
   rec.effect = "allow";

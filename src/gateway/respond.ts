@@ -37,21 +37,21 @@ interface Shaped {
   headers?: Record<string, string>;
 }
 
-const DIALECTS: Record<RefusalDialect, (said: Said) => Shaped> = {
+/** A service's own dialect, or the protocol of the endpoint called (a GraphQL document gets GraphQL errors). */
+export type Dialect = RefusalDialect | "graphql";
+
+const DIALECTS: Record<Dialect, (said: Said) => Shaped> = {
   firebreak: firebreakShape,
   slack: slackShape,
   stripe: stripeShape,
+  graphql: graphqlShape,
 };
 
 /**
  * `dialect`: the routed service's `refusal`. Refusals before routing (the service is not known) and
  * Firebreak's own API stay `firebreak`.
  */
-export function refusalResponse(
-  refusal: Refusal,
-  rec: DecisionRecord,
-  dialect: RefusalDialect = "firebreak",
-): Response {
+export function refusalResponse(refusal: Refusal, rec: DecisionRecord, dialect: Dialect = "firebreak"): Response {
   const { status, error } = httpFor(refusal.reason);
   const effect =
     refusal.reason === "approval.required" ? "approval_required" : AFTER_FORWARD.has(refusal.reason) ? "allow" : "deny";
@@ -96,6 +96,21 @@ function firebreakShape(s: Said): Shaped {
       ...(s.approval ? { approval: s.approval } : {}),
     },
   };
+}
+
+/**
+ * A GraphQL response with `errors` and no `data` (the GraphQL over HTTP shape), the status as for
+ * REST: @octokit/graphql and other clients throw with the first error's message, and keep the
+ * extensions, where the reason code and the decision id are.
+ */
+function graphqlShape(s: Said): Shaped {
+  const extensions = {
+    code: s.error,
+    reason: s.reason,
+    decision_id: s.decision_id,
+    ...(s.approval ? { approval: s.approval } : {}),
+  };
+  return { status: s.status, body: { errors: [{ message: `Firebreak: ${s.message}`, extensions }], data: null } };
 }
 
 /**

@@ -53,8 +53,8 @@ export function classifyCall(bundle: LoadedBundle, req: CanonicalRequest): Resul
   };
 }
 
-/** A GraphQL or MCP endpoint of the service, when the call is a POST to its path. */
-function endpointAt(req: CanonicalRequest): "graphql" | "mcp" | null {
+/** The GraphQL or MCP endpoint of the service the call goes to, if it does (its body names the steps). */
+export function endpointAt(req: CanonicalRequest): "graphql" | "mcp" | null {
   const { graphql, mcp } = req.service;
   if (graphql !== null && req.path === graphql.path) return "graphql";
   if (mcp !== null && req.path === mcp.path) return "mcp";

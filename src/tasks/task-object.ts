@@ -138,7 +138,7 @@ export class TaskObject extends DurableObject<Env> {
    * The steps of one request, checked in order (each against what the ones before it reserved) and
    * reserved together, or all refused and logged so, moving no counter.
    */
-  admitAll(steps: StepRequest[]): AdmitAll {
+  admitAll(steps: [StepRequest, ...StepRequest[]]): AdmitAll {
     return this.reserving(steps, null, (task) => ({
       ok: true,
       seqs: reserveAll(this.store, task.profile, steps, null),
@@ -151,11 +151,11 @@ export class TaskObject extends DurableObject<Env> {
    * transaction that nothing can run before: there is no await between the two.
    */
   private reserving<T extends { ok: boolean }>(
-    steps: StepRequest[],
+    steps: [StepRequest, ...StepRequest[]],
     by: string | null,
     reserve: (task: TaskRow) => T,
   ): T | ({ ok: false } & Refusal) {
-    const now = steps[0]?.now ?? Date.now();
+    const now = steps[0].now;
     let refusal: Refusal;
     try {
       const result = this.ctx.storage.transactionSync((): T | ({ ok: false } & Refusal) => {
