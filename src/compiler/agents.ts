@@ -2,7 +2,7 @@
  * Selectors of identities (`agents:` of rules and profiles, `approvers:`, `settings.admins`): one
  * normal form for the worker (every claim value a list) and one check that each issuer named exists and
  * is of the kind the selector is for. Workload issuers identify agents; person issuers identify the
- * people who approve (issue 4). An approver selector naming a workload issuer would let an agent
+ * people who approve. An approver selector naming a workload issuer would let an agent
  * approve, and an agent selector naming a person issuer would let a person's token act as an agent:
  * both are compile errors.
  */

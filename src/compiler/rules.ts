@@ -66,7 +66,7 @@ function resolveOne(
   const pattern = globRegExp(tail);
   const direct = indexesWhere(actions, (a) => a.service === head && pattern.test(a.name.slice(colon + 1)));
   if (direct.length === 0) {
-    // Fix: a glob that matches nothing is not an "unknown action"; say so and where the names come from.
+    // A glob that matches nothing is not an "unknown action": say so, and where the names come from.
     if (tail.includes("*"))
       return `"${sel}" matches no action of ${head}: check the pattern against policies/services/${head}.yaml`;
     const near = nearest(
@@ -76,8 +76,7 @@ function resolveOne(
     return `unknown action "${sel}"${near ? `: did you mean "${near}"?` : ""}`;
   }
   if (!aliases) return direct;
-  // Fix: aliases are followed transitively (an alias of an alias has the same effect too); this used
-  // to stop after one step.
+  // Aliases are followed transitively: an alias of an alias has the same effect too.
   const hits = new Set(direct);
   const names = new Set<string>();
   actions.forEach((a, i) => {

@@ -24,6 +24,8 @@ export class Problems {
 export interface SourceFile {
   /** Path relative to the policy root's parent, as shown in errors (`policies/rules/x.yaml`). */
   file: string;
+  /** The path it was read from, for files it names beside it (a service's GraphQL schema). */
+  path: string;
   data: unknown;
   /** `file:line` of the node at `path` (or of its nearest existing parent). */
   at(path: (string | number)[]): string;
@@ -65,13 +67,13 @@ export function readSource(path: string, kind: SourceKind, root: string, problem
     for (const e of validate.errors ?? []) problems.add(at(errorPath(e)), schemaMessage(e));
     return null;
   }
-  return { file, data, at };
+  return { file, path, data, at };
 }
 
 function offsetOf(doc: Document, path: (string | number)[]): number {
   for (let n = path.length; n >= 0; n--) {
-    // Fix: a mapping entry is shown on the line of its key. Its value may start on a later line (a block
-    // mapping), or have no node at all (`key:` with an empty value), which used to fall back to the parent.
+    // A mapping entry is shown on the line of its key: its value may start on a later line (a block
+    // mapping), or have no node at all (`key:` with an empty value), and the parent's line says neither.
     const parent = n > 0 ? doc.getIn(path.slice(0, n - 1), true) : undefined;
     if (isMap(parent)) {
       const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === path[n - 1]);
@@ -83,7 +85,7 @@ function offsetOf(doc: Document, path: (string | number)[]): number {
   return 0;
 }
 
-/** Where an error is shown. Fix: an unknown key is shown on its own line, not on its parent's first line. */
+/** Where an error is shown: an unknown key on its own line, not on its parent's first line. */
 function errorPath(e: ErrorObject): (string | number)[] {
   const path = pointer(e.instancePath);
   if (e.keyword === "additionalProperties") path.push((e.params as { additionalProperty: string }).additionalProperty);

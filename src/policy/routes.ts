@@ -68,9 +68,9 @@ export function insertRoute(root: RouteNode, segments: TemplateSegment[], method
       node.p ??= {};
       node = node.p;
     } else {
-      // Fix: a prototype-less map and an own-property lookup. With `{}` and `??=`, a literal segment
-      // named `constructor` or `__proto__` found the inherited value and wrote the route onto
-      // Object / Object.prototype (prototype pollution in the compiler; the route itself was lost).
+      // A prototype-less map and an own-property lookup: with `{}` and `??=`, a literal segment named
+      // `constructor` or `__proto__` would find the inherited value and write the route onto Object /
+      // Object.prototype (prototype pollution in the compiler, and the route itself lost).
       node.l ??= Object.create(null) as Record<string, RouteNode>;
       let child = own(node.l, seg.value);
       if (child === undefined) {

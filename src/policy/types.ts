@@ -45,7 +45,7 @@ export interface Settings {
   forward_headers: string[];
 }
 
-/** Workload issuers identify agents; person issuers identify the people who approve (issue 4). */
+/** Workload issuers identify agents; person issuers identify the people who approve. */
 export type IssuerKind = "workload" | "person";
 
 export interface IssuerSpec {
@@ -262,7 +262,7 @@ export interface ProfileSpec {
   source: string;
 }
 
-/** Human approval in tasks of this profile (issue 4). */
+/** Human approval in tasks of this profile. */
 export interface ApprovalSettings {
   /** How long an approval request waits for a person, then it is `expired` (default 900 s). */
   ttl_s: number;
