@@ -21,6 +21,7 @@ export interface ActionEntry {
   description?: string;
   deprecated?: boolean;
   body_format?: BodyFormat;
+  graphql?: string | string[];
 }
 
 /** What a person may decide about one source operation; `name` renames its action. */

@@ -29,6 +29,8 @@ export interface SourceOperation {
   description: string;
   /** Scalar body or query parameters the source declares (objects and arrays are not arguments). */
   args?: Record<string, ArgType>;
+  /** A GraphQL root field (`mutation.mergePullRequest`): classified by the document, not by method + path. */
+  graphql?: string;
 }
 
 export interface CatalogSource {
@@ -36,4 +38,6 @@ export interface CatalogSource {
   /** The package and version the operations come from (`@octokit/openapi@23.0.2`), for the header. */
   origin: string;
   operations(): SourceOperation[];
+  /** The text of `<service>.graphql` beside the catalog, for a service with a GraphQL endpoint. */
+  graphqlSchema?(): string;
 }

@@ -78,6 +78,7 @@ async function importCommand(names: string[], dir: string, check: boolean): Prom
     const text = catalogText(generated, overrides, source.origin);
     const before = existsSync(file) ? readFileSync(file, "utf8") : "";
     console.log(`${name}: ${formatDiff(diffCatalogs(actionsIn(before), generated.actions))}`);
+    if (source.graphqlSchema && !writeOrCheck(join(dir, `${name}.graphql`), source.graphqlSchema(), check)) status = 1;
     for (const id of generated.unused) console.error(`${name}: overrides name "${id}", which the source does not have`);
     if (check) {
       if (text !== before) {
@@ -102,6 +103,17 @@ async function coverageCommand(names: string[], dir: string): Promise<number> {
     if (c.covered < c.total) status = 1;
   }
   return status;
+}
+
+/** Writes `text` to `file`, or with --check says whether the file already holds it. */
+function writeOrCheck(file: string, text: string, check: boolean): boolean {
+  if (!check) {
+    writeFileSync(file, text);
+    return true;
+  }
+  if (existsSync(file) && readFileSync(file, "utf8") === text) return true;
+  console.error(`${file} is not what the import gives: run \`firebreak catalog import\` and commit the result`);
+  return false;
 }
 
 function actionsIn(text: string): Record<string, ActionEntry> {

@@ -123,6 +123,8 @@ export const configSchema = {
   },
 };
 
+const graphqlField = { type: "string", pattern: "^(query|mutation)\\.[_A-Za-z][_0-9A-Za-z]*$" };
+
 const action = {
   type: "object",
   additionalProperties: false,
@@ -141,7 +143,8 @@ const action = {
     resource: { type: "string", description: "e.g. repo:{owner}/{repo} or channel:{args.channel}" },
     args: {
       type: "object",
-      propertyNames: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+      description: "Declared arguments by name; a GraphQL action's are argument paths (input.pullRequestId)",
+      propertyNames: { pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$" },
       additionalProperties: { enum: ["string", "integer", "number", "boolean"] },
     },
     same_effect_as: { type: "array", items: { type: "string" } },
@@ -151,6 +154,11 @@ const action = {
     body_format: {
       enum: ["json", "form", "content_type"],
       description: "How the upstream parses this action's body, when it differs from the service's body_format",
+    },
+    graphql: {
+      description:
+        "Root field(s) of the service's GraphQL endpoint this action is: query.<field> or mutation.<field> (query.__schema for introspection)",
+      oneOf: [graphqlField, { type: "array", minItems: 1, items: graphqlField }],
     },
   },
 };
@@ -216,6 +224,23 @@ export const serviceSchema = {
         additionalProperties: false,
         required: ["from", "to"],
         properties: { from: { type: "string", pattern: "^/" }, to: { type: "string", pattern: "^/" } },
+      },
+    },
+    graphql: {
+      type: "object",
+      additionalProperties: false,
+      required: ["path", "schema"],
+      description:
+        "A GraphQL endpoint: POSTs to path are classified by the document's root fields (docs/design/graphql.md)",
+      properties: {
+        path: { type: "string", pattern: "^/", description: "The endpoint under the service (/graphql)" },
+        schema: {
+          type: "string",
+          pattern: "^[a-z][a-z0-9-]*\\.graphql$",
+          description: "The schema (SDL) beside this file, written by `firebreak catalog import`",
+        },
+        max_depth: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+        max_fields: { type: "integer", minimum: 1, maximum: 100000, default: 1000, description: "Aliases included" },
       },
     },
     refusal: {

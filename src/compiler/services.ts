@@ -6,6 +6,7 @@
 import { basename } from "node:path";
 import { insertRoute, own, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
 import type { ActionSpec, Method, ResourcePart, RouteNode, ServiceSpec } from "../policy/types";
+import { compileGraphql, type GraphqlData, graphqlActionSpec } from "./graphql";
 import type { Problems, SourceFile } from "./source";
 
 const RESERVED_SERVICES = new Set(["_firebreak", "kind", "risk", "data", "firebreak"]);
@@ -22,6 +23,7 @@ interface ServiceData {
   semantic_headers?: Record<string, { scope?: string }>;
   refusal?: ServiceSpec["refusal"];
   link_aliases?: { from: string; to: string }[];
+  graphql?: GraphqlData;
   actions: Record<string, ActionData>;
 }
 interface ActionData {
@@ -35,6 +37,8 @@ interface ActionData {
   same_effect_as?: string[];
   forbidden?: string;
   body_format?: ServiceSpec["body_format"];
+  /** A root field of the service's GraphQL endpoint (`mutation.mergePullRequest`): not a route. */
+  graphql?: string | string[];
 }
 /** Upstreams and JWKS URLs must be https to a host name: no IP literal, no credentials, no query. */
 export function httpsProblem(raw: string, allowLocal = false): string | null {
@@ -66,7 +70,9 @@ export function compileService(
   const d = src.data as ServiceData;
   const upstream = checkService(d, src, declared, overrides, problems);
   headerProblems(d, src, problems);
+  const first = actions.length;
   const routes = compileActions(d, src, actions, problems);
+  const graphql = compileGraphql(d.graphql, src, Object.entries(d.actions), first, problems);
   const reject = (d.reject_params ?? []).map((p) => p.toLowerCase());
   return {
     name: d.service,
@@ -85,7 +91,7 @@ export function compileService(
     link_aliases: linkAliases(d, src, problems),
     inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
     routes,
-    graphql: null,
+    graphql,
     mcp: null,
   };
 }
@@ -139,6 +145,12 @@ function compileActions(d: ServiceData, src: SourceFile, actions: ActionSpec[], 
   for (const [key, a] of Object.entries(d.actions)) {
     const at = (...p: string[]) => src.at(["actions", key, ...p]);
     const methods = Array.isArray(a.method) ? a.method : [a.method];
+    if (a.graphql !== undefined) {
+      // Classified by the GraphQL document's root fields (./graphql.ts), never by its path.
+      actions.push(graphqlActionSpec(d.service, key, a, at, problems));
+      mine.push({ name: `${d.service}:${key}`, key, methods: [], segs: [], aliases: a.same_effect_as ?? [] });
+      continue;
+    }
     let segs: TemplateSegment[];
     try {
       segs = parseTemplate(a.path);

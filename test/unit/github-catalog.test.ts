@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readOverrides } from "../../src/catalog/overrides";
 import { githubDocument, githubOperations, nameOf, templateOf } from "../../src/catalog/sources/github";
 import { compilePolicies } from "../../src/compiler/compile";
+import { decide } from "../../src/policy/evaluate";
 import { type LoadedBundle, loadBundle } from "../../src/policy/load";
 import { parseTemplate, sameShape } from "../../src/policy/routes";
 import type { ActionSpec } from "../../src/policy/types";
@@ -22,6 +23,10 @@ import { route } from "../../src/request/route";
 const POLICIES = join(import.meta.dirname, "..", "..", "policies");
 const overrides = readOverrides(join(POLICIES, "services", "github.overrides.yaml"));
 const { folded } = githubOperations();
+/** The REST guards of `extra` (its GraphQL introspection action is not a route). */
+const restExtra = Object.entries(overrides.extra ?? {})
+  .filter(([, e]) => e.graphql === undefined)
+  .map(([name]) => name);
 const doc = githubDocument();
 
 function compiled(dir: string): LoadedBundle {
@@ -31,7 +36,13 @@ function compiled(dir: string): LoadedBundle {
 }
 
 const shipped = compiled(POLICIES);
-const github = shipped.spec.actions.filter((a) => a.service === "github");
+/** GraphQL root fields are actions too, classified by the document (test/unit/graphql-catalog.test.ts). */
+const isGraphql = (b: LoadedBundle, a: ActionSpec): boolean => {
+  const ep = b.spec.services.github?.graphql;
+  const i = b.actionIndex.get(a.name) ?? -1;
+  return ep !== null && ep !== undefined && [...Object.values(ep.query), ...Object.values(ep.mutation)].includes(i);
+};
+const github = shipped.spec.actions.filter((a) => a.service === "github" && !isGraphql(shipped, a));
 const actionOf = (b: LoadedBundle, name: string): ActionSpec => {
   const spec = b.spec.actions[b.actionIndex.get(`github:${name}`) ?? -1];
   if (!spec) throw new Error(`no action github:${name}`);
@@ -88,8 +99,7 @@ describe("GitHub's OpenAPI description, operation by operation", () => {
   it("is the whole description: every operation, one fold, no same-shape twins left", () => {
     expect(SPEC.length).toBeGreaterThanOrEqual(1200);
     expect(folded).toEqual([{ id: "repos/compare-commits", into: "repos/compare-commits-with-basehead" }]);
-    const extra = Object.keys(overrides.extra ?? {});
-    expect(github.length).toBe(SPEC.length - folded.length + extra.length);
+    expect(github.length).toBe(SPEC.length - folded.length + restExtra.length);
     const shapes = github.map((a) => ({ a, segs: parseTemplate(a.path) }));
     for (const x of shapes) {
       const twins = shapes.filter(
@@ -117,14 +127,11 @@ describe("GitHub's OpenAPI description, operation by operation", () => {
   it("no action is absent from the description unless it is a guard in `extra`, always refused", () => {
     const fromSpec = new Set(SPEC.map((op) => `github:${expectedName(op.id)}`));
     const orphans = github.filter((a) => !fromSpec.has(a.name));
-    expect(orphans.map((a) => a.name).sort()).toEqual(
-      Object.keys(overrides.extra ?? {})
-        .map((n) => `github:${n}`)
-        .sort(),
-    );
+    expect(orphans.map((a) => a.name).sort()).toEqual(restExtra.map((n) => `github:${n}`).sort());
     for (const guard of orphans) expect(guard.forbidden, guard.name).toMatch(/\w/);
     expect(classified(shipped, "GET", "/repositories/42/contents/README.md")).toBe("github:repositories.by_id");
-    expect(classified(shipped, "POST", "/graphql")).toBe("github:graphql.query");
+    // POST /graphql is no REST route: the pipeline hands it to graphqlCalls.
+    expect(classified(shipped, "POST", "/graphql")).toBe("refused action.unknown");
   });
 
   it("a parameter spans segments only as the last segment: {ref} before /status stays one segment", () => {
@@ -248,6 +255,7 @@ function guardrailBundle(): { bundle: LoadedBundle; dir: string } {
   mkdirSync(join(dir, "rules"));
   copyFileSync(join(POLICIES, "firebreak.yaml"), join(dir, "firebreak.yaml"));
   copyFileSync(join(POLICIES, "services", "github.yaml"), join(dir, "services", "github.yaml"));
+  copyFileSync(join(POLICIES, "services", "github.graphql"), join(dir, "services", "github.graphql"));
   writeFileSync(join(dir, "rules", "guardrails.yaml"), GUARDRAILS);
   return { bundle: compiled(dir), dir };
 }
@@ -282,11 +290,19 @@ describe("guardrails written by label, over every action of the full catalog", (
   });
 
   it.each(actions.map((a) => [a.name, a] as const))("%s", (_, a) => {
+    const want = refusedBy(a, bundle);
+    if (isGraphql(bundle, a)) {
+      const request = { method: "POST", path: "/graphql", params: {}, query: {}, args: {}, headers: {} };
+      const index = bundle.actionIndex.get(a.name) ?? -1;
+      const got = decide(bundle, { agent, action: index, resource: "", request, task: {}, now: new Date() });
+      if (want.length === 0) expect(got).toMatchObject({ effect: "allow", rules: ["allow-all"] });
+      else expect(got).toMatchObject({ effect: "deny", reason: "policy.denied", rules: want });
+      return;
+    }
     const method = a.method[0]!; // the schema requires a method
     const url = `/github${instance(a.path.replace(/\{([a-z_]+)\+\}/, "{$1}"), 1)}`;
     const got = explainRequest(bundle, agent, { method, url, body: method === "GET" ? undefined : {} }, new Date());
     expect(got.action).toBe(a.name);
-    const want = refusedBy(a, bundle);
     if (a.forbidden !== null) expect(got.decision).toMatchObject({ effect: "deny", reason: "action.forbidden" });
     else if (want.length === 0) expect(got.decision).toMatchObject({ effect: "allow", rules: ["allow-all"] });
     else expect(got.decision).toMatchObject({ effect: "deny", reason: "policy.denied", rules: want });

@@ -6,9 +6,9 @@
  */
 import { buildSchema } from "graphql";
 import { describe, expect, it } from "vitest";
-import { compactIntrospection } from "../../src/compiler/graphql-schema";
 import type { ActionSpec, ArgType, GraphqlEndpoint } from "../../src/policy/types";
 import { graphqlCalls } from "../../src/protocols/graphql/calls";
+import { compactIntrospection } from "../../src/protocols/graphql/compact";
 
 const SDL = `
   type Query {

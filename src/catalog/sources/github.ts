@@ -22,6 +22,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { ArgType, Kind } from "../../policy/types";
 import type { CatalogSource, SourceOperation } from "../source";
+import { githubGraphqlOperations, githubGraphqlOrigin, githubGraphqlText } from "./github-graphql";
 
 const PACKAGE = "@octokit/openapi";
 const DOCUMENT = `${PACKAGE}/generated/api.github.com.json`;
@@ -251,8 +252,9 @@ export function githubOperations(): ReturnType<typeof operationsOf> {
 
 export const source: CatalogSource = {
   service: "github",
-  origin: `${PACKAGE}@${version()}`,
-  operations: () => githubOperations().ops,
+  origin: `${PACKAGE}@${version()} and ${githubGraphqlOrigin()}`,
+  operations: () => [...githubOperations().ops, ...githubGraphqlOperations()],
+  graphqlSchema: githubGraphqlText,
 };
 
 export default source;

@@ -1,0 +1,246 @@
+/**
+ * A service's GraphQL endpoint (docs/design/graphql.md): the schema file beside the service, the root
+ * fields its actions map, the limits, and the compact introspection string the worker builds its
+ * schema from. Node only.
+ *
+ *   graphql: { path: /graphql, schema: github.graphql, max_depth: 20, max_fields: 1000 }
+ *   actions:
+ *     graphql.mergePullRequest: { method: POST, path: /graphql, graphql: mutation.mergePullRequest,
+ *                                 args: { input.pullRequestId: string }, ... }
+ *
+ * A declared argument is a path through the field's arguments and input objects; a resource `{param}`
+ * is such a path too (`repo:{owner}/{name}`). Every path must end at a scalar or enum of the declared
+ * type, so the worker reads nothing the schema does not promise.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import {
+  buildSchema,
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLSchema,
+  getNamedType,
+  getNullableType,
+  isEnumType,
+  isInputObjectType,
+  isScalarType,
+  validateSchema,
+} from "graphql";
+import type { ActionSpec, ArgType, GraphqlEndpoint, Kind, ResourcePart, Risk } from "../policy/types";
+import { compactIntrospection } from "../protocols/graphql/compact";
+import type { Problems, SourceFile } from "./source";
+
+export interface GraphqlData {
+  path: string;
+  schema: string;
+  max_depth?: number;
+  max_fields?: number;
+}
+
+/** What an action of a GraphQL endpoint says in YAML: `graphql: mutation.mergePullRequest` (or a list). */
+export interface GraphqlActionData {
+  graphql?: string | string[];
+  path: string;
+  kind: Kind;
+  risk: Risk;
+  data?: string[];
+  resource?: string;
+  args?: Record<string, ArgType>;
+  same_effect_as?: string[];
+  forbidden?: string;
+}
+
+export const DEFAULT_MAX_DEPTH = 20;
+export const DEFAULT_MAX_FIELDS = 1000;
+const INTROSPECTION_FIELDS = new Set(["__schema", "__type"]);
+
+/** The parts of a resource template whose `{param}`s are argument paths of a GraphQL field. */
+export function graphqlResource(tpl: string, fail: (m: string) => void): { parts: ResourcePart[]; params: string[] } {
+  const parts: ResourcePart[] = [];
+  const params: string[] = [];
+  for (const piece of tpl.split(/(\{[^}]*\})/)) {
+    if (piece === "") continue;
+    const m = /^\{(args\.)?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}$/.exec(piece);
+    const name = m?.[2];
+    if (name === undefined) {
+      if (piece.includes("{") || piece.includes("}")) fail(`"${piece}" in resource is not {argument.path}`);
+      parts.push({ t: piece });
+    } else if (m?.[1]) {
+      parts.push({ arg: name });
+    } else {
+      parts.push({ param: name });
+      if (!params.includes(name)) params.push(name);
+    }
+  }
+  return { parts, params };
+}
+
+/**
+ * The endpoint of a service, and its actions checked against the schema. `entries` are the service's
+ * actions as written; `first` is the bundle index of the first of them.
+ */
+export function compileGraphql(
+  g: GraphqlData | undefined,
+  src: SourceFile,
+  entries: [string, GraphqlActionData][],
+  first: number,
+  problems: Problems,
+): GraphqlEndpoint | null {
+  const mapped = entries.filter(([, a]) => a.graphql !== undefined);
+  if (g === undefined) {
+    for (const [key] of mapped)
+      problems.add(
+        src.at(["actions", key, "graphql"]),
+        "the service has no graphql endpoint: add graphql: or remove this",
+      );
+    return null;
+  }
+  const schema = loadSchema(g, src, problems);
+  if (schema === null) return null;
+  const endpoint: GraphqlEndpoint = {
+    path: g.path,
+    query: {},
+    mutation: {},
+    schema: compactIntrospection(schema),
+    max_depth: g.max_depth ?? DEFAULT_MAX_DEPTH,
+    max_fields: g.max_fields ?? DEFAULT_MAX_FIELDS,
+    introspection: false,
+  };
+  const seen = new Map<string, string>();
+  entries.forEach(([key, a], i) => {
+    if (a.graphql === undefined) return;
+    const at = (...p: (string | number)[]) => src.at(["actions", key, ...p]);
+    if (a.path !== g.path) problems.add(at("path"), `a GraphQL action's path is the endpoint's (${g.path})`);
+    const fields = Array.isArray(a.graphql) ? a.graphql : [a.graphql];
+    const defs: (GraphQLField<unknown, unknown> | null)[] = [];
+    fields.forEach((ref, j) => {
+      const where = Array.isArray(a.graphql) ? at("graphql", j) : at("graphql");
+      const [type, name = ""] = ref.split(".") as ["query" | "mutation", string];
+      const root = type === "mutation" ? schema.getMutationType() : schema.getQueryType();
+      const def = root?.getFields()[name];
+      const meta = type === "query" && INTROSPECTION_FIELDS.has(name);
+      if (!meta && def === undefined) {
+        problems.add(where, `the schema has no ${type} field "${name}" (${g.schema})`);
+        return;
+      }
+      const other = seen.get(ref);
+      if (other !== undefined) problems.add(where, `${ref} is already the action ${other}: one action per field`);
+      seen.set(ref, key);
+      endpoint[type][name] = first + i;
+      if (meta) endpoint.introspection = true;
+      defs.push(def ?? null);
+    });
+    checkPaths(a, defs, at, problems);
+  });
+  return endpoint;
+}
+
+function loadSchema(g: GraphqlData, src: SourceFile, problems: Problems): GraphQLSchema | null {
+  const file = join(dirname(src.path), g.schema);
+  let sdl: string;
+  try {
+    sdl = readFileSync(file, "utf8");
+  } catch {
+    problems.add(src.at(["graphql", "schema"]), `cannot read the schema ${g.schema} beside ${src.file}`);
+    return null;
+  }
+  let schema: GraphQLSchema;
+  try {
+    schema = buildSchema(sdl, { noLocation: true });
+  } catch (e) {
+    problems.add(src.at(["graphql", "schema"]), `${g.schema}: ${(e as Error).message.split("\n")[0]}`);
+    return null;
+  }
+  const invalid = validateSchema(schema);
+  if (invalid.length > 0) {
+    problems.add(src.at(["graphql", "schema"]), `${g.schema}: ${invalid[0]?.message}`);
+    return null;
+  }
+  return schema;
+}
+
+/** Declared arguments and resource params: paths to a scalar of the declared type, for every field. */
+function checkPaths(
+  a: GraphqlActionData,
+  defs: (GraphQLField<unknown, unknown> | null)[],
+  at: (...p: (string | number)[]) => string,
+  problems: Problems,
+): void {
+  for (const def of defs) {
+    for (const [path, type] of Object.entries(a.args ?? {})) {
+      const problem = pathProblem(def, path, type);
+      if (problem !== null) problems.add(at("args", path), problem);
+    }
+    if (a.resource === undefined) continue;
+    const { parts } = graphqlResource(a.resource, (m) => problems.add(at("resource"), m));
+    for (const part of parts) {
+      if ("arg" in part && !Object.hasOwn(a.args ?? {}, part.arg))
+        problems.add(at("resource"), `resource uses {args.${part.arg}} but args does not declare it: declare it`);
+      if ("param" in part) {
+        const problem = pathProblem(def, part.param, "string");
+        if (problem !== null) problems.add(at("resource"), problem);
+      }
+    }
+  }
+}
+
+/** Null when `path` names a scalar argument (or input field) of `def` that reads as `type`. */
+export function pathProblem(def: GraphQLField<unknown, unknown> | null, path: string, type: ArgType): string | null {
+  if (def === null) return `${path}: introspection fields have no declared arguments`;
+  const [head = "", ...rest] = path.split(".");
+  let t: GraphQLInputType | undefined = def.args.find((x: GraphQLArgument) => x.name === head)?.type;
+  if (t === undefined) return `${def.name} has no argument "${head}"`;
+  for (const seg of rest) {
+    const named: GraphQLInputType = getNullableType(t);
+    if (!isInputObjectType(named)) return `${path}: ${String(t)} has no field "${seg}" (not an input object)`;
+    t = named.getFields()[seg]?.type;
+    if (t === undefined) return `${path}: ${named.name} has no field "${seg}"`;
+  }
+  const leaf = getNullableType(t);
+  if (!isScalarType(leaf) && !isEnumType(leaf)) return `${path} is a ${String(t)}, not a scalar: declare a field of it`;
+  const want = readsAs(getNamedType(leaf).name, isEnumType(leaf));
+  if (want !== null && want !== type && !(want === "integer" && type === "number"))
+    return `${path} is a ${String(t)}: declare it as ${want}`;
+  return null;
+}
+
+/** The declared type a schema scalar reads as; null for a custom scalar (checked per request). */
+function readsAs(name: string, isEnum: boolean): ArgType | null {
+  if (isEnum || name === "String" || name === "ID") return "string";
+  if (name === "Int") return "integer";
+  if (name === "Float") return "number";
+  if (name === "Boolean") return "boolean";
+  return null;
+}
+
+/** The ActionSpec of a GraphQL action: not in the route trie; its params are the resource's argument paths. */
+export function graphqlActionSpec(
+  service: string,
+  key: string,
+  a: GraphqlActionData,
+  at: (...p: string[]) => string,
+  problems: Problems,
+): ActionSpec {
+  for (const name of Object.keys(a.args ?? {})) {
+    if (name in Object.prototype)
+      problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
+  }
+  const resource = a.resource === undefined ? null : graphqlResource(a.resource, () => {});
+  return {
+    name: `${service}:${key}`,
+    service,
+    method: ["POST"],
+    path: a.path,
+    kind: a.kind,
+    risk: a.risk,
+    data: a.data ?? [],
+    params: resource?.params ?? [],
+    resource: resource?.parts ?? null,
+    args: a.args ?? {},
+    same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${service}:${t}`)),
+    forbidden: a.forbidden ?? null,
+    body_format: null,
+    source: at(),
+  };
+}
