@@ -61,6 +61,12 @@ export const REASONS = [
   "graphql.too_large",
   "graphql.ambiguous",
   "graphql.introspection",
+  // MCP over Streamable HTTP (src/protocols/mcp/): messages, headers and sessions that cannot be classified
+  "mcp.malformed",
+  "mcp.batch",
+  "mcp.header_mismatch",
+  "mcp.session_mismatch",
+  "mcp.response_invalid",
   // policy
   "policy.denied",
   "policy.no_match",
@@ -178,6 +184,14 @@ export function httpFor(reason: Reason): HttpOutcome {
       return { status: 400, error: "invalid_request" };
     case "graphql.introspection":
       return { status: 403, error: "forbidden" };
+    case "mcp.malformed":
+    case "mcp.batch":
+    case "mcp.header_mismatch":
+      return { status: 400, error: "invalid_request" };
+    case "mcp.session_mismatch":
+      return { status: 404, error: "not_found" };
+    case "mcp.response_invalid":
+      return { status: 502, error: "bad_gateway" };
     case "identity.missing":
     case "identity.malformed":
     case "identity.unknown_issuer":
@@ -320,6 +334,11 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "graphql.too_large": "The GraphQL document is deeper or has more fields than this endpoint allows.",
   "graphql.ambiguous": "The GraphQL document could be executed in more than one way.",
   "graphql.introspection": "Schema introspection is not allowed on this endpoint.",
+  "mcp.malformed": "The body is not one JSON-RPC 2.0 message that MCP accepts.",
+  "mcp.batch": "JSON-RPC batches are refused (MCP 2025-06-18 removed them): send one message per request.",
+  "mcp.header_mismatch": "The Mcp-Method or Mcp-Name header does not match the JSON-RPC body.",
+  "mcp.session_mismatch": "MCP session not found for this task: start a new session (initialize).",
+  "mcp.response_invalid": "The MCP server's answer could not be read to filter it; nothing of it was passed on.",
   "policy.denied": "A policy rule denies this call.",
   "policy.no_match": "No policy rule allows this call.",
   "policy.condition_error": "A policy condition could not be evaluated for this call.",

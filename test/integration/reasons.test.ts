@@ -94,6 +94,11 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "graphql.too_large": [400, "invalid_request"],
   "graphql.ambiguous": [400, "invalid_request"],
   "graphql.introspection": [403, "forbidden"],
+  "mcp.malformed": [400, "invalid_request"],
+  "mcp.batch": [400, "invalid_request"],
+  "mcp.header_mismatch": [400, "invalid_request"],
+  "mcp.session_mismatch": [404, "not_found"],
+  "mcp.response_invalid": [502, "bad_gateway"],
   "policy.denied": [403, "forbidden"],
   "policy.no_match": [403, "forbidden"],
   "policy.condition_error": [403, "forbidden"],
@@ -566,6 +571,7 @@ const NOT_PIPELINE = new Set<Reason>([
 /**
  * GraphQL refusals come from graphqlCalls (test/unit/graphql-calls.test.ts covers each) until the
  * pipeline routes GraphQL endpoints through it; then each gets its request above and leaves this set.
+ * Likewise the MCP refusals (mcpCalls, the session binding, the tools/list filter: test/unit/mcp-*.test.ts).
  */
 const NOT_YET_ROUTED = new Set<Reason>([
   "graphql.method",
@@ -579,6 +585,11 @@ const NOT_YET_ROUTED = new Set<Reason>([
   "graphql.too_large",
   "graphql.ambiguous",
   "graphql.introspection",
+  "mcp.malformed",
+  "mcp.batch",
+  "mcp.header_mismatch",
+  "mcp.session_mismatch",
+  "mcp.response_invalid",
 ]);
 
 describe("every reason code is produced by a request", () => {
