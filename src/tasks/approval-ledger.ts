@@ -121,7 +121,12 @@ export class ApprovalLedger {
    * The agent repeats the approved request: the approval must be this exact request, approved, unused
    * and unexpired, and the step must pass the task's budgets; then both are written at once.
    */
-  redeem(task: TaskRow, id: string, digest: string, steps: StepRequest[]): AdmitAll | { ok: false; reason: RedeemReason } {
+  redeem(
+    task: TaskRow,
+    id: string,
+    digest: string,
+    steps: StepRequest[],
+  ): AdmitAll | { ok: false; reason: RedeemReason } {
     const row = this.approvals.get(id);
     const first = steps[0];
     const refusal: { reason: RedeemReason } | null = !row

@@ -168,7 +168,7 @@ describe("compiling profiles", () => {
         budgets: { calls: null, per_action: {}, per_label: {}, services: null, windows: [], totals: [] },
         sequence: { requires: [], forbid_after: [], correlate: [] },
         effects: {},
-    approvals: { ttl_s: 900, risk: null, approvers: null },
+        approvals: { ttl_s: 900, risk: null, approvers: null },
         source: expect.stringMatching(/profiles\/p\.yaml:1$/),
       },
     ]);
