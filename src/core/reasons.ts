@@ -72,7 +72,7 @@ export const REASONS = [
   "policy.no_match",
   "policy.condition_error",
   "approval.required",
-  // approvals (issue 4): the agent's retry with Firebreak-Approval, and the person deciding
+  // approvals: the agent's retry with Firebreak-Approval, and the person deciding
   "approval.granted",
   "approval.pending",
   "approval.denied",
@@ -86,7 +86,7 @@ export const REASONS = [
   "approver.self",
   "approver.not_allowed",
   "approver.agent_identity",
-  // tasks (issue 3): starting one, the task token, the task's Durable Object admitting the step
+  // tasks: starting one, the task token, the task's Durable Object admitting the step
   "task.required",
   "task.profile_denied",
   "task.mismatch",
