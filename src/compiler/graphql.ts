@@ -198,10 +198,11 @@ export function pathProblem(def: GraphQLField<unknown, unknown> | null, path: st
     if (t === undefined) return `${path}: ${named.name} has no field "${seg}"`;
   }
   const leaf = getNullableType(t);
-  if (!isScalarType(leaf) && !isEnumType(leaf)) return `${path} is a ${String(t)}, not a scalar: declare a field of it`;
+  if (!isScalarType(leaf) && !isEnumType(leaf))
+    return `${path} is ${String(t)} in the schema, not a scalar: declare one of its fields`;
   const want = readsAs(getNamedType(leaf).name, isEnumType(leaf));
   if (want !== null && want !== type && !(want === "integer" && type === "number"))
-    return `${path} is a ${String(t)}: declare it as ${want}`;
+    return `${path} is ${String(t)} in the schema: declare it as ${want}`;
   return null;
 }
 

@@ -254,6 +254,37 @@ const CASES: Case[] = [
     where: "profiles/profiles.yaml:6",
     says: "nobody could approve these calls: add approvals.approvers",
   },
+  // GraphQL endpoints: every mapped field, declared argument and resource param is in the schema
+  {
+    dir: "graphql-unknown-field",
+    where: "services/svc.yaml:21",
+    says: 'the schema has no mutation field "mergePullRequests" (svc.graphql)',
+  },
+  {
+    dir: "graphql-arg-type",
+    where: "services/svc.yaml:24",
+    says: "input.number is Int in the schema: declare it as integer",
+  },
+  {
+    dir: "graphql-arg-object",
+    where: "services/svc.yaml:24",
+    says: "input is MergePullRequestInput! in the schema, not a scalar: declare one of its fields",
+  },
+  {
+    dir: "graphql-no-schema",
+    where: "services/svc.yaml:4",
+    says: "cannot read the schema svc.graphql beside",
+  },
+  {
+    dir: "graphql-field-twice",
+    where: "services/svc.yaml:21",
+    says: "query.repository is already the action graphql.repository: one action per field",
+  },
+  {
+    dir: "graphql-no-endpoint",
+    where: "services/svc.yaml:13",
+    says: "the service has no graphql endpoint: add graphql: or remove this",
+  },
 ];
 
 /** Several mistakes in several files: every one is reported, in one run. */
@@ -278,6 +309,7 @@ const COMPILES = [
   "route-literal-proto-ok",
   "profile-ok",
   "profile-alias-effects-ok",
+  "graphql-ok",
 ];
 
 function serviceOf(bundle: Bundle, name: string): ServiceSpec {
@@ -365,5 +397,33 @@ describe("broken policy sets", () => {
     const covered = new Set([...CASES.map((c) => c.dir), ...Object.keys(MULTI), ...COMPILES]);
     const dirs = readdirSync(BROKEN, { withFileTypes: true }).filter((d) => d.isDirectory());
     expect(dirs.map((d) => d.name).filter((d) => !covered.has(d))).toEqual([]);
+  });
+});
+
+describe("a GraphQL endpoint", () => {
+  it("maps its root fields to actions that are no routes, with argument paths and resource params", () => {
+    const result = compilePolicies(join(BROKEN, "graphql-ok"));
+    if (!result.ok) throw new Error(result.problems.format());
+    const { bundle } = result;
+    const ep = serviceOf(bundle, "svc").graphql;
+    const index = (name: string) => bundle.actions.findIndex((a) => a.name === name);
+    expect(ep).toMatchObject({
+      path: "/graphql",
+      query: { repository: index("svc:graphql.repository") },
+      mutation: { mergePullRequest: index("svc:graphql.merge") },
+      max_depth: 20,
+      max_fields: 1000,
+      introspection: false,
+    });
+    expect(JSON.parse(ep?.schema ?? "").__schema.queryType).toEqual({ name: "Query" });
+    const repo = bundle.actions[index("svc:graphql.repository")];
+    expect(repo).toMatchObject({ method: ["POST"], path: "/graphql", params: ["owner", "name"] });
+    expect(repo?.resource).toEqual([{ t: "repo:" }, { param: "owner" }, { t: "/" }, { param: "name" }]);
+    expect(bundle.actions[index("svc:graphql.merge")]?.args).toEqual({
+      "input.pullRequestId": "string",
+      "input.number": "integer",
+    });
+    // POST /graphql is no route of the REST trie: only the GraphQL classifier reads it.
+    expect(matchRoute(serviceOf(bundle, "svc").routes, ["graphql"], "POST")).toBeNull();
   });
 });

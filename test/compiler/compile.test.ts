@@ -130,7 +130,7 @@ describe("compiling policies/", () => {
       profiles: prod.profiles.length,
     });
     const sources = (sub: string) =>
-      ["github", "slack", "stripe", "gmail", "drive", "calendar", "jira", "notion"].map((s) =>
+      ["github", "slack", "stripe", "gmail", "drive", "calendar", "jira", "notion", "linear"].map((s) =>
         parse(readFileSync(join(POLICIES, sub, `${s}.yaml`), "utf8")),
       );
     const actions = sources("services").reduce((n, svc) => n + Object.keys(svc.actions).length, 0);
@@ -141,7 +141,7 @@ describe("compiling policies/", () => {
     const profiles = ["release", "support", "triage", "inbox", "jira-triage", "docs-digest"]
       .map((f) => parse(readFileSync(join(POLICIES, "profiles", `${f}.yaml`), "utf8")).profiles.length)
       .reduce((a, b) => a + b, 0);
-    expect(c).toEqual({ issuers: 3, services: 8, actions, rules, profiles });
+    expect(c).toEqual({ issuers: 3, services: 9, actions, rules, profiles });
     expect(prod.index).toHaveLength(prod.actions.length);
     expect(dev.manifest.counts).toEqual(c);
   });

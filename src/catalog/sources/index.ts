@@ -5,7 +5,17 @@
  */
 import type { CatalogSource } from "../source";
 
-export const SOURCE_NAMES = ["github", "stripe", "slack", "gmail", "drive", "calendar", "jira", "notion"] as const;
+export const SOURCE_NAMES = [
+  "github",
+  "stripe",
+  "slack",
+  "gmail",
+  "drive",
+  "calendar",
+  "jira",
+  "notion",
+  "linear",
+] as const;
 
 export async function loadSource(name: string): Promise<CatalogSource | null> {
   if (!(SOURCE_NAMES as readonly string[]).includes(name)) return null;
