@@ -56,6 +56,7 @@ function entryFor(op: SourceOperation, over: ActionOverride | undefined, o: Over
   if (labelled.same_effect_as.length > 0) entry.same_effect_as = labelled.same_effect_as;
   if (labelled.body_format) entry.body_format = labelled.body_format;
   if (op.graphql) entry.graphql = op.graphql;
+  if (op.mcp) entry.mcp = op.mcp;
   if (op.description) entry.description = op.description;
   if (op.deprecated) entry.deprecated = true;
   // A person's decision wins over every default and every label rule.

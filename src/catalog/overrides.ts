@@ -22,6 +22,7 @@ export interface ActionEntry {
   deprecated?: boolean;
   body_format?: BodyFormat;
   graphql?: string | string[];
+  mcp?: { tool?: string; prompt?: string; uri?: string };
 }
 
 /** What a person may decide about one source operation; `name` renames its action. */

@@ -31,6 +31,8 @@ export interface SourceOperation {
   args?: Record<string, ArgType>;
   /** A GraphQL root field (`mutation.mergePullRequest`): classified by the document, not by method + path. */
   graphql?: string;
+  /** A tool of an MCP server (its tools/list answer): classified by the JSON-RPC message, not by the path. */
+  mcp?: { tool: string };
 }
 
 export interface CatalogSource {

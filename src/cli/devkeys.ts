@@ -20,6 +20,7 @@ export const DEV_SECRETS: Record<string, string> = {
   GITHUB_TOKEN: "dev-github-token-not-real",
   SLACK_BOT_TOKEN: "dev-slack-token-not-real",
   STRIPE_SECRET_KEY: "dev-stripe-key-not-real",
+  CRM_TOKEN: "dev-crm-token-not-real",
 };
 
 interface DevKey {

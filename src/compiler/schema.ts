@@ -160,6 +160,18 @@ const action = {
         "Root field(s) of the service's GraphQL endpoint this action is: query.<field> or mutation.<field> (query.__schema for introspection)",
       oneOf: [graphqlField, { type: "array", minItems: 1, items: graphqlField }],
     },
+    mcp: {
+      type: "object",
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      description: "What this action is at the service's MCP endpoint: one tool, prompt or resource URI (template)",
+      properties: {
+        tool: { type: "string", minLength: 1, description: "The tool's name, as tools/list gives it" },
+        prompt: { type: "string", minLength: 1, description: "The prompt's name, as prompts/list gives it" },
+        uri: { type: "string", minLength: 1, description: "A resource URI, or a template with whole-segment {name}s" },
+      },
+    },
   },
 };
 
@@ -242,6 +254,14 @@ export const serviceSchema = {
         max_depth: { type: "integer", minimum: 1, maximum: 100, default: 20 },
         max_fields: { type: "integer", minimum: 1, maximum: 100000, default: 1000, description: "Aliases included" },
       },
+    },
+    mcp: {
+      type: "object",
+      additionalProperties: false,
+      required: ["path"],
+      description:
+        "An MCP server (Streamable HTTP): POSTs to path are classified by the JSON-RPC method and the tool, prompt or URI it names (docs/design/mcp.md)",
+      properties: { path: { type: "string", pattern: "^/", description: "The endpoint under the service (/mcp)" } },
     },
     refusal: {
       enum: ["firebreak", "slack", "stripe"],

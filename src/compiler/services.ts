@@ -7,6 +7,7 @@ import { basename } from "node:path";
 import { insertRoute, own, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
 import type { ActionSpec, Method, ResourcePart, RouteNode, ServiceSpec } from "../policy/types";
 import { compileGraphql, type GraphqlData, graphqlActionSpec } from "./graphql";
+import { compileMcp, type McpData, type McpRef, mcpActionSpec } from "./mcp";
 import type { Problems, SourceFile } from "./source";
 
 const RESERVED_SERVICES = new Set(["_firebreak", "kind", "risk", "data", "firebreak"]);
@@ -24,6 +25,7 @@ interface ServiceData {
   refusal?: ServiceSpec["refusal"];
   link_aliases?: { from: string; to: string }[];
   graphql?: GraphqlData;
+  mcp?: McpData;
   actions: Record<string, ActionData>;
 }
 interface ActionData {
@@ -39,6 +41,8 @@ interface ActionData {
   body_format?: ServiceSpec["body_format"];
   /** A root field of the service's GraphQL endpoint (`mutation.mergePullRequest`): not a route. */
   graphql?: string | string[];
+  /** A tool, prompt or resource URI of the service's MCP endpoint: not a route. */
+  mcp?: McpRef;
 }
 /** Upstreams and JWKS URLs must be https to a host name: no IP literal, no credentials, no query. */
 export function httpsProblem(raw: string, allowLocal = false): string | null {
@@ -73,6 +77,7 @@ export function compileService(
   const first = actions.length;
   const routes = compileActions(d, src, actions, problems);
   const graphql = compileGraphql(d.graphql, src, Object.entries(d.actions), first, problems);
+  const mcp = compileMcp(d.mcp, src, Object.entries(d.actions), first, routes, problems);
   const reject = (d.reject_params ?? []).map((p) => p.toLowerCase());
   return {
     name: d.service,
@@ -92,7 +97,7 @@ export function compileService(
     inspect_body: reject.length > 0 && (d.args_in ?? ["body"]).includes("body"),
     routes,
     graphql,
-    mcp: null,
+    mcp,
   };
 }
 
@@ -148,6 +153,12 @@ function compileActions(d: ServiceData, src: SourceFile, actions: ActionSpec[], 
     if (a.graphql !== undefined) {
       // Classified by the GraphQL document's root fields (./graphql.ts), never by its path.
       actions.push(graphqlActionSpec(d.service, key, a, at, problems));
+      mine.push({ name: `${d.service}:${key}`, key, methods: [], segs: [], aliases: a.same_effect_as ?? [] });
+      continue;
+    }
+    if (a.mcp !== undefined) {
+      // Classified by the MCP message's method and name (./mcp.ts), never by its path.
+      actions.push(mcpActionSpec(d.service, key, a, at, problems));
       mine.push({ name: `${d.service}:${key}`, key, methods: [], segs: [], aliases: a.same_effect_as ?? [] });
       continue;
     }

@@ -130,18 +130,18 @@ describe("compiling policies/", () => {
       profiles: prod.profiles.length,
     });
     const sources = (sub: string) =>
-      ["github", "slack", "stripe", "gmail", "drive", "calendar", "jira", "notion", "linear"].map((s) =>
+      ["github", "slack", "stripe", "gmail", "drive", "calendar", "jira", "notion", "linear", "crm"].map((s) =>
         parse(readFileSync(join(POLICIES, sub, `${s}.yaml`), "utf8")),
       );
     const actions = sources("services").reduce((n, svc) => n + Object.keys(svc.actions).length, 0);
     const rules = ["guardrails", "release-bot", "support-bot", "triage-bot"]
-      .concat(["workspace-guardrails", "inbox-assistant", "jira-triage", "docs-digest"])
+      .concat(["workspace-guardrails", "inbox-assistant", "jira-triage", "docs-digest", "crm-assistant"])
       .map((f) => parse(readFileSync(join(POLICIES, "rules", `${f}.yaml`), "utf8")).rules.length)
       .reduce((a, b) => a + b, 0);
-    const profiles = ["release", "support", "triage", "inbox", "jira-triage", "docs-digest"]
+    const profiles = ["release", "support", "triage", "inbox", "jira-triage", "docs-digest", "crm-followup"]
       .map((f) => parse(readFileSync(join(POLICIES, "profiles", `${f}.yaml`), "utf8")).profiles.length)
       .reduce((a, b) => a + b, 0);
-    expect(c).toEqual({ issuers: 3, services: 9, actions, rules, profiles });
+    expect(c).toEqual({ issuers: 3, services: 10, actions, rules, profiles });
     expect(prod.index).toHaveLength(prod.actions.length);
     expect(dev.manifest.counts).toEqual(c);
   });

@@ -78,6 +78,7 @@ function compileProfiles(profiles: unknown[], config: Record<string, unknown> = 
 describe("the example profiles (policies/profiles/)", () => {
   it("compile, one per file, in file order", () => {
     expect(prod.profiles.map((p) => p.name)).toEqual([
+      "crm-followup",
       "docs-digest",
       "inbox",
       "jira-triage",

@@ -15,6 +15,7 @@ export const SOURCE_NAMES = [
   "jira",
   "notion",
   "linear",
+  "crm",
 ] as const;
 
 export async function loadSource(name: string): Promise<CatalogSource | null> {
