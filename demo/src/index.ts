@@ -10,6 +10,7 @@
  * State lives in module memory: one `wrangler dev` isolate, reset on every restart. Local only.
  */
 import { type Context, Hono } from "hono";
+import { crm } from "./crm";
 import { calendar, drive, gmail } from "./google";
 import { jira, notion } from "./jira-notion";
 
@@ -78,7 +79,7 @@ app.delete("/_demo/requests", (c) => {
 app.get("/", (c) =>
   c.json({
     demo: "Firebreak demo upstream (GitHub, Slack and Stripe look-alikes)",
-    services: ["/github/...", "/slack/api/<method>", "/stripe/v1/..."],
+    services: ["/github/...", "/slack/api/<method>", "/stripe/v1/...", "/crm/mcp (MCP)"],
     received: "/_demo/requests",
   }),
 );
@@ -341,6 +342,8 @@ app.route("/drive", drive);
 app.route("/calendar", calendar);
 app.route("/jira", jira);
 app.route("/notion", notion);
+// The CRM's MCP server (demo/src/crm.ts): @modelcontextprotocol/sdk's McpServer at /crm/mcp.
+app.route("/crm", crm);
 
 app.all("*", (c) =>
   c.json({ error: "not_found", message: "The demo upstream serves /github, /slack and /stripe." }, 404),
