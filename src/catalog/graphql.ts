@@ -20,7 +20,7 @@ import {
   printSchema,
 } from "graphql";
 import type { ArgType } from "../policy/types";
-import { compactIntrospection } from "../protocols/graphql/compact";
+import { compactSchema, expandSchema } from "../protocols/graphql/compact";
 import type { SourceOperation } from "./source";
 
 export interface GraphqlNaming {
@@ -96,6 +96,6 @@ function leafType(t: GraphQLInputType): ArgType | null {
  * descriptions or deprecations, exactly what the compiler builds the bundle's introspection from.
  */
 export function schemaText(schema: GraphQLSchema): string {
-  const bare = buildClientSchema(JSON.parse(compactIntrospection(schema)));
+  const bare = buildClientSchema(expandSchema(compactSchema(schema)));
   return `${printSchema(lexicographicSortSchema(bare))}\n`;
 }

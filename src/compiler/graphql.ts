@@ -28,7 +28,7 @@ import {
   validateSchema,
 } from "graphql";
 import type { ActionSpec, ArgType, GraphqlEndpoint, Kind, ResourcePart, Risk } from "../policy/types";
-import { compactIntrospection } from "../protocols/graphql/compact";
+import { compactSchema } from "../protocols/graphql/compact";
 import type { Problems, SourceFile } from "./source";
 
 export interface GraphqlData {
@@ -102,7 +102,7 @@ export function compileGraphql(
     path: g.path,
     query: {},
     mutation: {},
-    schema: compactIntrospection(schema),
+    schema: compactSchema(schema),
     max_depth: g.max_depth ?? DEFAULT_MAX_DEPTH,
     max_fields: g.max_fields ?? DEFAULT_MAX_FIELDS,
     introspection: false,

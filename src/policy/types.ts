@@ -153,8 +153,8 @@ export interface GraphqlEndpoint {
   query: Record<string, number>;
   mutation: Record<string, number>;
   /**
-   * The service's schema as compact introspection JSON, kept a string so that loading a bundle does not
-   * build it: it is parsed once per isolate, on the first GraphQL call.
+   * The service's schema in the compact form of src/protocols/graphql/compact.ts, kept a string so that
+   * loading a bundle does not build it: it is parsed once per isolate, on the first GraphQL call.
    */
   schema: string;
   /** Deepest selection and most fields (aliases included) a document may have. */

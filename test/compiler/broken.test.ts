@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { type CompileOptions, compilePolicies } from "../../src/compiler/compile";
 import { matchRoute } from "../../src/policy/routes";
 import type { Bundle, ServiceSpec } from "../../src/policy/types";
+import { expandSchema } from "../../src/protocols/graphql/compact";
 
 const BROKEN = join(import.meta.dirname, "..", "fixtures", "broken");
 
@@ -415,7 +416,7 @@ describe("a GraphQL endpoint", () => {
       max_fields: 1000,
       introspection: false,
     });
-    expect(JSON.parse(ep?.schema ?? "").__schema.queryType).toEqual({ name: "Query" });
+    expect(expandSchema(ep?.schema ?? "").__schema.queryType).toEqual({ name: "Query" });
     const repo = bundle.actions[index("svc:graphql.repository")];
     expect(repo).toMatchObject({ method: ["POST"], path: "/graphql", params: ["owner", "name"] });
     expect(repo?.resource).toEqual([{ t: "repo:" }, { param: "owner" }, { t: "/" }, { param: "name" }]);

@@ -8,7 +8,7 @@ import { buildSchema } from "graphql";
 import { describe, expect, it } from "vitest";
 import type { ActionSpec, ArgType, GraphqlEndpoint } from "../../src/policy/types";
 import { graphqlCalls } from "../../src/protocols/graphql/calls";
-import { compactIntrospection } from "../../src/protocols/graphql/compact";
+import { compactSchema } from "../../src/protocols/graphql/compact";
 
 const SDL = `
   type Query {
@@ -78,7 +78,7 @@ const endpoint = (over: Partial<GraphqlEndpoint> = {}): GraphqlEndpoint => ({
   path: "/graphql",
   query: { repository: I.repository!, viewer: I.viewer!, node: I.node!, search: I.search! },
   mutation: { mergePullRequest: I.mergePullRequest!, addComment: I.addComment! },
-  schema: compactIntrospection(buildSchema(SDL)),
+  schema: compactSchema(buildSchema(SDL)),
   max_depth: 6,
   max_fields: 40,
   introspection: false,
