@@ -28,7 +28,8 @@ export interface Admission {
   settle(outcome: UpstreamOutcome, now: number): Promise<string | null>;
 }
 
-const noTask: Admission = { taskId: null, settle: async () => null };
+/** A call admitted without a task's object: a bare workload token, or an MCP message that names no action. */
+export const NO_ADMISSION: Admission = { taskId: null, settle: async () => null };
 
 /** The request's steps (one for REST; a GraphQL document's root fields, ...), admitted together or refused. */
 export async function admit(
@@ -36,7 +37,7 @@ export async function admit(
   task: TaskRef | null,
   env: Env,
 ): Promise<Result<{ admission: Admission }>> {
-  if (task === null) return { ok: true, admission: noTask };
+  if (task === null) return { ok: true, admission: NO_ADMISSION };
   const ns = env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   let result: AdmitAll;

@@ -45,8 +45,10 @@ const RESPONSE_ALLOW = new Set([
 export function responseHeaders(upstream: Headers, req?: CanonicalRequest): Headers {
   const out = new Headers();
   const base = req?.publicBase;
+  // An MCP server's session id comes back to be bound to the task (src/gateway/mcp.ts), never as it is.
+  const mcp = req !== undefined && req.service.mcp !== null && req.path === req.service.mcp.path;
   for (const [name, value] of upstream) {
-    if (!RESPONSE_ALLOW.has(name)) continue;
+    if (!RESPONSE_ALLOW.has(name) && !(mcp && name === "mcp-session-id")) continue;
     if (req && base !== undefined && name === "link") {
       const alias = (path: string) => aliasedPath(path, req.segments, req.service.link_aliases);
       out.append(name, rewriteLinkHeader(value, req.service.upstream, base, alias));

@@ -15,11 +15,11 @@
 
 import type { Refusal, Result } from "../core/result";
 import { blankRecord, type DecisionRecord } from "../decisions/record";
-import { bindingOf, type Env } from "../env";
+import { bindingOf } from "../env";
 import { bearerToken } from "../identity/bearer";
 import { type Caller, gatewayOrigin, type TaskRef, verifyCaller } from "../identity/caller";
 import type { Agent, Decision } from "../policy/evaluate";
-import type { BundleState, LoadedBundle } from "../policy/load";
+import type { LoadedBundle } from "../policy/load";
 import {
   type Classified,
   classifyBody,
@@ -35,23 +35,12 @@ import type { StepRequest } from "../tasks/types";
 import { type Admission, admit, logRefused, numericArgs, taskView } from "./admit";
 import { approve } from "./approve";
 import { readApprovedBody, readBody } from "./body";
-import { forward } from "./forward";
-import { type AnalyticsSink, record } from "./record";
-import { type Dialect, decisionResponse, dialectOf, refusalResponse } from "./respond";
+import type { Call, Deps } from "./call";
+import { record } from "./record";
+import { type Dialect, dialectOf, refusalResponse } from "./respond";
+import { forwardAndSettle, passThrough } from "./send";
 
-export interface Deps {
-  /** The bundle, or why it could not be loaded: then every call is refused (fail closed). */
-  bundle: BundleState;
-  env: Env;
-  gatewayDomain: string | undefined;
-  /** The app's clock (createApp's `clock`): the time the call is decided, admitted and recorded at. */
-  now: () => Date;
-  fetcher: (request: Request) => Promise<Response>;
-  analytics: AnalyticsSink | undefined;
-  newId: () => string;
-  /** Work that outlives the response (approval notifications): `ctx.waitUntil`. */
-  background: (work: Promise<unknown>) => void;
-}
+export type { Deps };
 
 export async function handleProxy(request: Request, deps: Deps): Promise<Response> {
   // Latency is a duration, so it is measured on the real clock (a test's clock stands still).
@@ -77,11 +66,12 @@ export async function handleProxy(request: Request, deps: Deps): Promise<Respons
 }
 
 async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<Response> {
-  let dialect: Dialect | null = null;
+  // The caller's dialect, and (MCP) the JSON-RPC request a refusal answers, once they are known.
+  const said: { dialect: Dialect | null; rpcBody: string | null } = { dialect: null, rpcBody: null };
   const stop = (refusal: Refusal) => {
     rec.reason = refusal.reason;
     rec.detail = refusal.detail ?? null;
-    return refusalResponse(refusal, rec, dialect ?? dialectOf(deps.bundle, rec.service));
+    return refusalResponse(refusal, rec, said.dialect ?? dialectOf(deps.bundle, rec.service), said.rpcBody);
   };
   if (!deps.bundle.ok) return stop({ ok: false, reason: "bundle.invalid", detail: deps.bundle.error });
   const { bundle } = deps.bundle;
@@ -90,8 +80,9 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const req = routed.request;
   rec.service = req.service.name;
   rec.path = req.path;
-  // A GraphQL client reads GraphQL errors, whatever refuses its call.
-  if (endpointAt(req) === "graphql") dialect = "graphql";
+  // A GraphQL or MCP client reads its protocol's errors, whatever refuses its call.
+  const endpoint = endpointAt(req);
+  if (endpoint !== null) said.dialect = endpoint === "graphql" ? "graphql" : "jsonrpc";
   const caller = await callerOf(req, bundle, deps);
   if (!caller.ok) return stop(caller);
   const { agent, task } = caller.caller;
@@ -99,7 +90,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (task === null && !bundle.spec.settings.bare_workload_tokens) return stop({ ok: false, reason: "task.required" });
 
   // One time for the whole decision: the rules, the step and its log entry, and replay all see it.
-  const call: Call = { request, req, bundle, agent, task, at: deps.now(), deps, rec, steps: null };
+  const call: Call = { request, req, bundle, agent, task, at: deps.now(), deps, rec, steps: null, said };
   // From here on a task's call is a step of it: a refusal the task object does not make itself is
   // written to its log too (in the background; it counts nothing), so the log holds every call.
   const refuseStep = (refusal: Refusal) => {
@@ -109,6 +100,11 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const front = await decideFront(call);
   if (!front.ok) return front.reason === "task.unavailable" ? stop(front) : refuseStep(front);
   const { decided, body } = front;
+  const secret = bindingOf(deps.env, req.service.credential.secret);
+  if (typeof secret !== "string" || secret === "") {
+    return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
+  }
+  if (decided === null) return passThrough(call, body, front.rpcMethod, secret, stop);
   if (decided.decision.effect === "deny") {
     const { decision } = decided;
     return refuseStep({
@@ -118,31 +114,12 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
       detail: decision.rules.join(","),
     });
   }
-  const secret = bindingOf(deps.env, req.service.credential.secret);
-  if (typeof secret !== "string" || secret === "") {
-    return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
-  }
   const admitted: Admitted =
     decided.person === null
       ? await admit(call.steps!, task, deps.env)
       : await approveStep(call, decided, body, refuseStep);
   if (!admitted.ok) return "response" in admitted ? admitted.response : stop(admitted);
-  return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret, stop);
-}
-
-/** What the stages of one call share. */
-interface Call {
-  request: Request;
-  req: CanonicalRequest;
-  bundle: LoadedBundle;
-  agent: Agent;
-  task: TaskRef | null;
-  /** The decision's time. */
-  at: Date;
-  deps: Deps;
-  rec: DecisionRecord;
-  /** The steps as the task object admits and logs them, once the call is decided. */
-  steps: [StepRequest, ...StepRequest[]] | null;
+  return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret, stop, front.rpcMethod);
 }
 
 async function callerOf(req: CanonicalRequest, bundle: LoadedBundle, deps: Deps): Promise<Result<{ caller: Caller }>> {
@@ -152,7 +129,9 @@ async function callerOf(req: CanonicalRequest, bundle: LoadedBundle, deps: Deps)
 }
 
 /** The pure front half, with the reading it needs done first: the bounded body, the task's counters. */
-async function decideFront(call: Call): Promise<Result<{ decided: Decided; body: Uint8Array | null }>> {
+async function decideFront(
+  call: Call,
+): Promise<Result<{ decided: Decided | null; body: Uint8Array | null; rpcMethod: string | null }>> {
   const { request, req, bundle, rec, task } = call;
   const routed = classifyCall(bundle, req);
   if (!routed.ok) return routed;
@@ -164,8 +143,11 @@ async function decideFront(call: Call): Promise<Result<{ decided: Decided; body:
     if (!read.ok) return read;
     ({ bytes: body, text } = read);
   }
+  call.said.rpcBody = text;
   const classified = classifyBody(bundle, req, routed.value, text, request.headers);
   if (!classified.ok) return classified;
+  const { rpcMethod } = classified.value;
+  if (classified.value.calls.length === 0) return { ok: true, decided: null, body, rpcMethod };
   rec.action = classified.value.calls[0]?.spec.name ?? null;
   const taskState = await taskStateFor(classified.value, task, call.deps);
   if (!taskState.ok) return taskState;
@@ -180,7 +162,7 @@ async function decideFront(call: Call): Promise<Result<{ decided: Decided; body:
   applyDecision(rec, decided.value.decision);
   const [first, ...rest] = steps.map((s) => stepRequest(call, s));
   call.steps = [first!, ...rest];
-  return { ok: true, decided: decided.value, body };
+  return { ok: true, decided: decided.value, body, rpcMethod };
 }
 
 function stepRequest(call: Call, s: DecidedStep): StepRequest {
@@ -272,30 +254,6 @@ async function approveStep(
   rec.reason = "approval.granted";
   rec.detail = `approval ${approved.approvalId}`;
   return { ok: true, admission: approved.admission, body };
-}
-
-async function forwardAndSettle(
-  call: Call,
-  admission: Admission,
-  body: Uint8Array | null,
-  secret: string,
-  stop: (r: Refusal) => Response,
-): Promise<Response> {
-  const { request, req, bundle, rec, deps } = call;
-  const forwarded = await forward({
-    req,
-    headers: request.headers,
-    body: body ?? request.body,
-    secret,
-    settings: bundle.spec.settings,
-    fetcher: deps.fetcher,
-  });
-  const outcome = forwarded.ok ? forwarded.response.status : forwarded.reason === "upstream.timeout" ? "timeout" : null;
-  const settleProblem = await admission.settle(outcome, deps.now().getTime());
-  if (settleProblem) rec.detail = settleProblem;
-  if (!forwarded.ok) return stop(forwarded);
-  rec.upstream_status = forwarded.response.status;
-  return decisionResponse(forwarded.response, rec);
 }
 
 function setAgent(rec: DecisionRecord, agent: Agent, task: TaskRef | null): void {

@@ -12,6 +12,7 @@ import type { DecisionRecord } from "../decisions/record";
 import type { BundleState } from "../policy/load";
 import { own } from "../policy/routes";
 import type { RefusalDialect } from "../policy/types";
+import { jsonRpcRefusal } from "../protocols/mcp/refusal";
 
 /**
  * Failures after the call was allowed and sent: the decision stays `allow`, because the upstream may
@@ -37,10 +38,13 @@ interface Shaped {
   headers?: Record<string, string>;
 }
 
-/** A service's own dialect, or the protocol of the endpoint called (a GraphQL document gets GraphQL errors). */
-export type Dialect = RefusalDialect | "graphql";
+/**
+ * A service's own dialect, or the protocol of the endpoint called: a GraphQL document gets GraphQL
+ * errors, an MCP message a JSON-RPC error answering it (src/protocols/mcp/refusal.ts).
+ */
+export type Dialect = RefusalDialect | "graphql" | "jsonrpc";
 
-const DIALECTS: Record<Dialect, (said: Said) => Shaped> = {
+const DIALECTS: Record<Exclude<Dialect, "jsonrpc">, (said: Said) => Shaped> = {
   firebreak: firebreakShape,
   slack: slackShape,
   stripe: stripeShape,
@@ -51,7 +55,12 @@ const DIALECTS: Record<Dialect, (said: Said) => Shaped> = {
  * `dialect`: the routed service's `refusal`. Refusals before routing (the service is not known) and
  * Firebreak's own API stay `firebreak`.
  */
-export function refusalResponse(refusal: Refusal, rec: DecisionRecord, dialect: Dialect = "firebreak"): Response {
+export function refusalResponse(
+  refusal: Refusal,
+  rec: DecisionRecord,
+  dialect: Dialect = "firebreak",
+  rpcBody: string | null = null,
+): Response {
   const { status, error } = httpFor(refusal.reason);
   const effect =
     refusal.reason === "approval.required" ? "approval_required" : AFTER_FORWARD.has(refusal.reason) ? "allow" : "deny";
@@ -65,7 +74,7 @@ export function refusalResponse(refusal: Refusal, rec: DecisionRecord, dialect: 
     approval: refusal.approval,
     retryAfter: refusal.retryAfter,
   };
-  const shaped = (DIALECTS[dialect] ?? firebreakShape)(said);
+  const shaped = dialect === "jsonrpc" ? jsonRpcShape(said, rpcBody) : (DIALECTS[dialect] ?? firebreakShape)(said);
   const headers = new Headers({
     "content-type": "application/json; charset=utf-8",
     "cache-control": "no-store",
@@ -96,6 +105,16 @@ function firebreakShape(s: Said): Shaped {
       ...(s.approval ? { approval: s.approval } : {}),
     },
   };
+}
+
+/** The JSON-RPC error answering the MCP request in `body` (null: not read, so no id to echo). */
+function jsonRpcShape(s: Said, body: string | null): Shaped {
+  const extra = {
+    ...(s.approval ? { approval: s.approval } : {}),
+    ...(s.retryAfter !== undefined ? { retry_after: s.retryAfter } : {}),
+  };
+  const answer = jsonRpcRefusal(body, s.reason, s.message, s.decision_id, extra);
+  return { status: answer.status, body: JSON.parse(answer.body) };
 }
 
 /**

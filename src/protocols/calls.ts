@@ -1,7 +1,7 @@
 /**
  * The steps a protocol endpoint's body asks for, by protocol: the one entry the request's front half
- * (src/request/decide-call.ts) calls for GraphQL and MCP. Only POST carries a document or a message
- * here; anything else at the endpoint is refused.
+ * (src/request/decide-call.ts) calls for GraphQL and MCP. Only POST carries a document or a message;
+ * MCP's GET and DELETE manage the session.
  */
 import { type Result, refuse } from "../core/result";
 import type { ActionSpec, ServiceSpec } from "../policy/types";
@@ -15,17 +15,20 @@ export function protocolCalls(
   actions: ActionSpec[],
   body: string,
   headers: Headers,
-): Result<{ calls: ProtocolCall[] }> {
+): Result<{ calls: ProtocolCall[]; method: string | null }> {
   if (kind === "graphql") {
     const endpoint = req.service.graphql;
     if (endpoint === null) return refuse("action.unknown", "no GraphQL endpoint");
     if (req.method !== "POST") return refuse("graphql.method", req.method);
     const found = graphqlCalls(endpoint, actions, body, headers.get("content-type"));
-    return found.ok ? { ok: true, calls: found.calls } : found;
+    return found.ok ? { ok: true, calls: found.calls, method: null } : found;
   }
   const endpoint = req.service.mcp;
   if (endpoint === null) return refuse("action.unknown", "no MCP endpoint");
+  // GET opens the session's stream of server messages and DELETE ends the session: no action, and the
+  // session id they carry is checked for the caller's task like any other.
+  if (req.method === "GET" || req.method === "DELETE") return { ok: true, calls: [], method: null };
   if (req.method !== "POST") return refuse("action.unknown", `MCP ${req.method}`);
   const found = mcpCalls(endpoint, actions, body, headers);
-  return found.ok ? { ok: true, calls: found.calls } : found;
+  return found.ok ? { ok: true, calls: found.calls, method: found.messages[0]?.method ?? null } : found;
 }

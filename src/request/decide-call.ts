@@ -37,11 +37,16 @@ export interface Classified {
   needsBody: boolean;
   /** A rule that can decide one of the steps reads `task.calls`, `task.services` or `task.labels_read`. */
   needsTaskState: boolean;
+  /** An MCP message's JSON-RPC method (its answer may need rewriting: `tools/list`); else null. */
+  rpcMethod: string | null;
 }
 
 export function classifyCall(bundle: LoadedBundle, req: CanonicalRequest): Result<{ value: Classified }> {
   const endpoint = endpointAt(req);
-  if (endpoint !== null) return { ok: true, value: { endpoint, calls: [], needsBody: true, needsTaskState: false } };
+  if (endpoint !== null) {
+    const needsBody = req.method !== "GET" && req.method !== "HEAD" && req.method !== "DELETE";
+    return { ok: true, value: { endpoint, calls: [], needsBody, needsTaskState: false, rpcMethod: null } };
+  }
   const classified = classify(bundle, req);
   if (!classified.ok) return classified;
   const { spec, action } = classified.value;
@@ -49,7 +54,13 @@ export function classifyCall(bundle: LoadedBundle, req: CanonicalRequest): Resul
   const calls = [{ ...classified.value, args: null, at: "" }];
   return {
     ok: true,
-    value: { endpoint: null, calls, needsBody: readsBody, needsTaskState: readsTaskState(bundle, action) },
+    value: {
+      endpoint: null,
+      calls,
+      needsBody: readsBody,
+      needsTaskState: readsTaskState(bundle, action),
+      rpcMethod: null,
+    },
   };
 }
 
@@ -81,9 +92,13 @@ export function classifyBody(
     if (spec === undefined) return { ok: false, reason: "action.unknown", detail: c.at.slice(0, 128) };
     calls.push({ action: c.action, spec, params: c.params, args: c.args, at: c.at });
   }
-  if (calls.length === 0) return { ok: false, reason: "request.body_invalid", detail: "no step to decide" };
+  // An MCP message that names no action (initialize, ping, a list, a notification) has no step; a
+  // GraphQL document always has one, or it is not one to send.
+  if (calls.length === 0 && classified.endpoint === "graphql") {
+    return { ok: false, reason: "request.body_invalid", detail: "no field to decide" };
+  }
   const needsTaskState = calls.some((c) => readsTaskState(bundle, c.action));
-  return { ok: true, value: { ...classified, calls, needsTaskState } };
+  return { ok: true, value: { ...classified, calls, needsTaskState, rpcMethod: found.method } };
 }
 
 /** Where the declared arguments come from: the request itself, or what a step log kept of them (replay). */

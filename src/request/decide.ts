@@ -3,7 +3,7 @@
  * whether the rules read the task's state (then the pipeline fetches it first), and whether the call
  * waits for a person. Pure, and free of Worker-only imports: `firebreak replay` runs the same code.
  */
-import type { Decision } from "../policy/evaluate";
+import { type Agent, agentMatches, type Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import type { ActionSpec, AgentMatch, ProfileSpec, Risk } from "../policy/types";
 
@@ -65,4 +65,28 @@ export function readsTaskState(bundle: LoadedBundle, action: number): boolean {
     readsState.set(bundle.spec, perAction);
   }
   return perAction[action] ?? false;
+}
+
+/**
+ * Whether some call of this action could be allowed for this agent: it is not forbidden, an enforce
+ * rule that allows it or asks a person selects this agent, and no enforce deny rule without a
+ * condition does. What a `tools/list` answer is filtered by: the rules as the call would meet them,
+ * before its arguments are known; the call itself is still decided with them.
+ */
+export function mayCall(bundle: LoadedBundle, agent: Agent, action: number): boolean {
+  const spec = bundle.spec.actions[action];
+  const bucket = bundle.spec.index[action];
+  if (spec === undefined || bucket === undefined || spec.forbidden !== null) return false;
+  // A report-mode bundle blocks nothing it does not forbid.
+  if (bundle.spec.settings.mode === "report") return true;
+  let allows = false;
+  for (const list of [Object.hasOwn(bucket.by_sub, agent.sub) ? (bucket.by_sub[agent.sub] ?? []) : [], bucket.any]) {
+    for (const i of list) {
+      const rule = bundle.spec.rules[i];
+      if (rule === undefined || rule.mode !== "enforce" || !agentMatches(rule.agents, agent)) continue;
+      if (rule.effect === "deny" && rule.when === null) return false;
+      if (rule.effect !== "deny") allows = true;
+    }
+  }
+  return allows;
 }

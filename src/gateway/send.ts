@@ -1,0 +1,68 @@
+/**
+ * The call's way out, once admitted: forwarded with the service's credential, its answer recorded in
+ * the task's log (settle), and, for an MCP server, the session bound to the task both ways and a
+ * `tools/list` answer filtered (src/gateway/mcp.ts).
+ */
+import type { Refusal } from "../core/result";
+import { endpointAt } from "../request/decide-call";
+import { type Admission, NO_ADMISSION } from "./admit";
+import type { Call } from "./call";
+import { forward } from "./forward";
+import { agentAnswer, bindingOf, upstreamSession } from "./mcp";
+import { decisionResponse } from "./respond";
+
+export async function forwardAndSettle(
+  call: Call,
+  admission: Admission,
+  body: Uint8Array | null,
+  secret: string,
+  stop: (r: Refusal) => Response,
+  rpcMethod: string | null = null,
+): Promise<Response> {
+  const { request, req, bundle, rec, deps } = call;
+  const mcp = req.service.mcp !== null && endpointAt(req) === "mcp" ? req.service.mcp : null;
+  let headers = request.headers;
+  if (mcp !== null) {
+    const session = await upstreamSession(headers, req, bindingOf(call.agent, call.task), deps.env);
+    if (!session.ok) {
+      await admission.settle(null, deps.now().getTime());
+      return stop(session);
+    }
+    headers = session.headers;
+  }
+  const forwarded = await forward({
+    req,
+    headers,
+    body: body ?? request.body,
+    secret,
+    settings: bundle.spec.settings,
+    fetcher: deps.fetcher,
+  });
+  const outcome = forwarded.ok ? forwarded.response.status : forwarded.reason === "upstream.timeout" ? "timeout" : null;
+  const settleProblem = await admission.settle(outcome, deps.now().getTime());
+  if (settleProblem) rec.detail = settleProblem;
+  if (!forwarded.ok) return stop(forwarded);
+  rec.upstream_status = forwarded.response.status;
+  if (mcp === null) return decisionResponse(forwarded.response, rec);
+  const answer = { req, endpoint: mcp, bundle, agent: call.agent, task: call.task, env: deps.env };
+  const answered = await agentAnswer(forwarded.response, { ...answer, method: rpcMethod, decisionId: rec.decision_id });
+  return answered.ok ? decisionResponse(answered.response, rec) : stop(answered);
+}
+
+/**
+ * An MCP message that names no action (initialize, ping, the lists, notifications, the session's GET
+ * and DELETE): nothing to decide or admit, so it is forwarded as allowed, its session checked.
+ */
+export function passThrough(
+  call: Call,
+  body: Uint8Array | null,
+  rpcMethod: string | null,
+  secret: string,
+  stop: (r: Refusal) => Response,
+): Promise<Response> {
+  const { rec } = call;
+  rec.effect = "allow";
+  rec.reason = "policy.allowed";
+  rec.detail = `mcp ${rpcMethod ?? call.req.method}: no action`.slice(0, 256);
+  return forwardAndSettle(call, NO_ADMISSION, body, secret, stop, rpcMethod);
+}
