@@ -67,6 +67,8 @@ export interface ForwardInput {
   secret: string;
   settings: Settings;
   fetcher: (request: Request) => Promise<Response>;
+  /** Headers the gateway itself sets, after the allowlist: an MCP session id it checked. */
+  set?: Record<string, string>;
 }
 
 export async function forward(input: ForwardInput): Promise<Result<{ response: Response }>> {
@@ -82,7 +84,7 @@ export async function forward(input: ForwardInput): Promise<Result<{ response: R
   );
   const request = new Request(url, {
     method: req.method,
-    headers: upstreamHeaders(input.headers, req.service, input.settings, input.secret),
+    headers: withSet(upstreamHeaders(input.headers, req.service, input.settings, input.secret), input.set),
     body: hasBody ? input.body : null,
     redirect: "manual",
     signal: abort.signal,
@@ -103,4 +105,9 @@ export async function forward(input: ForwardInput): Promise<Result<{ response: R
       headers: responseHeaders(upstream.headers, req),
     }),
   };
+}
+
+function withSet(headers: Headers, set: Record<string, string> | undefined): Headers {
+  for (const [name, value] of Object.entries(set ?? {})) headers.set(name, value);
+  return headers;
 }

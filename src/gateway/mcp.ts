@@ -34,24 +34,21 @@ function keysOf(env: Env): Promise<SessionKeys> | null {
 }
 
 /**
- * The request's headers as the upstream gets them: the agent's session id, if any, checked for its own
- * task and replaced by the upstream's. No key to check with: refused, never forwarded unchecked.
+ * The session id the upstream gets: the agent's, checked for its own task and turned back into the
+ * upstream's (none when the agent sent none). No key to check with: refused, never forwarded unchecked.
  */
 export async function upstreamSession(
   headers: Headers,
   req: CanonicalRequest,
   binding: string,
   env: Env,
-): Promise<Result<{ headers: Headers }>> {
+): Promise<Result<{ set: Record<string, string> }>> {
   const presented = headers.get(SESSION);
-  if (presented === null) return { ok: true, headers };
+  if (presented === null) return { ok: true, set: {} };
   const keys = keysOf(env);
   if (keys === null) return { ok: false, reason: "task.keys_unavailable", detail: "MCP session keys" };
   const checked = await checkSessionId(await keys, req.service.name, binding, presented);
-  if (!checked.ok) return checked;
-  const out = new Headers(headers);
-  out.set(SESSION, checked.upstreamId);
-  return { ok: true, headers: out };
+  return checked.ok ? { ok: true, set: { [SESSION]: checked.upstreamId } } : checked;
 }
 
 export interface McpAnswer {

@@ -21,18 +21,19 @@ export async function forwardAndSettle(
 ): Promise<Response> {
   const { request, req, bundle, rec, deps } = call;
   const mcp = req.service.mcp !== null && endpointAt(req) === "mcp" ? req.service.mcp : null;
-  let headers = request.headers;
+  let set: Record<string, string> = {};
   if (mcp !== null) {
-    const session = await upstreamSession(headers, req, bindingOf(call.agent, call.task), deps.env);
+    const session = await upstreamSession(request.headers, req, bindingOf(call.agent, call.task), deps.env);
     if (!session.ok) {
       await admission.settle(null, deps.now().getTime());
       return stop(session);
     }
-    headers = session.headers;
+    set = session.set;
   }
   const forwarded = await forward({
     req,
-    headers,
+    headers: request.headers,
+    set,
     body: body ?? request.body,
     secret,
     settings: bundle.spec.settings,

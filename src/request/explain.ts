@@ -83,6 +83,11 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
   const text = found.value.needsBody ? body : null;
   const classified = classifyBody(bundle, req, found.value, text, headers);
   if (!classified.ok) return refused(classified.reason);
+  if (classified.value.calls.length === 0) {
+    // An MCP message that names no action (initialize, ping, a list): the gateway passes it.
+    out.decision = { effect: "allow", reason: "policy.allowed", rules: [], message: null, report: null };
+    return out;
+  }
   const source = { headers, body: text };
   const task = input.task ?? null;
   const decided = decideCall(bundle, { req, classified: classified.value, source, agent, task, taskState: null }, now);
