@@ -46,7 +46,8 @@ export function responseHeaders(upstream: Headers, req?: CanonicalRequest): Head
   const out = new Headers();
   const base = req?.publicBase;
   // An MCP server's session id comes back to be bound to the task (src/gateway/mcp.ts), never as it is.
-  const mcp = req !== undefined && req.service.mcp !== null && req.path === req.service.mcp.path;
+  const mcpPath = req?.service.mcp?.path;
+  const mcp = mcpPath !== undefined && req?.path === mcpPath;
   for (const [name, value] of upstream) {
     if (!RESPONSE_ALLOW.has(name) && !(mcp && name === "mcp-session-id")) continue;
     if (req && base !== undefined && name === "link") {
