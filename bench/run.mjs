@@ -5,7 +5,7 @@
 //             Firebreak with a workload token (no task) and with task tokens (admission in the task's
 //             Durable Object: a task per connection, and all connections on one hot task)
 //   2. micro: classify + decide on generated bundles of 10, 100, 1,000 and 10,000 rules (this process,
-//             after workerd has stopped)
+//             after workerd has stopped); the cost of a typical GraphQL document and MCP message
 // Prints a table and writes bench/results/latest.json. Targets are reported, never asserted; a
 // measurement in which any request was not 2xx fails the run, and so does a task path whose calls
 // were not all admitted by their tasks (bench/tasks.mjs).
@@ -17,7 +17,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { runBundle } from "./bundle.mjs";
+import { runGraphql } from "./graphql.mjs";
 import { findWorkerdPid, slice, summarise, waitForQuiet } from "./load.mjs";
+import { runMcp } from "./mcp.mjs";
 import { runMicro } from "./micro.mjs";
 import { labelOf, round, table } from "./report.mjs";
 import { BENCH_PROFILE, checkTaskPath, countAdmitted, startTasks } from "./tasks.mjs";
@@ -275,6 +277,14 @@ if (!argv.includes("--skip-micro")) {
   micro = await runMicro(ROOT, RULE_COUNTS, log);
   out.decide_us_p50 = Object.fromEntries(RULE_COUNTS.map((n) => [String(n), micro[String(n)].classify_decide_us.p50]));
   out.micro = micro;
+}
+
+// -------------------------------------------------------------------------------------- protocols
+if (!argv.includes("--skip-micro")) {
+  log("\nGraphQL documents (first call of an isolate, then each document; Node)");
+  out.graphql = await runGraphql(ROOT, log);
+  log("\nMCP messages (a tools/call, warm; Node)");
+  out.mcp = await runMcp(ROOT, log);
 }
 
 // ----------------------------------------------------------------------------------------- bundle
