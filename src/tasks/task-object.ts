@@ -199,7 +199,7 @@ export class TaskObject extends DurableObject<Env> {
 
   private settleOne(task: TaskRow, seq: number, status: number | null, now: number, timedOut: boolean): void {
     const step = this.store.step(seq);
-    if (!step || step.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
+    if (step?.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
     this.store.markSettled(seq, status);
     this.store.append({ ts: now, kind: "settle", ref: seq, status });
     const action = step.action!;
