@@ -54,6 +54,7 @@ function lines(agent: string, r: Explanation, profile: string | undefined): stri
       `report    would ${d.report.effect} (${d.report.reason}) by ${d.report.rules.join(", ") || "default deny"}`,
     );
   }
+  for (const step of r.steps ?? []) out.push(`step      ${step.at} -> ${step.action}: ${step.decision}`);
   if (r.person) out.push(`approval  a person decides first (${r.person.rules.join(", ")}; waits ${r.person.ttl_s} s)`);
   if (d.effect === "deny") return out;
   if (profile === undefined) {
