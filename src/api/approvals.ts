@@ -26,7 +26,7 @@ import { rpcCall } from "../tasks/rpc";
 import type { TaskView } from "../tasks/task-object";
 import { htmlPage } from "../ui/index";
 import { type AgentEnv, type Answer, agent, type PersonEnv, person, withBundle } from "./auth";
-import { type ApiEnv, background, type Ctx, fail, nowMs, refusalPage, unreachable } from "./common";
+import { type ApiEnv, background, type Ctx, fail, formBody, nowMs, refusalPage, unreachable } from "./common";
 
 const BASE = "/_firebreak/v1/approvals";
 const RECENT_STEPS = 12;
@@ -103,8 +103,8 @@ function decide(verdict: "approve" | "deny") {
     const id = c.req.param("id") ?? "";
     const taskId = taskIdOfApproval(id);
     if (!taskId) return answer(c, { ok: false, reason: "approval.unknown" });
-    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const csrf = typeof form.csrf === "string" ? form.csrf : "";
+    const form = await formBody(c.req.raw);
+    const csrf = form?.get("csrf") ?? "";
     const found = await lookup(c, taskId, id, false);
     if (!found.ok) return answer(c, found);
     const { view } = found.found;

@@ -11,6 +11,7 @@ import { MessagePage } from "../approvals/page";
 import { DEFAULT_MESSAGES, httpFor, type Reason } from "../core/reasons";
 import type { Refusal } from "../core/result";
 import type { Env } from "../env";
+import { readBody } from "../gateway/body";
 import type { Caller } from "../identity/caller";
 import { agentMatches } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
@@ -45,16 +46,26 @@ export function isOperator(bundle: LoadedBundle, caller: Caller): boolean {
   return caller.task === null && admins !== null && agentMatches(admins, caller.agent);
 }
 
-/** A small JSON object body, or null (too large, not JSON, not an object). */
+/**
+ * A small JSON object body, or null (too large, not JSON, not an object). The size is checked before
+ * the body is read (Content-Length) and while it is (the stream is cancelled past `max`).
+ */
 export async function jsonBody(request: Request, max = MAX_JSON_BODY): Promise<Record<string, unknown> | null> {
-  const text = await request.text();
-  if (text.length > max) return null;
+  const read = await readBody(request, max);
+  if (!read.ok) return null;
+  const { text } = read;
   try {
     const v = JSON.parse(text);
     return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
   } catch {
     return null;
   }
+}
+
+/** A small form body (`application/x-www-form-urlencoded`), read bounded as `jsonBody` is; null when too large. */
+export async function formBody(request: Request, max = MAX_JSON_BODY): Promise<URLSearchParams | null> {
+  const read = await readBody(request, max);
+  return read.ok ? new URLSearchParams(read.text) : null;
 }
 
 /** The refusal answer of Firebreak's own API; details of 5xx go to the log line, never to the caller. */

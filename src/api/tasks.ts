@@ -18,9 +18,11 @@
  * Durable Object call is bounded by TASK_RPC_TIMEOUT_MS; an exception or timeout is 503
  * `task.unavailable`. The time each handler passes the objects is the app's clock, `c.var.now`.
  */
+
 import { type Context, Hono } from "hono";
 import type { Reason } from "../core/reasons";
 import type { Refusal, Result } from "../core/result";
+import { readBody } from "../gateway/body";
 import { newTaskId } from "../identity/task-token";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
@@ -171,8 +173,10 @@ function tokenAnswer(task_id: string, minted: Minted, deadline: number) {
 
 async function startBody(request: Request): Promise<{ ok: true; profile: string; purpose: string } | Refusal> {
   const bad = (detail: string): Refusal => ({ ok: false, reason: "request.body_invalid", detail });
-  const text = await request.text();
-  if (text.length > MAX_START_BODY) return { ok: false, reason: "request.body_too_large" };
+  // Bounded before and while reading: a long body is refused without being buffered.
+  const read = await readBody(request, MAX_START_BODY);
+  if (!read.ok) return read.reason === "request.body_too_large" ? read : bad("not UTF-8");
+  const { text } = read;
   let body: unknown;
   try {
     body = JSON.parse(text);
