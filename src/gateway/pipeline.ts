@@ -36,6 +36,7 @@ import { type Admission, admit, logRefused, numericArgs, taskView } from "./admi
 import { approve } from "./approve";
 import { readApprovedBody, readBody } from "./body";
 import type { Call, Deps } from "./call";
+import { bareCallAllowed } from "./kill-switch";
 import { record } from "./record";
 import { type Dialect, dialectOf, refusalResponse } from "./respond";
 import { forwardAndSettle, passThrough } from "./send";
@@ -88,6 +89,10 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const { agent, task } = caller.caller;
   setAgent(rec, agent, task);
   if (task === null && !bundle.spec.settings.bare_workload_tokens) return stop({ ok: false, reason: "task.required" });
+  if (task === null) {
+    const live = await bareCallAllowed(agent, deps.env, deps.now().getTime());
+    if (!live.ok) return stop(live);
+  }
 
   // One time for the whole decision: the rules, the step and its log entry, and replay all see it.
   const call: Call = { request, req, bundle, agent, task, at: deps.now(), deps, rec, steps: null, said };

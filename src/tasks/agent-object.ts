@@ -118,6 +118,11 @@ export class AgentObject extends DurableObject<Env> {
     });
   }
 
+  /** Whether the kill switch is on: read on the calls of bare workload tokens, which have no task to end. */
+  isRevoked(): boolean {
+    return this.store.agent().revoked;
+  }
+
   inspect(now: number): AgentView {
     return {
       ...this.store.agent(),
