@@ -3,8 +3,8 @@
  * `Client` over `StreamableHTTPClientTransport`: sessions, every tool, the resource and the prompt,
  * what the demo records, its refusals. Then the gateway's MCP helpers between that client and that
  * server, as the pipeline uses them: a tools/list answer filtered on its real SSE stream, and the
- * session bound to the task (another task's session id is refused). The through-the-gateway run is
- * in the pipeline's tests.
+ * session bound to the task (another task's session id is refused). The same client through the
+ * bundled gateway: test/e2e/mcp-gateway.test.ts.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -12,6 +12,8 @@
  *   api.github.com/repos/acme/paged/issues  5 issues in pages of `per_page` (default 2), with GitHub's
  *                                           `Link` header as GitHub writes it: absolute URLs that name
  *                                           the repository by id (/repositories/4242/issues?page=2)
+ *   POST crm.test.example/mcp initialize    an MCP server's answer with an Mcp-Session-Id over the 512-character
+ *                                           bound (the gateway cannot bind it: mcp.response_invalid)
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
  *   slowbody.test.example                   headers at once, the body's second half 1.5 s later
  *   unreachable.test.example                network error
@@ -60,6 +62,10 @@ export async function outbound(request: Request): Promise<Response> {
   if (url.hostname === "slowbody.test.example") return slowBody();
   if (url.hostname === "hooks-down.test.example") return new Response("webhook down", { status: 500 });
   if (url.hostname === "api.github.com" && url.pathname === PAGED_ISSUES) return pagedIssues(url);
+  if (url.hostname === "crm.test.example" && url.pathname === "/mcp") {
+    const initialize = mcpInitialize(body);
+    if (initialize) return initialize;
+  }
   const status = Number(request.headers.get("x-fake-status") ?? 200);
   return new Response(
     status === 204 || status === 304
@@ -103,6 +109,20 @@ function pagedIssues(url: URL): Response {
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
   if (links.length > 0) headers.link = links.join(", ");
   return new Response(JSON.stringify(issues), { headers });
+}
+
+/** An MCP server's answer to `initialize`, its session id over the gateway's bound; null for any other body. */
+function mcpInitialize(body: string): Response | null {
+  let message: { method?: unknown; id?: unknown };
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (message?.method !== "initialize") return null;
+  const result = { protocolVersion: "2025-06-18", capabilities: {}, serverInfo: { name: "fake-crm", version: "1" } };
+  const headers = { "mcp-session-id": "s".repeat(513) };
+  return Response.json({ jsonrpc: "2.0", id: message.id ?? null, result }, { headers });
 }
 
 /** Headers at once, then a body that takes longer than the gateway's upstream timeout to finish. */

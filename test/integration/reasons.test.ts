@@ -195,6 +195,11 @@ interface Case {
   around?: () => () => void;
   /** Another app than the gateway fixture's (a bundle with other settings). */
   app?: App;
+  /**
+   * The HTTP status when it is not the reason's: a JSON-RPC error answering an MCP request's id is a 200
+   * (docs/design/mcp.md, "Refusals").
+   */
+  status?: number;
 }
 
 const app = gatewayApp();
@@ -361,6 +366,45 @@ const APPROVAL_CASES: Partial<Record<Reason, Case>> = {
     async () => {},
     () => token({ sub: "operator-1" }),
   ),
+};
+
+/**
+ * MCP (the fixture's crm service, an MCP server at /crm/mcp): answered as JSON-RPC errors, the reason
+ * in `error.data`. With no id to answer (a notification, a batch) or a status the transport acts on
+ * (404, 400 for headers), the reason's status.
+ */
+const MCP = "/crm/mcp";
+const rpc =
+  (message: unknown, headers: Record<string, string> = {}) =>
+  async (): Promise<SendInit> => ({
+    method: "POST",
+    headers: { ...JSON_TYPE, accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify(message),
+  });
+const LOOKUP = { name: "customers.lookup", arguments: { email: "a@b.c" } };
+const MCP_CASES: Partial<Record<Reason, Case>> = {
+  // A request method sent as a notification (no id): a server that ran it would act with no answer.
+  "mcp.malformed": { path: MCP, init: rpc({ jsonrpc: "2.0", method: "tools/call", params: LOOKUP }) },
+  "mcp.batch": { path: MCP, init: rpc([{ jsonrpc: "2.0", id: 1, method: "tools/call", params: LOOKUP }]) },
+  "mcp.header_mismatch": {
+    path: MCP,
+    init: rpc({ jsonrpc: "2.0", id: 1, method: "tools/call", params: LOOKUP }, { "mcp-name": "email.send" }),
+  },
+  "mcp.session_mismatch": {
+    path: MCP,
+    init: rpc({ jsonrpc: "2.0", id: 1, method: "ping" }, { "mcp-session-id": `not-issued.${"A".repeat(22)}` }),
+  },
+  // The fake server answers initialize with a session id over the bound: it cannot be bound to the caller.
+  "mcp.response_invalid": {
+    path: MCP,
+    init: rpc({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "reasons", version: "1" } },
+    }),
+    status: 200,
+  },
 };
 
 const E2E: Partial<Record<Reason, Case>> = {
@@ -544,6 +588,7 @@ const E2E: Partial<Record<Reason, Case>> = {
     path: ISSUE,
     init: async () => ({ ...(await taskAfter("basic")()), env: { ...bindings, FIREBREAK_TASK_KEY: undefined } }),
   },
+  ...MCP_CASES,
 };
 
 /** Codes that are pipeline decisions: they carry decision headers and exactly one decision record. */
@@ -571,7 +616,6 @@ const NOT_PIPELINE = new Set<Reason>([
 /**
  * GraphQL refusals come from graphqlCalls (test/unit/graphql-calls.test.ts covers each) until the
  * pipeline routes GraphQL endpoints through it; then each gets its request above and leaves this set.
- * Likewise the MCP refusals (mcpCalls, the session binding, the tools/list filter: test/unit/mcp-*.test.ts).
  */
 const NOT_YET_ROUTED = new Set<Reason>([
   "graphql.method",
@@ -585,11 +629,6 @@ const NOT_YET_ROUTED = new Set<Reason>([
   "graphql.too_large",
   "graphql.ambiguous",
   "graphql.introspection",
-  "mcp.malformed",
-  "mcp.batch",
-  "mcp.header_mismatch",
-  "mcp.session_mismatch",
-  "mcp.response_invalid",
 ]);
 
 describe("every reason code is produced by a request", () => {
@@ -614,10 +653,15 @@ describe("every reason code is produced by a request", () => {
       expect(sent.res.headers.get("firebreak-decision")).toBe("allow");
       expect(sent.upstream).toHaveLength(1);
     } else {
-      expect(sent.res.status, sent.text).toBe(status);
-      expect(sent.json?.reason).toBe(reason);
-      expect(sent.json?.error).toBe(error);
+      expect(sent.res.status, sent.text).toBe(c.status ?? status);
+      // An MCP client's refusal is a JSON-RPC error: the reason and wire error are in its data.
+      const said =
+        sent.json?.jsonrpc === "2.0" ? (sent.json.error as { data?: Record<string, unknown> })?.data : sent.json;
+      expect(said?.reason, sent.text).toBe(reason);
+      expect(said?.error).toBe(error);
     }
+    // Refused before forwarding; only the server's unreadable answer came from the server.
+    if (reason.startsWith("mcp.")) expect(sent.upstream).toHaveLength(reason === "mcp.response_invalid" ? 1 : 0);
     if (!NOT_PIPELINE.has(reason)) {
       expect(sent.records.map((r) => r.reason)).toEqual([reason]);
       expect(sent.records[0]?.decision_id).toBe(sent.res.headers.get("firebreak-decision-id"));
