@@ -34,6 +34,8 @@ export interface Call {
   rec: DecisionRecord;
   /** The body as text once read: an MCP refusal answers the JSON-RPC request in it. */
   said: { rpcBody: string | null };
+  /** Headers the gateway sets on the upstream request: an MCP session id checked for this task. */
+  upstreamSet: Record<string, string>;
   /** The steps as the task object admits and logs them, once the call is decided. */
   steps: [StepRequest, ...StepRequest[]] | null;
 }

@@ -37,6 +37,7 @@ import { approve } from "./approve";
 import { readApprovedBody, readBody } from "./body";
 import type { Call, Deps } from "./call";
 import { bareCallAllowed } from "./kill-switch";
+import { bindingOf as sessionBinding, upstreamSession } from "./mcp";
 import { record } from "./record";
 import { type Dialect, dialectOf, refusalResponse } from "./respond";
 import { forwardAndSettle, passThrough } from "./send";
@@ -95,7 +96,19 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   }
 
   // One time for the whole decision: the rules, the step and its log entry, and replay all see it.
-  const call: Call = { request, req, bundle, agent, task, at: deps.now(), deps, rec, steps: null, said };
+  const call: Call = {
+    request,
+    req,
+    bundle,
+    agent,
+    task,
+    at: deps.now(),
+    deps,
+    rec,
+    steps: null,
+    said,
+    upstreamSet: {},
+  };
   // From here on a task's call is a step of it: a refusal the task object does not make itself is
   // written to its log too (in the background; it counts nothing), so the log holds every call.
   const refuseStep = (refusal: Refusal) => {
@@ -105,6 +118,13 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const front = await decideFront(call);
   if (!front.ok) return front.reason === "task.unavailable" ? stop(front) : refuseStep(front);
   const { decided, body } = front;
+  // An MCP session of another task is refused before anything is admitted or counted (the request's
+  // id is known by now, so the refusal answers it).
+  if (endpoint === "mcp") {
+    const session = await upstreamSession(request.headers, req, sessionBinding(agent, task), deps.env);
+    if (!session.ok) return stop(session);
+    call.upstreamSet = session.set;
+  }
   const secret = bindingOf(deps.env, req.service.credential.secret);
   if (typeof secret !== "string" || secret === "") {
     return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });

@@ -1,14 +1,14 @@
 /**
- * The call's way out, once admitted: forwarded with the service's credential, its answer recorded in
- * the task's log (settle), and, for an MCP server, the session bound to the task both ways and a
- * `tools/list` answer filtered (src/gateway/mcp.ts).
+ * The call's way out, once admitted: forwarded with the service's credential (and, for an MCP server,
+ * the session id the pipeline checked), its answer recorded in the task's log (settle), the upstream's
+ * new session id bound to the task and a `tools/list` answer filtered (src/gateway/mcp.ts).
  */
 import type { Refusal } from "../core/result";
 import { endpointAt } from "../request/decide-call";
 import { type Admission, NO_ADMISSION } from "./admit";
 import type { Call } from "./call";
 import { forward } from "./forward";
-import { agentAnswer, bindingOf, upstreamSession } from "./mcp";
+import { agentAnswer } from "./mcp";
 import { decisionResponse } from "./respond";
 
 export async function forwardAndSettle(
@@ -21,19 +21,10 @@ export async function forwardAndSettle(
 ): Promise<Response> {
   const { request, req, bundle, rec, deps } = call;
   const mcp = req.service.mcp !== null && endpointAt(req) === "mcp" ? req.service.mcp : null;
-  let set: Record<string, string> = {};
-  if (mcp !== null) {
-    const session = await upstreamSession(request.headers, req, bindingOf(call.agent, call.task), deps.env);
-    if (!session.ok) {
-      await admission.settle(null, deps.now().getTime());
-      return stop(session);
-    }
-    set = session.set;
-  }
   const forwarded = await forward({
     req,
     headers: request.headers,
-    set,
+    set: call.upstreamSet,
     body: body ?? request.body,
     secret,
     settings: bundle.spec.settings,

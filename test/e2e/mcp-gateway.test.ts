@@ -460,6 +460,9 @@ describe("the session is bound to the task", () => {
       });
     }
     expect(await at.since()).toEqual([]);
+    // Refused before anything was decided or admitted: no step of the other task was reserved, so no
+    // budget moved and no personal data counts as read there.
+    expect((await stepsOf(other)).filter((step) => step.kind === "call")).toEqual([]);
     // The owner's session still works.
     expect((await owner.client.listTools()).tools).toHaveLength(2);
   });
