@@ -16,10 +16,14 @@ import { jsonRpcRefusal } from "../protocols/mcp/refusal";
 
 /**
  * Failures after the call was allowed and sent: the decision stays `allow`, because the upstream may
- * have acted on the call (a timed-out merge can still have merged), and the record must not say it was
- * refused.
+ * have acted on the call (a timed-out merge can still have merged, an MCP server whose answer could not
+ * be passed on did get the message), and the record must not say it was refused.
  */
-const AFTER_FORWARD: ReadonlySet<Reason> = new Set(["upstream.timeout", "upstream.unreachable"]);
+const AFTER_FORWARD: ReadonlySet<Reason> = new Set([
+  "upstream.timeout",
+  "upstream.unreachable",
+  "mcp.response_invalid",
+]);
 
 /** What every dialect says, before it is put in that dialect's shape. */
 interface Said {

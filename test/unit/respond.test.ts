@@ -35,7 +35,7 @@ describe("every dialect", () => {
         const effect =
           reason === "approval.required"
             ? "approval_required"
-            : ["upstream.timeout", "upstream.unreachable"].includes(reason)
+            : ["upstream.timeout", "upstream.unreachable", "mcp.response_invalid"].includes(reason)
               ? "allow"
               : "deny";
         expect(res.headers.get("firebreak-decision"), reason).toBe(effect);
