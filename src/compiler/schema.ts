@@ -369,7 +369,11 @@ const budgets = {
         required: ["action", "arg", "max"],
         properties: {
           action: actionName,
-          arg: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+          arg: {
+            type: "string",
+            pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$",
+            description: "A declared argument of the action; a GraphQL action's is an argument path (input.amount)",
+          },
           max: { type: "number", minimum: 0 },
         },
       },

@@ -235,6 +235,64 @@ describe("compiling profiles", () => {
     expect(p.sequence.forbid_after).toEqual([{ read: ["data:pii"], deny: ["kind:write"], allow_services: [] }]);
   });
 
+  it("totals may name a GraphQL argument path (input.amount) the action declares, and no other", () => {
+    const sdl = `type Query { tip(id: ID!): Tip }
+type Mutation { sendTip(input: SendTipInput!): Tip }
+type Tip { id: ID! }
+input SendTipInput { amount: Int! note: String }`;
+    const pay = {
+      service: "pay",
+      upstream: "https://pay.example.com",
+      credential: { secret: "API_TOKEN", header: "Authorization", format: "Bearer {secret}" },
+      graphql: { path: "/graphql", schema: "pay.graphql" },
+      actions: {
+        "graphql.sendTip": {
+          method: "POST",
+          path: "/graphql",
+          graphql: "mutation.sendTip",
+          kind: "write",
+          risk: "medium",
+          args: { "input.amount": "integer", "input.note": "string" },
+        },
+      },
+    };
+    const set = (arg: string) =>
+      compilePolicies(
+        writePolicySet({
+          "firebreak.yaml": CONFIG,
+          "services/pay.yaml": pay,
+          "services/pay.graphql": sdl,
+          "profiles/p.yaml": {
+            profiles: [
+              {
+                name: "p",
+                actions: ["pay:graphql.sendTip"],
+                budgets: { totals: [{ action: "pay:graphql.sendTip", arg, max: 100 }] },
+              },
+            ],
+          },
+        }),
+      );
+    const ok = set("input.amount");
+    if (!ok.ok) throw new Error(ok.problems.format());
+    expect(profile(ok.bundle, "p").budgets.totals).toEqual([
+      { action: "pay:graphql.sendTip", arg: "input.amount", max: 100 },
+    ]);
+    const undeclared = set("input.cents");
+    expect(undeclared.ok).toBe(false);
+    if (!undeclared.ok)
+      expect(undeclared.problems.list.map((p) => p.message)).toEqual([
+        expect.stringContaining(
+          'pay:graphql.sendTip declares no argument "input.cents" (it declares input.amount, input.note)',
+        ),
+      ]);
+    const notNumeric = set("input.note");
+    expect(!notNumeric.ok && notNumeric.problems.list[0]?.message).toMatch(/"input.note" is declared string/);
+    // A path is dotted names: an empty segment is refused by the schema before any lookup.
+    const malformed = set("input..amount");
+    expect(!malformed.ok && malformed.problems.list[0]?.where).toMatch(/profiles\/p\.yaml:\d+$/);
+  });
+
   it("a policy set without policies/profiles/ has no profiles", () => {
     const b = compileOk(writePolicySet({ "firebreak.yaml": CONFIG, "services/svc.yaml": SVC }));
     expect(b.profiles).toEqual([]);
