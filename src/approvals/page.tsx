@@ -67,6 +67,12 @@ function requestItems(a: ApprovalView): Item[] {
     { key: "Risk", value: r.risk },
     { key: "Resource", value: r.resource || "—", mono: true },
     { key: "Arguments", value: JSON.stringify(r.args), mono: true },
+    // A request of several steps is approved whole: each one, as the upstream will run it.
+    ...(r.steps ?? []).map((s, i) => ({
+      key: `Step ${i + 1} of ${r.steps?.length}`,
+      value: `${s.at} → ${s.action} ${s.resource ? `on ${s.resource} ` : ""}${JSON.stringify(s.args)}`,
+      mono: true,
+    })),
     ...(r.media_type ? [{ key: "Body read as", value: r.media_type, mono: true }] : []),
     ...Object.entries(r.headers ?? {}).map(([name, value]) => ({ key: name, value, mono: true })),
     { key: "Body sha256", value: r.body_sha256, mono: true },

@@ -17,7 +17,7 @@ import type { PersonNeeded } from "../request/decide";
 import type { CanonicalRequest } from "../request/route";
 import { sortedQuery } from "../request/route";
 import type { AdmitAll } from "../tasks/admission";
-import type { RedeemReason, RequestResult } from "../tasks/approval-types";
+import type { ApprovalStep, RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { rpcCall } from "../tasks/rpc";
 import type { TaskObject } from "../tasks/task-object";
@@ -124,6 +124,7 @@ async function open(
         media_type: input.mediaType,
         // A plain copy: RPC cannot send the null-prototype record.
         headers: { ...input.headers },
+        ...(input.steps.length > 1 ? { steps: input.steps.map(approvalStep) } : {}),
       },
       rules: input.needed.rules,
       approvers: input.needed.approvers,
@@ -148,6 +149,11 @@ async function open(
     detail: `approval ${opened.id}`,
     approval: { id: opened.id, status_url: `${page}/status`, expires_at: new Date(opened.expires_at).toISOString() },
   };
+}
+
+/** What the person is shown of one step of several. */
+function approvalStep(s: StepRequest): ApprovalStep {
+  return { at: s.facts?.at ?? "", action: s.action, resource: s.resource, args: { ...(s.facts?.args ?? {}) } };
 }
 
 /** The approval as the directory lists it for the dashboard (src/tasks/directory.ts). */

@@ -30,6 +30,19 @@ export interface ApprovalRequest {
   media_type?: string;
   /** The service's semantic headers sent with the call (`stripe-account`), by lower-case name. */
   headers?: Record<string, string>;
+  /**
+   * Every step of a request of several (a GraphQL document's root fields, a JSON-RPC batch), in order:
+   * one approval admits them all, so the person is shown each, not only the first. Absent for one step.
+   */
+  steps?: ApprovalStep[];
+}
+
+export interface ApprovalStep {
+  /** Where the step is in the message (`b: mergePullRequest`). */
+  at: string;
+  action: string;
+  resource: string;
+  args: Record<string, unknown>;
 }
 
 export interface NewApproval {
