@@ -12,6 +12,7 @@
  *   api.github.com/repos/acme/paged/issues  5 issues in pages of `per_page` (default 2), with GitHub's
  *                                           `Link` header as GitHub writes it: absolute URLs that name
  *                                           the repository by id (/repositories/4242/issues?page=2)
+ *   POST api.github.com/graphql             a GraphQL answer: `{"data": {"echo": <the JSON body received>}}`
  *   POST crm.test.example/mcp initialize    an MCP server's answer with an Mcp-Session-Id over the 512-character
  *                                           bound (the gateway cannot bind it: mcp.response_invalid)
  *   slow.test.example                       answers after 3 s (for upstream timeouts)
@@ -66,6 +67,9 @@ export async function outbound(request: Request): Promise<Response> {
     const initialize = mcpInitialize(body);
     if (initialize) return initialize;
   }
+  if (url.hostname === "api.github.com" && url.pathname === "/graphql" && request.method === "POST") {
+    return graphqlAnswer(body);
+  }
   const status = Number(request.headers.get("x-fake-status") ?? 200);
   return new Response(
     status === 204 || status === 304
@@ -109,6 +113,17 @@ function pagedIssues(url: URL): Response {
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
   if (links.length > 0) headers.link = links.join(", ");
   return new Response(JSON.stringify(issues), { headers });
+}
+
+/** GitHub's GraphQL endpoint as a client reads it: 200 with `data` (here, what it was sent), or `errors`. */
+function graphqlAnswer(body: string): Response {
+  let echo: unknown;
+  try {
+    echo = JSON.parse(body);
+  } catch {
+    return Response.json({ errors: [{ message: "Problems parsing JSON" }] }, { status: 400 });
+  }
+  return Response.json({ data: { echo } }, { headers: { "x-ratelimit-remaining": "4999" } });
 }
 
 /** An MCP server's answer to `initialize`, its session id over the gateway's bound; null for any other body. */
