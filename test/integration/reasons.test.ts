@@ -407,6 +407,37 @@ const MCP_CASES: Partial<Record<Reason, Case>> = {
   },
 };
 
+/**
+ * GraphQL (the fixture's gql service, a tiny schema at /gql/graphql): refused in GraphQL's `errors`
+ * shape, the reason and wire error (`code`) in `errors[0].extensions`, before anything is forwarded.
+ */
+const GQL = "/gql/graphql";
+const gql = (body: unknown) => async (): Promise<SendInit> => ({
+  method: "POST",
+  headers: JSON_TYPE,
+  body: JSON.stringify(body),
+});
+const ITEM = '{ item(id: "1") { id } }';
+const GRAPHQL_CASES: Partial<Record<Reason, Case>> = {
+  // GraphQL over GET: servers, proxies and caches read a query string differently.
+  "graphql.method": { path: `${GQL}?query=${encodeURIComponent(ITEM)}` },
+  "graphql.batch": { path: GQL, init: gql([{ query: ITEM }]) },
+  "graphql.persisted_query": {
+    path: GQL,
+    init: gql({ extensions: { persistedQuery: { version: 1, sha256Hash: "0".repeat(64) } } }),
+  },
+  "graphql.syntax": { path: GQL, init: gql({ query: '{ item(id: "1" { id } }' }) },
+  "graphql.invalid": { path: GQL, init: gql({ query: '{ item(id: "1") { title } }' }) },
+  "graphql.operation": { path: GQL, init: gql({ query: `query A ${ITEM} query B ${ITEM}` }) },
+  "graphql.subscription": { path: GQL, init: gql({ query: 'subscription { itemChanged(id: "1") { id } }' }) },
+  "graphql.variables": { path: GQL, init: gql({ query: "query ($id: ID!) { item(id: $id) { id } }" }) },
+  // max_depth 3 in services/gql.yaml.
+  "graphql.too_large": { path: GQL, init: gql({ query: '{ item(id: "1") { parent { parent { parent { id } } } } }' }) },
+  "graphql.ambiguous": { path: GQL, init: gql({ query: '{ a: item(id: "1") { id } a: item(id: "2") { id } }' }) },
+  // No action of gql maps __schema / __type.
+  "graphql.introspection": { path: GQL, init: gql({ query: "{ __schema { queryType { name } } }" }) },
+};
+
 const E2E: Partial<Record<Reason, Case>> = {
   "policy.allowed": { path: ISSUE },
   "route.unknown_service": { path: "/nosuchservice/repos" },
@@ -589,6 +620,7 @@ const E2E: Partial<Record<Reason, Case>> = {
     init: async () => ({ ...(await taskAfter("basic")()), env: { ...bindings, FIREBREAK_TASK_KEY: undefined } }),
   },
   ...MCP_CASES,
+  ...GRAPHQL_CASES,
 };
 
 /** Codes that are pipeline decisions: they carry decision headers and exactly one decision record. */
@@ -613,28 +645,10 @@ const NOT_PIPELINE = new Set<Reason>([
   "decisions.query_failed",
 ]);
 
-/**
- * GraphQL refusals come from graphqlCalls (test/unit/graphql-calls.test.ts covers each) until the
- * pipeline routes GraphQL endpoints through it; then each gets its request above and leaves this set.
- */
-const NOT_YET_ROUTED = new Set<Reason>([
-  "graphql.method",
-  "graphql.batch",
-  "graphql.persisted_query",
-  "graphql.syntax",
-  "graphql.invalid",
-  "graphql.operation",
-  "graphql.subscription",
-  "graphql.variables",
-  "graphql.too_large",
-  "graphql.ambiguous",
-  "graphql.introspection",
-]);
-
 describe("every reason code is produced by a request", () => {
   it("has a request for every code but internal.error and bundle.invalid", () => {
     const covered = Object.keys(E2E);
-    const rest = REASONS.filter((r) => r !== "internal.error" && r !== "bundle.invalid" && !NOT_YET_ROUTED.has(r));
+    const rest = REASONS.filter((r) => r !== "internal.error" && r !== "bundle.invalid");
     expect(covered.sort()).toEqual([...rest].sort());
   });
 
@@ -655,13 +669,19 @@ describe("every reason code is produced by a request", () => {
     } else {
       expect(sent.res.status, sent.text).toBe(c.status ?? status);
       // An MCP client's refusal is a JSON-RPC error: the reason and wire error are in its data.
-      const said =
-        sent.json?.jsonrpc === "2.0" ? (sent.json.error as { data?: Record<string, unknown> })?.data : sent.json;
+      // A GraphQL client's is a GraphQL error: the reason and wire error (`code`) are in its extensions.
+      const ext = (sent.json?.errors as { extensions?: Record<string, unknown> }[] | undefined)?.[0]?.extensions;
+      const said = ext
+        ? { reason: ext.reason, error: ext.code }
+        : sent.json?.jsonrpc === "2.0"
+          ? (sent.json.error as { data?: Record<string, unknown> })?.data
+          : sent.json;
       expect(said?.reason, sent.text).toBe(reason);
       expect(said?.error).toBe(error);
     }
     // Refused before forwarding; only the server's unreadable answer came from the server.
     if (reason.startsWith("mcp.")) expect(sent.upstream).toHaveLength(reason === "mcp.response_invalid" ? 1 : 0);
+    if (reason.startsWith("graphql.")) expect(sent.upstream).toEqual([]);
     if (!NOT_PIPELINE.has(reason)) {
       expect(sent.records.map((r) => r.reason)).toEqual([reason]);
       expect(sent.records[0]?.decision_id).toBe(sent.res.headers.get("firebreak-decision-id"));
