@@ -121,10 +121,16 @@ function jsonRpcShape(s: Said, body: string | null): Shaped {
   return { status: answer.status, body: JSON.parse(answer.body) };
 }
 
+/** Statuses a GraphQL client acts on at the HTTP level: sign in again, wait, or retry later. */
+const GRAPHQL_HTTP = (status: number) => status === 401 || status === 429 || status >= 500;
+
 /**
- * A GraphQL response with `errors` and no `data` (the GraphQL over HTTP shape), the status as for
- * REST: @octokit/graphql and other clients throw with the first error's message, and keep the
- * extensions, where the reason code and the decision id are.
+ * A GraphQL response with `errors` and no `data`. As GraphQL over HTTP serves `application/json`, a
+ * request that was read but refused is answered 200: @octokit/graphql then throws its
+ * GraphqlResponseError with the error's message and keeps `errors[0].extensions` (the reason code and
+ * decision id), where any other status would be an HttpError around the raw body. 401, 429 (with
+ * Retry-After) and 5xx keep their status: clients sign in, wait or retry on those. The decision is in
+ * `Firebreak-Decision` either way.
  */
 function graphqlShape(s: Said): Shaped {
   const extensions = {
@@ -133,7 +139,8 @@ function graphqlShape(s: Said): Shaped {
     decision_id: s.decision_id,
     ...(s.approval ? { approval: s.approval } : {}),
   };
-  return { status: s.status, body: { errors: [{ message: `Firebreak: ${s.message}`, extensions }], data: null } };
+  const status = GRAPHQL_HTTP(s.status) ? s.status : 200;
+  return { status, body: { errors: [{ message: `Firebreak: ${s.message}`, extensions }], data: null } };
 }
 
 /**

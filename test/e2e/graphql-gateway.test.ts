@@ -13,8 +13,8 @@
  *   - the bypass classes (aliases, second operations, batches, root fragments, @include/@skip,
  *     persisted queries, GraphQL over GET, introspection) are refused with their reason, nothing sent;
  *   - every refusal is GraphQL's `{errors: [{message, extensions: {code, reason, decision_id}}], data:
- *     null}` with the status of the reason table, which octokit raises as an HttpError (a 4xx is not a
- *     GraphQL result to @octokit/request): the body is `err.response.data`.
+ *     null}`, answered 200 (401, 429 and 5xx keep their status), which octokit raises as its
+ *     GraphqlResponseError with the message and `errors[0].extensions`.
  */
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
@@ -106,15 +106,18 @@ interface Answer {
   body: any;
 }
 
-/** An octokit HttpError as the answer the gateway sent. */
+/** octokit's GraphqlResponseError (a 200 with `errors`) as the answer the gateway sent. */
 function answerOf(err: {
   name: string;
-  status: number;
-  response: { headers: Record<string, string>; data: unknown };
+  headers: Record<string, string>;
+  response: { errors: unknown; data: unknown };
 }): Answer {
-  expect(err.name).toBe("HttpError");
-  return { status: err.status, headers: err.response.headers, body: err.response.data };
+  expect(err.name).toBe("GraphqlResponseError");
+  return { status: 200, headers: err.headers, body: err.response };
 }
+
+/** The status a GraphQL refusal is answered with: 200, except where clients act on HTTP (401, 429, 5xx). */
+const graphqlStatus = (status: number) => (status === 401 || status === 429 || status >= 500 ? status : 200);
 
 /** A POST to the GraphQL endpoint with a body octokit cannot send (batches, persisted queries). */
 async function post(task: Task, body: string, init: { method?: string; path?: string } = {}): Promise<Answer> {
@@ -134,7 +137,8 @@ async function post(task: Task, body: string, init: { method?: string; path?: st
  * and the decision record; nothing reached the upstream. Returns the extensions.
  */
 async function expectRefused(a: Answer, reason: Reason): Promise<Record<string, unknown>> {
-  const { status, error } = httpFor(reason);
+  const { error } = httpFor(reason);
+  const status = graphqlStatus(httpFor(reason).status);
   expect(a.status, JSON.stringify(a.body)).toBe(status);
   expect(a.headers["content-type"]).toMatch(/^application\/json/);
   const id = a.headers["firebreak-decision-id"] as string;
@@ -325,7 +329,7 @@ function mergeField(alias = "", directives = ""): string {
 async function heldMerge(task: Task): Promise<{ id: string; status_url: string }> {
   const err = await rejection(octokit(task).graphql(MERGE, { id: PR_ID }));
   const ext = await expectRefused(answerOf(err), "approval.required");
-  expect(err.status).toBe(403);
+  expect(err.message).toContain("Firebreak: ");
   return ext.approval as { id: string; status_url: string };
 }
 
@@ -584,24 +588,23 @@ describe("bypass classes: refused with their reason, nothing forwarded (reader-1
 });
 
 describe("the refusal as octokit surfaces it", () => {
-  it("an HttpError with the status of the reason; errors[0].extensions carry reason, code and decision_id", async () => {
+  it("a GraphqlResponseError with Firebreak's message; errors[0].extensions carry reason, code and decision_id", async () => {
     const task = await startTask("reading", "reader-1");
     const err = await rejection(octokit(task).graphql(`mutation { ${mergeField()} }`));
-    expect(err.name).toBe("HttpError");
-    expect(err.status).toBe(403);
-    const [first] = err.response.data.errors;
+    expect(err.name).toBe("GraphqlResponseError");
+    const [first] = err.errors;
     expect(first.extensions).toEqual({
       code: "forbidden",
       reason: "policy.no_match",
-      decision_id: err.response.headers["firebreak-decision-id"],
+      decision_id: err.headers["firebreak-decision-id"],
     });
     expect(first.message).toBe("Firebreak: No policy rule allows this call.");
-    expect(err.response.data.data).toBeNull();
-    // @octokit/request has no `message` to show in a GraphQL body: its message is the body as JSON.
-    expect(err.message).toContain('"reason":"policy.no_match"');
+    expect(err.data).toBeNull();
+    expect(err.message).toContain("Firebreak: No policy rule allows this call.");
+    expect(err.headers["firebreak-decision"]).toBe("deny");
 
     const bad = await rejection(octokit(task).graphql("{ viewer { login "));
-    expect(bad.status).toBe(400);
-    expect(bad.response.data.errors[0].extensions).toMatchObject({ code: "invalid_request", reason: "graphql.syntax" });
+    expect(bad.name).toBe("GraphqlResponseError");
+    expect(bad.errors[0].extensions).toMatchObject({ code: "invalid_request", reason: "graphql.syntax" });
   });
 });
