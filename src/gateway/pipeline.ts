@@ -89,12 +89,8 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   if (!caller.ok) return stop(caller);
   const { agent, task } = caller.caller;
   setAgent(rec, agent, task);
-  if (task === null && !bundle.spec.settings.bare_workload_tokens) return stop({ ok: false, reason: "task.required" });
-  if (task === null) {
-    const live = await bareCallAllowed(agent, deps.env, deps.now().getTime());
-    if (!live.ok) return stop(live);
-  }
-
+  const bare = await bareCall(task, agent, bundle, deps);
+  if (!bare.ok) return stop(bare);
   // One time for the whole decision: the rules, the step and its log entry, and replay all see it.
   const call: Call = {
     request,
@@ -109,6 +105,23 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     said,
     upstreamSet: {},
   };
+  return decideAndSend(call, endpoint, stop);
+}
+
+/** Without a task: only where bare workload tokens are allowed, and never for a revoked agent. */
+async function bareCall(task: TaskRef | null, agent: Agent, bundle: LoadedBundle, deps: Deps): Promise<Result<object>> {
+  if (task !== null) return { ok: true };
+  if (!bundle.spec.settings.bare_workload_tokens) return { ok: false, reason: "task.required" };
+  return bareCallAllowed(agent, deps.env, deps.now().getTime());
+}
+
+/** The front half, then (unless refused) admission or a person, and the call sent. */
+async function decideAndSend(
+  call: Call,
+  endpoint: "graphql" | "mcp" | null,
+  stop: (r: Refusal) => Response,
+): Promise<Response> {
+  const { request, req, agent, task, deps } = call;
   // From here on a task's call is a step of it: a refusal the task object does not make itself is
   // written to its log too (in the background; it counts nothing), so the log holds every call.
   const refuseStep = (refusal: Refusal) => {
@@ -130,8 +143,8 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
   }
   if (decided === null) return passThrough(call, body, front.rpcMethod, secret, stop);
-  if (decided.decision.effect === "deny") {
-    const { decision } = decided;
+  const { decision } = decided;
+  if (decision.effect === "deny") {
     return refuseStep({
       ok: false,
       reason: decision.reason,

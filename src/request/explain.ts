@@ -7,7 +7,7 @@ import type { Reason } from "../core/reasons";
 import { type Agent, agentMatches, type Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import type { ActionSpec } from "../policy/types";
-import { classifyBody, classifyCall, decideCall, labelsOf } from "./decide-call";
+import { classifyBody, classifyCall, type Decided, decideCall, labelsOf } from "./decide-call";
 import { route } from "./route";
 
 export interface ExplainRequest {
@@ -45,15 +45,7 @@ export interface Explanation {
 }
 
 export function explainRequest(bundle: LoadedBundle, agent: Agent, input: ExplainRequest, now: Date): Explanation {
-  const headers = new Headers(input.headers ?? {});
-  let body: string | null = null;
-  if (input.body !== undefined) {
-    if (typeof input.body === "string") body = input.body;
-    else {
-      body = JSON.stringify(input.body);
-      if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    }
-  }
+  const { headers, body } = requestOf(input);
   const out: Explanation = {
     action: null,
     kind: null,
@@ -71,11 +63,8 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
     out.decision = { effect: "deny", reason, rules: [], message: null, report: null };
     return out;
   };
-  const routed = route(
-    { method: input.method, url: `http://gateway${input.url}`, headers },
-    bundle.spec.services,
-    undefined,
-  );
+  const url = `http://gateway${input.url}`;
+  const routed = route({ method: input.method, url, headers }, bundle.spec.services, undefined);
   if (!routed.ok) return refused(routed.reason);
   const req = routed.request;
   const found = classifyCall(bundle, req);
@@ -88,26 +77,38 @@ export function explainRequest(bundle: LoadedBundle, agent: Agent, input: Explai
     out.decision = { effect: "allow", reason: "policy.allowed", rules: [], message: null, report: null };
     return out;
   }
-  const source = { headers, body: text };
   const task = input.task ?? null;
-  const decided = decideCall(bundle, { req, classified: classified.value, source, agent, task, taskState: null }, now);
+  const call = { req, classified: classified.value, source: { headers, body: text }, agent, task, taskState: null };
+  const decided = decideCall(bundle, call, now);
   if (!decided.ok) return refused(decided.reason);
-  const { lead, steps, decision, person } = decided.value;
+  describe(out, bundle, decided.value);
+  const reads = classified.value.needsTaskState;
+  const steps = decided.value.steps;
+  out.limits =
+    task === null ? [] : steps.flatMap((s) => limitsThatCouldRefuse(bundle, task.profile, agent, s.spec, reads));
+  return out;
+}
+
+/** The request as the worker would get it: a JSON body is sent as application/json. */
+function requestOf(input: ExplainRequest): { headers: Headers; body: string | null } {
+  const headers = new Headers(input.headers ?? {});
+  if (input.body === undefined) return { headers, body: null };
+  if (typeof input.body === "string") return { headers, body: input.body };
+  if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  return { headers, body: JSON.stringify(input.body) };
+}
+
+/** The decided call as explain shows it: the lead step, each step when there are several, the rules' sources. */
+function describe(out: Explanation, bundle: LoadedBundle, decided: Decided): void {
+  const { lead, steps, decision, person } = decided;
   const { spec, params, args, resource } = lead;
   Object.assign(out, { action: spec.name, kind: spec.kind, risk: spec.risk, data: spec.data, params, args, resource });
   Object.assign(out, { decision, person: person && { rules: person.rules, ttl_s: person.ttl_s } });
   if (steps.length > 1) out.steps = steps.map((s) => ({ at: s.at, action: s.spec.name, decision: s.decision.effect }));
-  out.limits =
-    task === null
-      ? []
-      : steps.flatMap((s) =>
-          limitsThatCouldRefuse(bundle, task.profile, agent, s.spec, classified.value.needsTaskState),
-        );
-  for (const id of [...out.decision.rules, ...(out.decision.report?.rules ?? [])]) {
-    const rule = bundle.spec.rules.find((r) => r.id === id);
+  for (const id of [...decision.rules, ...(decision.report?.rules ?? [])]) {
+    const rule = bundle.rulesById.get(id);
     if (rule) out.sources[id] = rule.source;
   }
-  return out;
 }
 
 /** What admission in a task of `profileName` could still refuse this action with (src/tasks/admission.ts). */

@@ -20,49 +20,74 @@ export interface SseRewrite {
 
 const LINE_END = /\r\n|\r|\n/;
 
+/** The stream's text so far, cut into events as their lines complete. */
+class EventBuffer {
+  private buffer = "";
+  private event: string[] = [];
+  private size = 0;
+  private scanned = 0;
+  private readonly lineEnd = /\r\n|\r|\n/g;
+
+  constructor(
+    private readonly max: number,
+    private readonly rewrite: SseRewrite["rewrite"],
+  ) {}
+
+  add(text: string, done: boolean): void {
+    this.buffer += text;
+    // At the end, a last CR is a line end of its own.
+    if (done && this.buffer.endsWith("\r")) this.buffer += "\n";
+  }
+
+  /** Complete lines into events: the text ready to send, and a refusal that ends the stream. */
+  drain(): { out: string; refusal: Refusal | null } {
+    let out = "";
+    for (;;) {
+      // Searched from where the last search stopped: a long line arriving in many chunks is read once.
+      this.lineEnd.lastIndex = this.scanned;
+      const m = this.lineEnd.exec(this.buffer);
+      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+      if (m === null || (m[0] === "\r" && m.index === this.buffer.length - 1)) {
+        this.scanned = Math.max(0, this.buffer.length - 1);
+        break;
+      }
+      const line = this.buffer.slice(0, m.index);
+      this.buffer = this.buffer.slice(m.index + m[0].length);
+      this.scanned = 0;
+      if (line !== "") {
+        this.event.push(line);
+        this.size += line.length + 1;
+        if (this.size > this.max) return { out, refusal: this.tooLong() };
+        continue;
+      }
+      if (this.event.length > 0) {
+        const sent = dispatch(this.event, this.rewrite);
+        if (!sent.ok) return { out, refusal: sent };
+        out += sent.text;
+      }
+      this.event = [];
+      this.size = 0;
+    }
+    return { out, refusal: this.buffer.length + this.size > this.max ? this.tooLong() : null };
+  }
+
+  private tooLong(): Refusal {
+    return { ok: false, reason: "mcp.response_invalid", detail: `an SSE event over ${this.max} characters` };
+  }
+}
+
 export function rewriteSse(body: ReadableStream<Uint8Array>, opts: SseRewrite): ReadableStream<Uint8Array> {
-  const max = opts.maxEventBytes ?? 1024 * 1024;
   const reader = body.getReader();
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   const encoder = new TextEncoder();
-  let buffer = "";
-  let event: string[] = [];
-  let size = 0;
-  let scanned = 0;
+  const events = new EventBuffer(opts.maxEventBytes ?? 1024 * 1024, opts.rewrite);
   let finished = false;
-  const lineEnd = /\r\n|\r|\n/g;
 
-  /** Complete lines of the buffer into events: the text ready to send, and a refusal that ends the stream. */
-  function drain(): { out: string; refusal: Refusal | null } {
-    let out = "";
-    const tooLong = () => refuse("mcp.response_invalid", `an SSE event over ${max} characters`);
-    for (;;) {
-      // Searched from where the last search stopped: a long line arriving in many chunks is read once.
-      lineEnd.lastIndex = scanned;
-      const m = lineEnd.exec(buffer);
-      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-      if (m === null || (m[0] === "\r" && m.index === buffer.length - 1)) {
-        scanned = Math.max(0, buffer.length - 1);
-        break;
-      }
-      const line = buffer.slice(0, m.index);
-      buffer = buffer.slice(m.index + m[0].length);
-      scanned = 0;
-      if (line === "") {
-        if (event.length > 0) {
-          const sent = dispatch(event, opts.rewrite);
-          if (!sent.ok) return { out, refusal: sent };
-          out += sent.text;
-        }
-        event = [];
-        size = 0;
-        continue;
-      }
-      event.push(line);
-      size += line.length + 1;
-      if (size > max) return { out, refusal: tooLong() };
-    }
-    return { out, refusal: buffer.length + size > max ? tooLong() : null };
+  async function end(controller: ReadableStreamDefaultController<Uint8Array>, refusal: Refusal) {
+    finished = true;
+    controller.enqueue(encoder.encode(`${dataLines(opts.fallback(refusal))}\n\n`));
+    controller.close();
+    await reader.cancel().catch(() => {});
   }
 
   return new ReadableStream<Uint8Array>({
@@ -72,13 +97,11 @@ export function rewriteSse(body: ReadableStream<Uint8Array>, opts: SseRewrite): 
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
           chunk = await reader.read();
-          buffer += chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true });
+          events.add(chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true }), chunk.done);
         } catch {
           return end(controller, refuse("mcp.response_invalid", "the SSE body is not UTF-8 or broke off"));
         }
-        // At the end, a last CR is a line end of its own.
-        if (chunk.done && buffer.endsWith("\r")) buffer += "\n";
-        const { out, refusal } = drain();
+        const { out, refusal } = events.drain();
         if (out !== "") controller.enqueue(encoder.encode(out));
         if (refusal) return end(controller, refusal);
         if (chunk.done) {
@@ -93,13 +116,6 @@ export function rewriteSse(body: ReadableStream<Uint8Array>, opts: SseRewrite): 
       await reader.cancel(reason);
     },
   });
-
-  async function end(controller: ReadableStreamDefaultController<Uint8Array>, refusal: Refusal) {
-    finished = true;
-    controller.enqueue(encoder.encode(`${dataLines(opts.fallback(refusal))}\n\n`));
-    controller.close();
-    await reader.cancel().catch(() => {});
-  }
 }
 
 /** One event's lines, its data rewritten when it is a `message` event with data. */
