@@ -19,7 +19,7 @@
  * for any white space (the page wraps long JSON lines). For `curl -i` output the status code and the
  * headers shown must be among those received. Claims the prose makes (nothing forwarded, a budget that
  * holds, token lifetimes, the approval notification) are checked after their block (AFTER). Blocks that
- * cannot run here are in SKIPPED, with the reason and where they are tested instead.
+ * cannot run here are in ELSEWHERE, with the reason and the test that runs them instead.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -82,20 +82,36 @@ const steps: Step[] = blocks.flatMap((block, i) => {
   return [{ block, expected: adjacent && next.lang === "" ? next : undefined }];
 });
 const firstLine = (b: Block) => b.text.split("\n")[0]!;
-/** The steps whose block has `line` as one of its lines: how SKIPPED, BEFORE and AFTER name a step. */
+/** The steps whose block has `line` as one of its lines: how ELSEWHERE, BEFORE and AFTER name a step. */
 const stepsWith = (line: string) => steps.filter((s) => s.block.text.split("\n").includes(line));
 /** The one output block that is not a command's: the `npm start` terminal's decision line. */
 const TERMINAL = '[gateway] {"event":"firebreak.decision"';
 
-/** Blocks that do not run here, by a line of theirs: why, and what tests them instead. */
-const SKIPPED: Record<string, string> = {
-  "npm install": "npm start itself: this test starts what it starts (dev keys, the dev build, the demo, the gateway)",
-  "# every decision, one JSON object per line":
-    "wrangler tail and Logpush need a deployed worker: test/e2e/log-recipes.test.ts runs these lines on real decision lines",
-  "export CLOUDFLARE_ACCOUNT_ID=<your account id>":
-    "the Analytics Engine SQL API needs a Cloudflare account: test/e2e/decisions-cli.test.ts runs the CLI on a fake one",
-  "npx firebreak catalog import github    # regenerate from a newer spec: prints new / removed / changed":
-    "import rewrites policies/services/github.yaml: .ci/run runs `catalog coverage` and `catalog import --check`",
+/**
+ * Blocks that do not run here, by a line of theirs: why, and what runs them instead. Each is checked to
+ * be there: the file named must hold the text that shows it runs them.
+ */
+const ELSEWHERE: Record<string, { why: string; file: string; holds: string }> = {
+  "npm install": {
+    why: "npm start itself: this test starts what it starts (dev keys, the dev build, the demo, the gateway)",
+    file: "test/e2e/dev-loop.test.ts",
+    holds: '["scripts/start.mjs"]',
+  },
+  "# every decision, one JSON object per line": {
+    why: "wrangler tail and Logpush need a deployed worker: the log recipes run on real decision lines",
+    file: "test/e2e/log-recipes.test.ts",
+    holds: 'join(ROOT, "docs", "walkthrough.md")',
+  },
+  "export CLOUDFLARE_ACCOUNT_ID=<your account id>": {
+    why: "the Analytics Engine SQL API needs a Cloudflare account: the CLI runs on a fake one",
+    file: "test/e2e/decisions-cli.test.ts",
+    holds: "CLOUDFLARE_ACCOUNT_ID",
+  },
+  "npx firebreak catalog import github    # regenerate from a newer spec: prints new / removed / changed": {
+    why: "import rewrites policies/services/github.yaml: CI checks the catalogs are what the import gives",
+    file: ".ci/run",
+    holds: "catalog import --check github",
+  },
 };
 
 const ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -385,7 +401,7 @@ afterAll(async () => {
 
 describe("the page", () => {
   it("checks every claim it names (so an edited page cannot drop a checked step silently)", () => {
-    for (const key of [...Object.keys(AFTER), ...Object.keys(BEFORE), ...Object.keys(SKIPPED)]) {
+    for (const key of [...Object.keys(AFTER), ...Object.keys(BEFORE), ...Object.keys(ELSEWHERE)]) {
       expect(stepsWith(key), key).toHaveLength(1);
     }
   });
@@ -410,9 +426,11 @@ describe("docs/walkthrough.md, run as written", () => {
     Object.entries(table).find(([line]) => stepsWith(line).includes(step))?.[1];
   for (const step of steps) {
     const name = `${step.block.section} (docs/walkthrough.md:${step.block.line}): ${firstLine(step.block).slice(0, 60)}`;
-    const skipped = hook(SKIPPED, step);
-    if (skipped) {
-      it.skip(`${name} [${skipped}]`, () => {});
+    const elsewhere = hook(ELSEWHERE, step);
+    if (elsewhere) {
+      it(`${name} [run by ${elsewhere.file}: ${elsewhere.why}]`, () => {
+        expect(readFileSync(join(ROOT, elsewhere.file), "utf8")).toContain(elsewhere.holds);
+      });
       continue;
     }
     it(name, async () => {
