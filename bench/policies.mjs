@@ -216,7 +216,8 @@ export function writePolicySet(repoRoot, dir, total, seed = 1) {
   mkdirSync(join(dir, "services"), { recursive: true });
   mkdirSync(join(dir, "rules"), { recursive: true });
   writeFileSync(join(dir, "firebreak.yaml"), readFileSync(join(src, "firebreak.yaml")));
-  for (const f of readdirSync(join(src, "services")).filter((x) => x.endsWith(".yaml"))) {
+  // The catalogs and the GraphQL schemas beside them (a service's `graphql.schema` names its file).
+  for (const f of readdirSync(join(src, "services")).filter((x) => x.endsWith(".yaml") || x.endsWith(".graphql"))) {
     writeFileSync(join(dir, "services", f), readFileSync(join(src, "services", f)));
   }
   const catalog = readCatalog(join(src, "services"));
