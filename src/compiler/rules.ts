@@ -63,8 +63,13 @@ function resolveOne(
   }
   if (!Object.hasOwn(services, head))
     return `unknown service "${head}" in "${sel}": add policies/services/${head}.yaml or fix the name`;
+  const index = indexOf(actions);
+  const exact = tail.includes("*") ? undefined : index.byName.get(sel);
   const pattern = globRegExp(tail);
-  const direct = indexesWhere(actions, (a) => a.service === head && pattern.test(a.name.slice(colon + 1)));
+  const direct =
+    exact !== undefined
+      ? [exact]
+      : (index.byService.get(head) ?? []).filter((i) => pattern.test(actions[i]!.name.slice(colon + 1)));
   if (direct.length === 0) {
     // A glob that matches nothing is not an "unknown action": say so, and where the names come from.
     if (tail.includes("*"))
@@ -78,21 +83,41 @@ function resolveOne(
   if (!aliases) return direct;
   // Aliases are followed transitively: an alias of an alias has the same effect too.
   const hits = new Set(direct);
-  const names = new Set<string>();
-  actions.forEach((a, i) => {
-    if (hits.has(i)) names.add(a.name);
-  });
-  for (let grew = true; grew; ) {
-    grew = false;
-    actions.forEach((a, i) => {
-      if (!hits.has(i) && a.same_effect_as.some((t) => names.has(t))) {
-        hits.add(i);
-        names.add(a.name);
-        grew = true;
+  const todo = [...direct];
+  for (let i = todo.pop(); i !== undefined; i = todo.pop()) {
+    for (const alias of index.aliasesOf.get(actions[i]!.name) ?? []) {
+      if (!hits.has(alias)) {
+        hits.add(alias);
+        todo.push(alias);
       }
-    });
+    }
   }
   return [...hits];
+}
+
+interface ActionIndex {
+  byName: Map<string, number>;
+  byService: Map<string, number[]>;
+  /** Action name -> the actions that declare its effect (`same_effect_as`). */
+  aliasesOf: Map<string, number[]>;
+}
+
+const indexes = new WeakMap<ActionSpec[], ActionIndex>();
+
+/** Lookups over the catalog, built once per compile: a selector costs its hits, not the catalog's size. */
+function indexOf(actions: ActionSpec[]): ActionIndex {
+  let index = indexes.get(actions);
+  if (index) return index;
+  index = { byName: new Map(), byService: new Map(), aliasesOf: new Map() };
+  for (const [i, a] of actions.entries()) {
+    index.byName.set(a.name, i);
+    const mine = index.byService.get(a.service) ?? [];
+    mine.push(i);
+    index.byService.set(a.service, mine);
+    for (const t of a.same_effect_as) index.aliasesOf.set(t, [...(index.aliasesOf.get(t) ?? []), i]);
+  }
+  indexes.set(actions, index);
+  return index;
 }
 
 /**
