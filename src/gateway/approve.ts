@@ -131,6 +131,7 @@ async function open(
       ttl_s: input.needed.ttl_s,
       max_pending: MAX_PENDING,
       step: input.steps[0],
+      ...(input.steps.length > 1 ? { steps: input.steps } : {}),
       now: input.steps[0].now,
     }),
   );

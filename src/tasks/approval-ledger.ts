@@ -6,7 +6,7 @@
  */
 
 import { canonicalJson } from "../core/canonical-json";
-import { type AdmitAll, check, reserveAll } from "./admission";
+import { type AdmitAll, type Refusal, reserveAll } from "./admission";
 import { newApprovalId } from "./approval-ids";
 import { type ApprovalStore, statusOf, viewOf } from "./approval-store";
 import type {
@@ -30,13 +30,13 @@ export class ApprovalLedger {
 
   /**
    * A new request, or the one already waiting for exactly this request (no second notification). A
-   * call the budgets or sequence rules refuse now is refused as such: nobody is asked to approve a call
-   * that could not go through (the retry is checked again, for real).
+   * call the budgets or sequence rules refuse now (`refused`: the task object checked every step) is
+   * refused as such: nobody is asked to approve a call that could not go through (the retry is checked
+   * again, for real).
    */
-  request(task: TaskRow, a: NewApproval): RequestResult {
-    const refused = check(this.tasks, task.profile, a.step);
+  request(task: TaskRow, a: NewApproval, refused: Refusal | null): RequestResult {
     if (refused) {
-      this.tasks.append(callEntry(a.step, refused.reason));
+      for (const step of a.steps ?? [a.step]) this.tasks.append(callEntry(step, refused.reason));
       return { ok: false, ...refused };
     }
     const waiting = this.approvals.waiting(a.digest, a.now);

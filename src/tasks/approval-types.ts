@@ -62,6 +62,8 @@ export interface NewApproval {
    * is refused now, and no person is asked for it.
    */
   step: StepRequest;
+  /** Every step of a request of several, the first being `step`: all are checked before a person is asked. */
+  steps?: StepRequest[];
   /** Epoch milliseconds. */
   now: number;
 }

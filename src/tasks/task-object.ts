@@ -87,6 +87,9 @@ export interface TaskView {
   log_length: number;
 }
 
+/** Thrown to roll back a check that reserved nothing for real (`wouldRefuse`). */
+const DRY_RUN = new Error("dry run");
+
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly approvals: ApprovalStore;
@@ -233,14 +236,31 @@ export class TaskObject extends DurableObject<Env> {
 
   /** A call that needs a person: a new approval, or the one waiting for this exact request. */
   requestApproval(a: NewApproval): RequestResult {
+    // No await between the check and the request: nothing can run in between.
+    const refused = this.wouldRefuse(a.steps ?? [a.step]);
     return this.ctx.storage.transactionSync((): RequestResult => {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
       const dead = liveness(this.store, task, a.now);
       return dead
         ? { ok: false, reason: dead.reason as `task.${Exclude<TaskState, "live">}` }
-        : this.ledger.request(task, a);
+        : this.ledger.request(task, a, refused);
     });
+  }
+
+  /** What admitting these steps now would refuse, if anything: reserved as admission would, then rolled back. */
+  private wouldRefuse(steps: StepRequest[]): Refusal | null {
+    try {
+      this.ctx.storage.transactionSync(() => {
+        const task = this.store.task();
+        if (task?.state === "live") reserveAll(this.store, task.profile, steps, null);
+        throw DRY_RUN;
+      });
+    } catch (e) {
+      if (e instanceof StepRefused) return e.refusal;
+      if (e !== DRY_RUN) throw e;
+    }
+    return null;
   }
 
   /** The agent's retry with `Firebreak-Approval`: the approval and the budgets, checked and written at once. */

@@ -134,4 +134,45 @@ describe("several steps in one request", () => {
     expect(counters["action:github:pulls.merge"]).toBe(1);
     expect(counters["action:github:graphql.mergePullRequest"]).toBe(1);
   });
+
+  it("a person is not asked for a document the budgets refuse: every step is checked first", async () => {
+    const stub = await openTask(profile({ per_action: { "github:pulls.merge": 1 } }));
+    const read = await stub.admitAll([step("github:pulls.get")]);
+    if (!read.ok) throw new Error(read.reason);
+    await stub.settleAll(read.seqs, 200, T0 + 1500);
+    const merges = [step("github:pulls.merge", "d-two"), step("github:graphql.mergePullRequest", "d-two")];
+    const asked = await stub.requestApproval({
+      digest: "sha256:two-merges",
+      decision_id: "d-two",
+      request: {
+        method: "POST",
+        service: "github",
+        path: "/graphql",
+        query: [],
+        action: "github:pulls.merge",
+        kind: "write",
+        risk: "high",
+        resource: "repo:acme/api",
+        args: {},
+        body_sha256: "0".repeat(64),
+      },
+      rules: ["merge-needs-approval"],
+      approvers: [{ issuer: ["people"] }],
+      ttl_s: 900,
+      max_pending: 10,
+      step: merges[0]!,
+      steps: merges,
+      now: T0 + 2000,
+    });
+    // The first merge alone would pass; the second spends the same budget: refused, nobody asked.
+    expect(asked).toEqual({ ok: false, reason: "budget.exhausted" });
+    expect(await stub.listApprovals(T0 + 2000)).toEqual([]);
+    const view = (await stub.inspect())!;
+    expect(view.counters["action:github:pulls.merge"] ?? 0).toBe(0);
+    const refusedCalls = view.steps.filter((e) => e.kind === "call" && e.outcome === "refused");
+    expect(refusedCalls.map((e) => [e.action, e.reason])).toEqual([
+      ["github:pulls.merge", "budget.exhausted"],
+      ["github:graphql.mergePullRequest", "budget.exhausted"],
+    ]);
+  });
 });
