@@ -12,6 +12,7 @@
  * is such a path too (`repo:{owner}/{name}`). Every path must end at a scalar or enum of the declared
  * type, so the worker reads nothing the schema does not promise.
  */
+
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
@@ -29,6 +30,7 @@ import {
 } from "graphql";
 import type { ActionSpec, ArgType, GraphqlEndpoint, Kind, ResourcePart, Risk } from "../policy/types";
 import { compactSchema } from "../protocols/graphql/compact";
+import { actionSpecOf } from "./action-spec";
 import type { Problems, SourceFile } from "./source";
 
 export interface GraphqlData {
@@ -223,25 +225,12 @@ export function graphqlActionSpec(
   at: (...p: string[]) => string,
   problems: Problems,
 ): ActionSpec {
-  for (const name of Object.keys(a.args ?? {})) {
-    if (name in Object.prototype)
-      problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
-  }
   const resource = a.resource === undefined ? null : graphqlResource(a.resource, () => {});
-  return {
-    name: `${service}:${key}`,
-    service,
-    method: ["POST"],
-    path: a.path,
-    kind: a.kind,
-    risk: a.risk,
-    data: a.data ?? [],
+  const own = {
+    method: ["POST" as const],
     params: resource?.params ?? [],
     resource: resource?.parts ?? null,
-    args: a.args ?? {},
-    same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${service}:${t}`)),
-    forbidden: a.forbidden ?? null,
     body_format: null,
-    source: at(),
   };
+  return actionSpecOf(service, key, a, own, at, problems);
 }

@@ -15,9 +15,11 @@
  * mcp/uris.ts) are the params its resource template may use. One action per tool, prompt and URI; no
  * two URI templates of the same shape; no REST action of the service at the endpoint's path.
  */
+
 import { matchRoute, parseTemplate } from "../policy/routes";
 import type { ActionSpec, ArgType, Kind, McpEndpoint, ResourcePart, Risk, RouteNode } from "../policy/types";
 import { isTemplate, parseUriTemplate, sameUriShape, type UriPart } from "../protocols/mcp/uris";
+import { actionSpecOf } from "./action-spec";
 import { graphqlResource } from "./graphql";
 import type { Problems, SourceFile } from "./source";
 
@@ -174,28 +176,9 @@ export function mcpActionSpec(
   at: (...p: string[]) => string,
   problems: Problems,
 ): ActionSpec {
-  for (const name of Object.keys(a.args ?? {})) {
-    if (name.split(".").some((seg) => seg in Object.prototype))
-      problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
-  }
   const uri = a.mcp?.uri;
   const parsed = uri !== undefined && isTemplate(uri) ? parseUriTemplate(uri) : [];
   const params = typeof parsed === "string" ? [] : parsed.flatMap((p) => ("param" in p ? [p.param] : []));
   const resource: ResourcePart[] | null = a.resource === undefined ? null : graphqlResource(a.resource, () => {}).parts;
-  return {
-    name: `${service}:${key}`,
-    service,
-    method: ["POST"],
-    path: a.path,
-    kind: a.kind,
-    risk: a.risk,
-    data: a.data ?? [],
-    params,
-    resource,
-    args: a.args ?? {},
-    same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${service}:${t}`)),
-    forbidden: a.forbidden ?? null,
-    body_format: null,
-    source: at(),
-  };
+  return actionSpecOf(service, key, a, { method: ["POST"], params, resource, body_format: null }, at, problems);
 }

@@ -6,6 +6,7 @@
 import { basename } from "node:path";
 import { insertRoute, own, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
 import type { ActionSpec, Method, ResourcePart, RouteNode, ServiceSpec } from "../policy/types";
+import { actionSpecOf } from "./action-spec";
 import { compileGraphql, type GraphqlData, graphqlActionSpec } from "./graphql";
 import { compileMcp, type McpData, type McpRef, mcpActionSpec } from "./mcp";
 import type { Problems, SourceFile } from "./source";
@@ -207,33 +208,13 @@ function actionSpec(
   at: (...p: string[]) => string,
   problems: Problems,
 ): ActionSpec {
-  // Argument names that are Object.prototype keys (`__proto__`, `constructor`, ...) cannot be carried
-  // by the worker's plain argument objects (`__proto__` would be silently dropped): refuse them.
-  for (const name of Object.keys(a.args ?? {})) {
-    if (name in Object.prototype)
-      problems.add(at("args", name), `argument name "${name}" is reserved in the gateway: remove it from args`);
-  }
   const params = segs.flatMap((s) => (s.kind === "literal" ? [] : [s.name]));
   const resource =
     a.resource === undefined
       ? null
       : parseResource(a.resource, params, a.args ?? {}, (m) => problems.add(at("resource"), m));
-  return {
-    name: `${service}:${key}`,
-    service,
-    method: methods,
-    path: a.path,
-    kind: a.kind,
-    risk: a.risk,
-    data: a.data ?? [],
-    params,
-    resource,
-    args: a.args ?? {},
-    same_effect_as: (a.same_effect_as ?? []).map((t) => (t.includes(":") ? t : `${service}:${t}`)),
-    forbidden: a.forbidden ?? null,
-    body_format: a.body_format ?? null,
-    source: at(),
-  };
+  const own = { method: methods, params, resource, body_format: a.body_format ?? null };
+  return actionSpecOf(service, key, a, own, at, problems);
 }
 
 function linkAliases(d: ServiceData, src: SourceFile, problems: Problems): ServiceSpec["link_aliases"] {
