@@ -3,10 +3,17 @@
  * refused before any byte is read, and a body streamed without one is cut off (the stream cancelled)
  * as soon as it passes the bound. Nothing is started: the agent's live tasks are unchanged.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
+import { agentKey } from "../../src/tasks/agent-object";
 import { agentToken, BASE, bindings, gatewayApp, TASKS_PATH } from "./support";
 
 const app = gatewayApp();
+/** The agent agentToken() names: a start would hold a live slot in its object. */
+const liveTasks = async () =>
+  (await (env as unknown as Env).AGENTS!.getByName(agentKey({ issuer: "remote", sub: "agent-1" })).inspect(Date.now()))
+    .live;
 const MiB = 1024 * 1024;
 
 /** A body of `total` bytes that says how much of it was pulled. */
@@ -43,6 +50,7 @@ describe("API request bodies", () => {
     });
     expect([res.status, json.reason]).toEqual([413, "request.body_too_large"]);
     expect(body.pulled()).toBeLessThanOrEqual(64 * 1024);
+    expect(await liveTasks()).toEqual([]);
   });
 
   it("stops reading a streamed body without a length as soon as it passes the bound", async () => {
@@ -50,5 +58,6 @@ describe("API request bodies", () => {
     const { res, json } = await post(body.stream, { "content-type": "application/json" });
     expect([res.status, json.reason]).toEqual([413, "request.body_too_large"]);
     expect(body.pulled()).toBeLessThan(MiB);
+    expect(await liveTasks()).toEqual([]);
   });
 });
