@@ -3,9 +3,9 @@
 // (classifyCall + classifyBody + decideCall), warm, median of batches. Needs tsx registered:
 //   node --import tsx bench/mcp.mjs
 import { join } from "node:path";
+import { timeUs } from "./graphql.mjs";
 
 const RUNS = 4000;
-const BATCH = 50;
 
 /** What an agent's MCP client sends to call the demo CRM's lookup tool. */
 export const MESSAGES = {
@@ -47,26 +47,14 @@ export async function runMcp(repoRoot, log = console.log) {
     const check = mcpCalls(svc.mcp, bundle.spec.actions, body, headers);
     if (!check.ok || check.calls.length !== 1) throw new Error(`${name}: the message does not classify to one step`);
     out[name] = {
-      mcp_calls_us: time(() => mcpCalls(svc.mcp, bundle.spec.actions, body, headers)),
-      front_half_us: time(front),
+      mcp_calls_us: timeUs(() => mcpCalls(svc.mcp, bundle.spec.actions, body, headers), RUNS),
+      front_half_us: timeUs(front, RUNS),
     };
     log(
       `  ${name}: tools/call classified ${out[name].mcp_calls_us} µs; whole front half ${out[name].front_half_us} µs`,
     );
   }
   return out;
-}
-
-function time(f) {
-  for (let i = 0; i < RUNS / 4; i++) f();
-  const t = [];
-  for (let i = 0; i < RUNS / BATCH; i++) {
-    const s = performance.now();
-    for (let j = 0; j < BATCH; j++) f();
-    t.push((performance.now() - s) / BATCH);
-  }
-  const sorted = t.sort((a, b) => a - b);
-  return Math.round((sorted[Math.floor(sorted.length / 2)] ?? 0) * 1000 * 10) / 10;
 }
 
 if (import.meta.filename === process.argv[1]) await runMcp(process.cwd());
