@@ -25,6 +25,8 @@ export interface Deps {
 export interface Call {
   request: Request;
   req: CanonicalRequest;
+  /** The service's GraphQL or MCP endpoint the call goes to; null: a REST action. */
+  endpoint: "graphql" | "mcp" | null;
   bundle: LoadedBundle;
   agent: Agent;
   task: TaskRef | null;

@@ -95,6 +95,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
   const call: Call = {
     request,
     req,
+    endpoint,
     bundle,
     agent,
     task,
@@ -105,7 +106,7 @@ async function run(request: Request, deps: Deps, rec: DecisionRecord): Promise<R
     said,
     upstreamSet: {},
   };
-  return decideAndSend(call, endpoint, stop);
+  return decideAndSend(call, stop);
 }
 
 /** Without a task: only where bare workload tokens are allowed, and never for a revoked agent. */
@@ -116,12 +117,8 @@ async function bareCall(task: TaskRef | null, agent: Agent, bundle: LoadedBundle
 }
 
 /** The front half, then (unless refused) admission or a person, and the call sent. */
-async function decideAndSend(
-  call: Call,
-  endpoint: "graphql" | "mcp" | null,
-  stop: (r: Refusal) => Response,
-): Promise<Response> {
-  const { request, req, agent, task, deps } = call;
+async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promise<Response> {
+  const { request, req, endpoint, agent, task, deps } = call;
   // From here on a task's call is a step of it: a refusal the task object does not make itself is
   // written to its log too (in the background; it counts nothing), so the log holds every call.
   const refuseStep = (refusal: Refusal) => {

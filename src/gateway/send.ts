@@ -4,7 +4,6 @@
  * new session id bound to the task and a `tools/list` answer filtered (src/gateway/mcp.ts).
  */
 import type { Refusal } from "../core/result";
-import { endpointAt } from "../request/decide-call";
 import { type Admission, NO_ADMISSION } from "./admit";
 import type { Call } from "./call";
 import { forward } from "./forward";
@@ -20,7 +19,7 @@ export async function forwardAndSettle(
   rpcMethod: string | null = null,
 ): Promise<Response> {
   const { request, req, bundle, rec, deps } = call;
-  const mcp = req.service.mcp !== null && endpointAt(req) === "mcp" ? req.service.mcp : null;
+  const mcp = call.endpoint === "mcp" ? req.service.mcp : null;
   const forwarded = await forward({
     req,
     headers: request.headers,
