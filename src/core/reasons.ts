@@ -81,6 +81,7 @@ export const REASONS = [
   "approval.mismatch",
   "approval.unknown",
   "approval.pending_limit",
+  "approval.agent_limit",
   "approval.csrf",
   "approval.decided",
   "approver.self",
@@ -93,6 +94,7 @@ export const REASONS = [
   "task.unknown",
   "task.completed",
   "task.revoked",
+  "task.log_full",
   "task.expired",
   "task.action_not_in_profile",
   "budget.exhausted",
@@ -101,6 +103,7 @@ export const REASONS = [
   "budget.total_exceeded",
   "budget.total_unknown",
   "sequence.requires",
+  "sequence.pending",
   "sequence.forbidden_after",
   "sequence.unread_resource",
   "agent.live_tasks",
@@ -108,6 +111,7 @@ export const REASONS = [
   "agent.revoked",
   "admin.denied",
   "task.unavailable",
+  "agent.unavailable",
   "task.keys_unavailable",
   // reading recorded decisions (GET /_firebreak/v1/decisions)
   "decisions.invalid_query",
@@ -219,6 +223,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "task.unknown":
     case "task.completed":
     case "task.revoked":
+    case "task.log_full":
     case "task.expired":
     case "task.action_not_in_profile":
     case "budget.exhausted":
@@ -232,6 +237,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "admin.denied":
       return { status: 403, error: "forbidden" };
     case "budget.window":
+    case "sequence.pending":
     case "agent.live_tasks":
     case "agent.start_rate":
       return { status: 429, error: "rate_limited" };
@@ -249,6 +255,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "approver.agent_identity":
       return { status: 403, error: "forbidden" };
     case "approval.pending_limit":
+    case "approval.agent_limit":
       return { status: 429, error: "rate_limited" };
     case "approval.decided":
       return { status: 409, error: "conflict" };
@@ -267,6 +274,7 @@ export function httpFor(reason: Reason): HttpOutcome {
       return { status: 504, error: "gateway_timeout" };
     case "identity.jwks_unavailable":
     case "task.unavailable":
+    case "agent.unavailable":
     case "task.keys_unavailable":
     case "decisions.unavailable":
     case "credential.unavailable":
@@ -350,6 +358,8 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "approval.mismatch": "The approval is for a different request: repeat the approved request exactly.",
   "approval.unknown": "No such approval in this task.",
   "approval.pending_limit": "The task has as many approvals waiting as it may.",
+  "approval.agent_limit":
+    "The agent has as many approvals waiting for a person as it may, across its tasks; retry after the Retry-After delay.",
   "approval.csrf": "The form is stale or did not come from the approval page: reload the page.",
   "approval.decided": "The approval has already been decided.",
   "approver.self": "Nobody approves a request made under their own identity.",
@@ -361,6 +371,7 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "task.unknown": "The task does not exist.",
   "task.completed": "The task has been completed.",
   "task.revoked": "The task has been revoked.",
+  "task.log_full": "The task's step log is full: it can make no more calls; start a new task.",
   "task.expired": "The task has passed its deadline.",
   "task.action_not_in_profile": "This call is not among the actions of the task's profile.",
   "budget.exhausted": "The task's call budget for this is used up.",
@@ -369,6 +380,7 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "budget.total_exceeded": "This call would exceed the task's running total.",
   "budget.total_unknown": "The amount this call adds to the task's running total is missing or invalid.",
   "sequence.requires": "This call needs an earlier step the task has not completed.",
+  "sequence.pending": "The earlier step this call needs is still in flight; retry after the Retry-After delay.",
   "sequence.forbidden_after": "After what this task has read, this call is not allowed.",
   "sequence.unread_resource": "This call targets a resource the task has not read.",
   "agent.live_tasks": "The agent has as many live tasks as it may.",
@@ -376,6 +388,8 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "agent.revoked": "The agent's tasks have been revoked.",
   "admin.denied": "Only an operator named in settings.admins may do this.",
   "task.unavailable": "The task's state could not be reached; nothing was forwarded.",
+  "agent.unavailable":
+    "The agent's approval count could not be reached; no approval was opened, nothing was forwarded.",
   "task.keys_unavailable": "Task signing keys are not configured; nothing was forwarded.",
   "decisions.invalid_query": "The decisions query is not valid.",
   "decisions.unavailable":

@@ -1,18 +1,19 @@
 /**
  * Stage 5, admit: the task's Durable Object checks and reserves the step atomically (budgets, windows,
- * running totals, sequences) before anything is forwarded; `settle` records the upstream's answer.
+ * running totals, sequences, and the rules reading the task's state) before anything is forwarded;
+ * `settle` records the upstream's answer, after the response.
  * A call without a task (a workload token, `bare_workload_tokens: true`) is admitted as is.
  *
  * Fail closed: an exception from the object, or no answer within TASK_RPC_TIMEOUT_MS, is 503
  * `task.unavailable` and nothing is forwarded. A budget never fails open.
  */
 
-import type { Result } from "../core/result";
+import type { Refusal } from "../core/result";
 import type { Env } from "../env";
 import type { TaskRef } from "../identity/caller";
+import type { Decision } from "../policy/evaluate";
 import type { AdmitAll, AdmitReason } from "../tasks/admission";
 import { rpcCall } from "../tasks/rpc";
-import type { TaskStateView } from "../tasks/task-object";
 import type { StepRequest } from "../tasks/types";
 
 /**
@@ -31,12 +32,16 @@ export interface Admission {
 /** A call admitted without a task's object: a bare workload token, or an MCP message that names no action. */
 export const NO_ADMISSION: Admission = { taskId: null, settle: async () => null };
 
-/** The request's steps (one for REST; a GraphQL document's root fields, ...), admitted together or refused. */
-export async function admit(
-  steps: [StepRequest, ...StepRequest[]],
-  task: TaskRef | null,
-  env: Env,
-): Promise<Result<{ admission: Admission }>> {
+/** What admission answers: admitted or refused, with the decisions the object finished (rules reading `task.*`). */
+export type Admitted = ({ ok: true; admission: Admission } | (Refusal & { ok: false })) & {
+  decisions?: (Decision | null)[];
+};
+
+/**
+ * The request's steps (one for REST; a GraphQL document's root fields, ...), decided where their rules
+ * read the task's state, and admitted together or refused: one round trip to the task's object.
+ */
+export async function admit(steps: [StepRequest, ...StepRequest[]], task: TaskRef | null, env: Env): Promise<Admitted> {
   if (task === null) return { ok: true, admission: NO_ADMISSION };
   const ns = env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
@@ -50,6 +55,7 @@ export async function admit(
       detail: `admit: ${(e as Error)?.message ?? "error"}`.slice(0, 200),
     };
   }
+  const decisions = result.decisions?.some((d) => d !== null) ? { decisions: result.decisions } : {};
   if (!result.ok) {
     const reason: AdmitReason = result.reason;
     return {
@@ -57,9 +63,10 @@ export async function admit(
       reason,
       detail: `task ${task.id}`,
       ...(result.retry_after_s !== undefined ? { retryAfter: result.retry_after_s } : {}),
+      ...decisions,
     };
   }
-  return { ok: true, admission: settling(ns, task.id, result.seqs) };
+  return { ok: true, admission: settling(ns, task.id, result.seqs), ...decisions };
 }
 
 /** The admission of reserved steps `seqs`: its settle records the upstream's answer, bounded in time. */
@@ -76,17 +83,6 @@ export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seqs: nu
       }
     },
   };
-}
-
-/** Task state for CEL `task` (`calls`, `services`, `labels_read`), bounded like admit; throws on failure. */
-export async function taskView(
-  task: TaskRef,
-  env: Env,
-): Promise<{ calls: number; services: string[]; labels_read: string[] } | null> {
-  const ns = env.TASKS;
-  if (!ns) throw new Error("TASKS binding missing");
-  const view = await rpcCall<TaskStateView | null>(ns.getByName(task.id).view());
-  return view === null ? null : { calls: view.calls, services: view.services, labels_read: view.labels_read };
 }
 
 /** Writes a call the gateway refused before admission to the task's log; best effort, never throws. */

@@ -6,10 +6,13 @@
  *   2. identity  the agent's bearer token verified against the bundle's issuers
  *   3. classify  method + canonical path -> exactly one catalog action (pure)
  *      facts     declared arguments from the (bounded) body and query; the resource (pure)
- *   4. decide    the bundle's rules, default deny (pure)
- *   5. admit     the task's Durable Object reserves the step (no task, bare workload token: admitted);
+ *   4. decide    the bundle's rules, default deny (pure); rules reading the task's state are left to
+ *                the task's object
+ *   5. admit     the task's Durable Object decides those rules and reserves the step in one
+ *                transaction, one round trip (no task, bare workload token: admitted);
  *      approve   or, when a person must decide, opens the approval / redeems it with the step
- *   6. forward   the real credential injected, the agent's removed, redirects not followed
+ *   6. forward   the real credential injected, the agent's removed, redirects not followed; the
+ *                upstream's answer is settled in the task's object after the response (background)
  *   7. record    Analytics Engine data point + one JSON log line
  */
 
@@ -21,9 +24,9 @@ import { type Caller, gatewayOrigin, type TaskRef, verifyCaller } from "../ident
 import type { Agent, Decision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import {
-  type Classified,
   classifyBody,
   classifyCall,
+  completeCall,
   type Decided,
   type DecidedStep,
   decideCall,
@@ -32,7 +35,7 @@ import {
 } from "../request/decide-call";
 import { type CanonicalRequest, route, sortedQuery } from "../request/route";
 import type { StepRequest } from "../tasks/types";
-import { type Admission, admit, logRefused, numericArgs, taskView } from "./admit";
+import { type Admission, admit, logRefused, numericArgs } from "./admit";
 import { approve } from "./approve";
 import { readApprovedBody, readBody } from "./body";
 import type { Call, Deps } from "./call";
@@ -140,7 +143,11 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
     return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
   }
   if (decided === null) return passThrough(call, body, front.rpcMethod, secret, stop);
-  const { decision } = decided;
+  const settled = decided.pending ? await decideInObject(call, decided) : { decided, admitted: null };
+  if ("response" in settled) return stop(settled.response);
+  const { decision } = settled.decided;
+  if (settled.admitted?.ok)
+    return forwardAndSettle(call, settled.admitted.admission, body, secret, stop, front.rpcMethod);
   if (decision.effect === "deny") {
     return refuseStep({
       ok: false,
@@ -150,11 +157,35 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
     });
   }
   const admitted: Admitted =
-    decided.person === null
+    settled.decided.person === null
       ? await admit(call.steps!, task, deps.env)
-      : await approveStep(call, decided, body, refuseStep);
+      : await approveStep(call, settled.decided, body, refuseStep);
   if (!admitted.ok) return "response" in admitted ? admitted.response : stop(admitted);
   return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret, stop, front.rpcMethod);
+}
+
+/**
+ * A call whose rules read the task's state: the task's object decides them and admits the steps in
+ * one round trip. Admitted: sent. Refused by the object (logged there): the refusal. A person must
+ * decide: the call, completed with the object's decisions, goes on to the approval.
+ */
+async function decideInObject(
+  call: Call,
+  decided: Decided,
+): Promise<{ decided: Decided; admitted: { ok: true; admission: Admission } | null } | { response: Refusal }> {
+  const admitted = await admit(call.steps!, call.task, call.deps.env);
+  const finals = admitted.decisions;
+  if (finals === undefined) return admitted.ok ? { decided, admitted } : { response: admitted };
+  const complete = completeCall(call.bundle, decided, finals, call.task);
+  noteDecided(call.rec, complete);
+  if (admitted.ok) return { decided: complete, admitted };
+  if (admitted.reason !== "approval.required") {
+    const { decision } = complete;
+    const message = decision.effect === "deny" ? decision.message : null;
+    return { response: { ...admitted, message, detail: decision.rules.join(",") || admitted.detail } };
+  }
+  if (complete.person === null) return { response: { ok: false, reason: "internal.error", detail: "no approver" } };
+  return { decided: complete, admitted: null };
 }
 
 async function callerOf(req: CanonicalRequest, bundle: LoadedBundle, deps: Deps): Promise<Result<{ caller: Caller }>> {
@@ -184,17 +215,16 @@ async function decideFront(
   const { rpcMethod } = classified.value;
   if (classified.value.calls.length === 0) return { ok: true, decided: null, body, rpcMethod };
   rec.action = classified.value.calls[0]?.spec.name ?? null;
-  const taskState = await taskStateFor(classified.value, task, call.deps);
-  if (!taskState.ok) return taskState;
   const source = { headers: request.headers, body: text };
-  const input = { req, classified: classified.value, source, agent: call.agent, task, taskState: taskState.state };
+  // Rules reading `task.*` are decided by the task's object as it admits: exact, and no read before.
+  const taskState = task === null ? null : "deferred";
+  const input = { req, classified: classified.value, source, agent: call.agent, task, taskState } as const;
   const decided = decideCall(bundle, input, call.at);
   if (!decided.ok) return decided;
   const { lead, steps } = decided.value;
   rec.action = lead.spec.name;
   rec.resource = lead.resource || null;
-  if (steps.length > 1) rec.detail = `${steps.length} steps: ${steps.map((s) => s.spec.name).join(",")}`.slice(0, 256);
-  applyDecision(rec, decided.value.decision);
+  if (!decided.value.pending) noteDecided(rec, decided.value);
   const [first, ...rest] = steps.map((s) => stepRequest(call, s));
   call.steps = [first!, ...rest];
   return { ok: true, decided: decided.value, body, rpcMethod };
@@ -210,24 +240,9 @@ function stepRequest(call: Call, s: DecidedStep): StepRequest {
     args: numericArgs(s.args),
     facts: s.facts,
     now: call.at.getTime(),
+    ...(s.pending === null ? {} : { pending: s.pending }),
+    ...(s.person ? { person: true } : {}),
   };
-}
-
-/**
- * CEL `task`: the task's counters only when a rule that can decide this action reads them (one more
- * RPC before the decision), so calls no such rule covers pay nothing. Unreadable: `task.unavailable`.
- */
-async function taskStateFor(
-  classified: Classified,
-  task: TaskRef | null,
-  deps: Deps,
-): Promise<Result<{ state: Record<string, unknown> | null }>> {
-  if (task === null || !classified.needsTaskState) return { ok: true, state: null };
-  try {
-    return { ok: true, state: await taskView(task, deps.env) };
-  } catch (e) {
-    return { ok: false, reason: "task.unavailable", detail: `view: ${(e as Error)?.message ?? "error"}` };
-  }
 }
 
 /** A refused call's step before it was decided: what the request asked for, no arguments. */
@@ -295,6 +310,15 @@ function setAgent(rec: DecisionRecord, agent: Agent, task: TaskRef | null): void
   rec.agent_issuer = agent.issuer;
   rec.agent_sub = agent.sub;
   rec.task_id = task?.id ?? null;
+}
+
+/** The decision, in the record: the lead step's, and how many steps the call had. */
+function noteDecided(rec: DecisionRecord, decided: Decided): void {
+  const { lead, steps } = decided;
+  rec.action = lead.spec.name;
+  rec.resource = lead.resource || null;
+  if (steps.length > 1) rec.detail = `${steps.length} steps: ${steps.map((s) => s.spec.name).join(",")}`.slice(0, 256);
+  applyDecision(rec, decided.decision);
 }
 
 function applyDecision(rec: DecisionRecord, d: Decision): void {

@@ -10,9 +10,9 @@
  */
 
 import type { Result } from "../core/result";
-import { type Agent, type Decision, decide } from "../policy/evaluate";
+import { type Agent, type Decision, decideOrDefer, type PendingDecision } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
-import type { ActionSpec } from "../policy/types";
+import type { ActionSpec, ProfileSpec } from "../policy/types";
 import { protocolCalls } from "../protocols/calls";
 import { type Classification, classify, resourceFor } from "./classify";
 import { type PersonNeeded, personNeeded, readsTaskState } from "./decide";
@@ -113,8 +113,11 @@ export interface CallInput {
   agent: Agent;
   /** The task the call is a step of (null: a bare workload token). */
   task: { id: string; profile: string } | null;
-  /** The task's counters for CEL, when `needsTaskState` (null: not read, or no task). */
-  taskState: Record<string, unknown> | null;
+  /**
+   * The task's counters for CEL, when `needsTaskState` (null: not read, or no task); `deferred`: the
+   * rules reading them are left to the task's object (the gateway), which decides them as it admits.
+   */
+  taskState: Record<string, unknown> | null | "deferred";
 }
 
 /** A call's request facts as the step log keeps them: never a header, a body or a token (docs/replay.md). */
@@ -143,6 +146,13 @@ export interface DecidedStep {
   args: Record<string, unknown>;
   resource: string;
   decision: Decision;
+  /** Set while the task's object has to finish the decision (rules reading its state); else null. */
+  pending: PendingDecision | null;
+  /**
+   * A person must decide this step (a decided step), or must if the rules allow it (a pending step: the
+   * profile asks for a person at its risk). Set by `decideCall`.
+   */
+  person?: boolean;
   facts: StepFacts;
   at: string;
 }
@@ -159,6 +169,11 @@ export interface Decided {
   decision: Decision;
   /** Who must approve before the call goes out (null: nobody): every step's approvers at once. */
   person: PersonNeeded | null;
+  /**
+   * A step's decision waits for the task's object (`decision` is then not the call's): the call is
+   * sent to the object to be decided and admitted in one step, then completed (`completeCall`).
+   */
+  pending: boolean;
   /** The service's semantic headers the call carries, by lower-case name. */
   headers: Record<string, string>;
   mediaType: MediaType;
@@ -173,26 +188,74 @@ export function decideCall(bundle: LoadedBundle, call: CallInput, now: Date): Re
   const { headers, mediaType } = read;
   let taskVar: Record<string, unknown> = {};
   if (task !== null) taskVar = { id: task.id, profile: task.profile };
-  if (task !== null && classified.needsTaskState) taskVar = { ...taskVar, ...(call.taskState ?? {}) };
-  const profile = task === null ? null : (bundle.profiles.get(task.profile) ?? null);
+  const state = call.taskState;
+  const defer = task !== null && classified.needsTaskState && state === "deferred";
+  if (task !== null && classified.needsTaskState && state !== "deferred") taskVar = { ...taskVar, ...(state ?? {}) };
   const steps: DecidedStep[] = [];
-  const persons: (PersonNeeded | null)[] = [];
   for (const c of classified.calls) {
     const args = c.args === null ? read.args : Object.assign(Object.create(null), c.args);
     const resource = resourceFor(req.service, c.spec, c.params, args, headers);
     const request = { method: req.method, path: req.path, params: c.params, query: req.query, args, headers };
-    const decision = decide(bundle, { agent, action: c.action, resource, request, task: taskVar, now });
-    persons.push(decision.effect === "deny" ? null : personNeeded(bundle, decision, c.spec, profile));
+    const input = { agent, action: c.action, resource, request, task: taskVar, now };
+    const { decision, pending } = decideOrDefer(bundle, input, defer);
     const facts = factsOf(req, args, headers, mediaType);
     if (c.at !== "") facts.at = c.at;
-    steps.push({ spec: c.spec, params: c.params, args, resource, decision, facts, at: c.at });
+    const step = { spec: c.spec, params: c.params, args, resource, facts, at: c.at };
+    steps.push({ ...step, decision: decision ?? UNDECIDED, pending });
   }
-  const all = steps as [DecidedStep, ...DecidedStep[]];
-  const denied = all.find((s) => s.decision.effect === "deny");
-  const lead = denied ?? all.find((_, i) => persons[i] !== null) ?? all[0];
-  const person = denied ? null : mergePersons(persons.filter((p) => p !== null));
-  return { ok: true, value: { steps: all, lead, decision: lead.decision, person, headers, mediaType } };
+  const profile = task === null ? null : (bundle.profiles.get(task.profile) ?? null);
+  return { ok: true, value: combine(bundle, steps as [DecidedStep, ...DecidedStep[]], profile, headers, mediaType) };
 }
+
+/**
+ * The call once the task's object has finished its pending steps' decisions (`finals`, by step; null
+ * for a step that was not pending): decided again as a whole, as `decideCall` would have.
+ */
+export function completeCall(
+  bundle: LoadedBundle,
+  decided: Decided,
+  finals: (Decision | null)[],
+  task: { profile: string } | null,
+): Decided {
+  const steps = decided.steps.map((s, i) => {
+    const final = finals[i];
+    return s.pending === null || final === null || final === undefined ? s : { ...s, decision: final, pending: null };
+  }) as [DecidedStep, ...DecidedStep[]];
+  const profile = task === null ? null : (bundle.profiles.get(task.profile) ?? null);
+  return combine(bundle, steps, profile, decided.headers, decided.mediaType);
+}
+
+/**
+ * A step's decision while the task object has yet to finish it: never read as one (a pending call goes
+ * to the object first), and a deny if it ever were.
+ */
+const UNDECIDED: Decision = { effect: "deny", reason: "task.unavailable", rules: [], message: null, report: null };
+
+/**
+ * The call's outcome from its steps: denied when a decided step is; waiting for the task object when a
+ * step is pending; else who must approve, if anyone.
+ */
+function combine(
+  bundle: LoadedBundle,
+  all: [DecidedStep, ...DecidedStep[]],
+  profile: ProfileSpec | null,
+  headers: Record<string, string>,
+  mediaType: MediaType,
+): Decided {
+  const persons = all.map((s) =>
+    s.pending !== null || s.decision.effect === "deny" ? null : personNeeded(bundle, s.decision, s.spec, profile),
+  );
+  for (const [i, s] of all.entries()) {
+    s.person = s.pending === null ? persons[i] !== null : personNeeded(bundle, ALLOWED, s.spec, profile) !== null;
+  }
+  const denied = all.find((s) => s.pending === null && s.decision.effect === "deny");
+  const waiting = denied ? undefined : all.find((s) => s.pending !== null);
+  const lead = denied ?? waiting ?? all.find((_, i) => persons[i] !== null) ?? all[0];
+  const person = denied || waiting ? null : mergePersons(persons.filter((p) => p !== null));
+  return { steps: all, lead, decision: lead.decision, person, pending: waiting !== undefined, headers, mediaType };
+}
+
+const ALLOWED: Decision = { effect: "allow", reason: "policy.allowed", rules: [], message: null, report: null };
 
 /** Several steps that each need a person: one approval, by someone every one of them accepts. */
 function mergePersons(persons: PersonNeeded[]): PersonNeeded | null {

@@ -1,9 +1,9 @@
 /**
  * Stage 4, decide, as the gateway runs it around the evaluator (src/policy/evaluate.ts `decide()`):
- * whether the rules read the task's state (then the pipeline fetches it first), and whether the call
+ * whether the rules read the task's state (then the task's object finishes the decision), and whether the call
  * waits for a person. Pure, and free of Worker-only imports: `firebreak replay` runs the same code.
  */
-import { type Agent, agentMatches, type Decision } from "../policy/evaluate";
+import { type Agent, agentMatches, type Decision, taskReaders } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
 import type { ActionSpec, AgentMatch, ProfileSpec, Risk } from "../policy/types";
 
@@ -48,17 +48,16 @@ export function personNeeded(
 const NOBODY: AgentMatch = { issuer: [] };
 
 const readsState = new WeakMap<object, boolean[]>();
-const TASK_STATE = /\btask\.(calls|services|labels_read)\b/;
 
 /**
- * Whether a rule that can decide this action (any rule of its index bucket) names `task.calls`,
- * `task.services` or `task.labels_read`: only then is the task's state fetched before deciding (one
- * more Durable Object call). Computed once per bundle, per action.
+ * Whether a rule that can decide this action (any rule of its index bucket) reads the task's state:
+ * then, for a task's call, those rules are evaluated by the task's object when it admits the step.
+ * Computed once per bundle, per action.
  */
 export function readsTaskState(bundle: LoadedBundle, action: number): boolean {
   let perAction = readsState.get(bundle.spec);
   if (perAction === undefined) {
-    const reads = bundle.spec.rules.map((r) => r.when !== null && TASK_STATE.test(r.when));
+    const reads = taskReaders(bundle);
     perAction = bundle.spec.index.map(
       (b) => b.any.some((i) => reads[i]) || Object.values(b.by_sub).some((list) => list.some((i) => reads[i])),
     );

@@ -4,6 +4,7 @@
  * `check` and then `reserve` in one block, so no other call can run between the check and the write.
  */
 
+import { type Decision, finishDecision } from "../policy/evaluate";
 import type { ProfileSpec } from "../policy/types";
 import { callEntry } from "./steps";
 import { key, type TaskRow, type TaskStore } from "./task-store";
@@ -22,42 +23,89 @@ export type AdmitReason =
   | "budget.total_exceeded"
   | "budget.total_unknown"
   | "sequence.requires"
+  | "sequence.pending"
   | "sequence.forbidden_after"
-  | "sequence.unread_resource";
+  | "sequence.unread_resource"
+  | "task.log_full"
+  /** A rule reading the task's state decided (the object finished the decision). */
+  | Decision["reason"];
 
 export interface Refusal {
   reason: AdmitReason;
-  /** `budget.window` only: seconds until the window has room again. */
+  /** `budget.window`, `sequence.pending`: seconds until a retry may pass. */
   retry_after_s?: number;
+  /** The decisions the object finished, by step (null: the step was decided by the gateway). */
+  decisions?: (Decision | null)[];
 }
 
 export type Admit = { ok: true; seq: number } | ({ ok: false } & Refusal);
 
-/** The steps of one request (a GraphQL document's root fields, a JSON-RPC batch), all admitted or none. */
-export type AdmitAll = { ok: true; seqs: number[] } | ({ ok: false } & Refusal);
+/**
+ * The steps of one request (a GraphQL document's root fields, a JSON-RPC batch), all admitted or none.
+ * `decisions`: the ones the object finished (rules reading the task's state), by step.
+ */
+export type AdmitAll = { ok: true; seqs: number[]; decisions?: (Decision | null)[] } | ({ ok: false } & Refusal);
 
-/** Thrown by `reserveAll` so that the caller's transaction rolls every reservation of the request back. */
+/**
+ * Thrown by `reserveAll` so that the caller's transaction rolls every reservation of the request back.
+ * `logged`: the refusal is a step's (written to the log as refused); `approval.required` is not one.
+ */
 export class StepRefused extends Error {
-  constructor(readonly refusal: Refusal) {
+  constructor(
+    readonly refusal: Refusal,
+    readonly logged = true,
+  ) {
     super(refusal.reason);
   }
 }
 
 /**
- * Checks each step against the state the steps before it left, and reserves it: a document of two
- * merges under a budget of one merge is refused, as two calls would be. Call inside a transaction; a
- * refusal throws StepRefused, which rolls back what the earlier steps reserved.
+ * `admit`: a step a person must decide is not reserved (the caller asks for the approval); `redeem`:
+ * the approval being redeemed stands for that person.
  */
-export function reserveAll(store: TaskStore, profile: ProfileSpec, steps: StepRequest[], by: string | null): number[] {
+export type ReserveMode = "admit" | "redeem";
+
+/**
+ * Checks each step against the state the steps before it left, and reserves it: a document of two
+ * merges under a budget of one merge is refused, as two calls would be. A step whose decision was left
+ * to the object (rules reading `task.*`) is decided here first, against that same state, so the rule
+ * is exact under concurrency. Call inside a transaction; a refusal throws StepRefused, which rolls back
+ * what the earlier steps reserved.
+ */
+export function reserveAll(
+  store: TaskStore,
+  profile: ProfileSpec,
+  steps: StepRequest[],
+  by: string | null,
+  mode: ReserveMode,
+): { seqs: number[]; decisions?: (Decision | null)[] } {
   const seqs: number[] = [];
+  const decisions: (Decision | null)[] = [];
+  let person = false;
   for (const step of steps) {
+    const final = step.pending ? finishDecision(step.pending, taskState(store)) : null;
+    decisions.push(final);
+    if (final?.effect === "deny") throw new StepRefused({ reason: final.reason, ...finished(decisions) });
+    person ||= final === null ? step.person === true : final.effect === "approval_required" || step.person === true;
     const refusal = check(store, profile, step);
-    if (refusal) throw new StepRefused(refusal);
+    if (refusal) throw new StepRefused({ ...refusal, ...finished(decisions) });
     const seq = store.append(callEntry(step, null, by));
     reserve(store, profile, step, seq);
     seqs.push(seq);
   }
-  return seqs;
+  // Checked after every step: a later step's deny or budget wins over asking a person.
+  if (person && mode === "admit") throw new StepRefused({ reason: "approval.required", ...finished(decisions) }, false);
+  return { seqs, ...finished(decisions) };
+}
+
+/** The decisions the object finished, when it finished any (else nothing: the gateway decided them all). */
+function finished(decisions: (Decision | null)[]): { decisions?: (Decision | null)[] } {
+  return decisions.some((d) => d !== null) ? { decisions } : {};
+}
+
+/** CEL `task`'s state: calls admitted, the services touched and the `data:*` labels read (reserved reads count). */
+export function taskState(store: TaskStore): { calls: number; services: string[]; labels_read: string[] } {
+  return { calls: store.counter(key.calls), services: store.services(), labels_read: store.labelsRead() };
 }
 
 /** Refusal for a task that is not live; a live task past its deadline expires here, logged once. */
@@ -127,7 +175,10 @@ function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest
   const s = profile.sequence;
   const names = effectsOf(profile, step.action);
   for (const rule of s.requires) {
-    if (names.includes(rule.action) && !store.succeededAny(rule.after)) return { reason: "sequence.requires" };
+    if (!names.includes(rule.action) || store.succeededAny(rule.after)) continue;
+    // Its prerequisite still in flight: it may yet succeed, so "not yet" is the answer, not "never".
+    if (inFlight(store, profile, step, rule.after)) return { reason: "sequence.pending", retry_after_s: 1 };
+    return { reason: "sequence.requires" };
   }
   if (s.forbid_after.length > 0) {
     const read = new Set(store.labelsRead());
@@ -138,11 +189,33 @@ function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest
     }
   }
   for (const rule of s.correlate) {
-    if (names.includes(rule.action) && !store.succeededAny(rule.read_by, step.resource)) {
-      return { reason: "sequence.unread_resource" };
-    }
+    if (!names.includes(rule.action) || store.succeededAny(rule.read_by, step.resource)) continue;
+    if (inFlight(store, profile, step, rule.read_by, step.resource))
+      return { reason: "sequence.pending", retry_after_s: 1 };
+    return { reason: "sequence.unread_resource" };
   }
   return null;
+}
+
+/**
+ * Whether an earlier call, reserved and not settled, counts as one of `actions` (on `resource`, when
+ * given). A step of the same call does not: retrying that call cannot find it settled.
+ */
+function inFlight(
+  store: TaskStore,
+  profile: ProfileSpec,
+  step: StepRequest,
+  actions: string[],
+  resource?: string,
+): boolean {
+  return store
+    .openCalls()
+    .some(
+      (c) =>
+        c.decision_id !== step.decision_id &&
+        (resource === undefined || c.resource === resource) &&
+        effectsOf(profile, c.action).some((a) => actions.includes(a)),
+    );
 }
 
 /** Writes what an admitted step uses: counters, its window timestamp and its running-total reservations. */
@@ -151,6 +224,9 @@ export function reserve(store: TaskStore, profile: ProfileSpec, step: StepReques
   for (const name of effectsOf(profile, step.action)) store.addCounter(key.action(name), 1);
   for (const label of new Set(step.labels)) store.addCounter(key.label(label), 1);
   store.addCounter(key.service(step.service), 1);
+  // A reserved read counts as read from now on, whatever its answer: a write admitted after it is
+  // ordered after it, even when the read's answer has not come back yet.
+  store.recordRead(step.labels);
   const longest = Math.max(0, ...profile.budgets.windows.map((w) => w.seconds * 1000));
   if (longest > 0) store.recordWindow(seq, step.now, step.now - longest);
   for (const t of totalsOf(profile, step) ?? []) store.addCounter(t.key, t.amount);

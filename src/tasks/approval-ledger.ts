@@ -141,9 +141,9 @@ export class ApprovalLedger {
       return { ok: false, reason: refusal?.reason ?? "approval.mismatch" };
     }
     // The approval is used only when every step passes the budgets: a refusal rolls this back too.
-    const seqs = reserveAll(this.tasks, task.profile, steps, `approval ${id}`);
+    const reserved = reserveAll(this.tasks, task.profile, steps, `approval ${id}`, "redeem");
     this.approvals.markUsed(id, first.now, first.decision_id);
-    return { ok: true, seqs };
+    return { ok: true, ...reserved };
   }
 
   /** Whether the approvers were told: recorded, never part of the decision. */

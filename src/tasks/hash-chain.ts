@@ -25,16 +25,17 @@ export interface ChainLink {
 }
 
 /**
- * Walks the links in order: seq must run 1, 2, 3, ..., each prev_hash must be the previous hash and
- * each hash must match its entry. `head` (the last seq and hash the task row remembers) catches a
- * truncated tail. Returns the seq of the first entry that does not hold.
+ * Walks the links in order from `start` (the last entry already verified; the genesis by default):
+ * seq must run start+1, start+2, ..., each prev_hash must be the previous hash and each hash must match
+ * its entry. `head` (the last seq and hash the task row remembers) catches a truncated tail. Returns
+ * the seq of the first entry that does not hold.
  */
 export function verifyChain(
   links: Iterable<ChainLink>,
   head: { seq: number; hash: string },
+  start: { seq: number; hash: string } = { seq: 0, hash: GENESIS },
 ): { ok: true } | { ok: false; broken_at: number } {
-  let seq = 0;
-  let prev = GENESIS;
+  let { seq, hash: prev } = start;
   for (const link of links) {
     seq += 1;
     if (link.seq !== seq || link.prev_hash !== prev || chainHash(prev, link.entry) !== link.hash) {

@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, type Json } from "../core/canonical-json";
 import type { Env } from "../env";
-import type { Budgets, ProfileSpec } from "../policy/types";
+import type { ProfileSpec } from "../policy/types";
 import {
   type Admit,
   type AdmitAll,
@@ -19,6 +19,7 @@ import {
   release,
   reserveAll,
   StepRefused,
+  taskState,
 } from "./admission";
 import { ApprovalLedger } from "./approval-ledger";
 import { ApprovalStore } from "./approval-store";
@@ -31,14 +32,15 @@ import type {
   RedeemReason,
   RequestResult,
 } from "./approval-types";
-import { GENESIS, verifyChain } from "./hash-chain";
-import { callEntry, type StepView, stepView } from "./steps";
+import { TaskLog } from "./task-log";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
+import { type TaskView, viewOf } from "./task-view";
 import type { StepRequest } from "./types";
 
 export type { Admit, AdmitAll, AdmitReason } from "./admission";
 export type { StepView } from "./steps";
 export type { TaskState } from "./task-store";
+export type { TaskView } from "./task-view";
 
 export interface OpenInit {
   task_id: string;
@@ -55,8 +57,6 @@ export type OpenResult = { ok: true; deadline: number } | { ok: false; reason: "
 
 export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
 
-type Claim = string | number | boolean | null | string[];
-
 /** What rules may read as CEL `task`, and renew reads: state, deadline, calls, services, data read. */
 export interface TaskStateView {
   state: TaskState;
@@ -66,34 +66,35 @@ export interface TaskStateView {
   labels_read: string[];
 }
 
-export interface TaskView {
-  task: Omit<TaskRow, "profile" | "issuer" | "sub" | "claims"> & {
-    /** The claims kept at the start (JSON values; typed flat so RPC types stay finite). */
-    agent: { issuer: string; sub: string; claims: Record<string, Claim> };
-    profile: string;
-  };
-  budgets: Budgets;
-  /** Raw counters: `calls`, `action:<a>`, `label:<l>`, `service:<s>`, `total:<action>:<arg>` (reservations included). */
-  counters: Record<string, number>;
-  services: string[];
-  /** Admitted calls still inside the longest window. */
-  window_calls: number;
-  labels_read: string[];
-  resources_read: { action: string; resource: string }[];
-  steps: StepView[];
-  /** Pass as `cursor` for the next page; null on the last one. */
-  next_cursor: number | null;
-  /** Entries in the whole log (the seq of the last one): `cursor = log_length - n` reads the last n. */
-  log_length: number;
-}
-
 /** Thrown to roll back a check that reserved nothing for real (`wouldRefuse`). */
 const DRY_RUN = new Error("dry run");
+
+/**
+ * How long a reserved call may go without its settle before the alarm closes it as unknown: longer
+ * than any upstream timeout (the settle is sent when the upstream's headers arrive, or it times out).
+ */
+export const SETTLE_GRACE_MS = 5 * 60_000;
+
+/** An upstream answer received and not yet written: applied by the next transaction (admit, read, alarm). */
+interface HeldSettle {
+  seqs: number[];
+  status: number | null;
+  now: number;
+  timedOut: boolean;
+}
+
+/** Settles held at once, at most: one more writes them first (a burst of answers with no admit between). */
+const MAX_HELD = 256;
 
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly approvals: ApprovalStore;
   private readonly ledger: ApprovalLedger;
+  private readonly log: TaskLog;
+  /** Settles received since the last transaction (see `settleAll`). */
+  private held: HeldSettle[] = [];
+  /** When the alarm is set for (null: none, or not known yet). */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,6 +103,54 @@ export class TaskObject extends DurableObject<Env> {
     this.approvals = new ApprovalStore(ctx.storage.sql);
     this.approvals.migrate();
     this.ledger = new ApprovalLedger(this.store, this.approvals);
+    this.log = new TaskLog(this.store, ctx.storage.sql);
+    this.log.migrate();
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  /**
+   * One synchronous transaction, the held settles written first so that every check sees them. A
+   * transaction that throws is rolled back: the store's in-memory copies are dropped and the settles
+   * stay held for the next one.
+   */
+  private txn<T>(work: () => T): T {
+    const n = this.held.length;
+    try {
+      const result = this.ctx.storage.transactionSync(() => {
+        this.applyHeld(n);
+        return work();
+      });
+      this.held.splice(0, n);
+      return result;
+    } catch (e) {
+      this.store.forget();
+      this.log.forget();
+      throw e;
+    }
+  }
+
+  private applyHeld(n: number): void {
+    if (n === 0) return;
+    const task = this.store.task();
+    if (!task) return;
+    for (const h of this.held.slice(0, n))
+      for (const seq of h.seqs) this.settleOne(task, seq, h.status, h.now, h.timedOut);
+  }
+
+  /**
+   * A reserved step's settle is due within SETTLE_GRACE_MS: the alarm is moved that early if it is set
+   * later. Written with the admit's own commit (nothing awaited), and about once per grace period.
+   */
+  private armFor(now: number): void {
+    this.arm(Math.max(now, Date.now()) + SETTLE_GRACE_MS);
+  }
+
+  private arm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   /**
@@ -110,7 +159,7 @@ export class TaskObject extends DurableObject<Env> {
    * an exception: an exception from this object means "unavailable" (503) to the gateway.
    */
   async open(init: OpenInit): Promise<OpenResult> {
-    const deadline = this.ctx.storage.transactionSync((): number | OpenResult => {
+    const deadline = this.txn((): number | OpenResult => {
       const existing = this.store.task();
       if (existing) {
         const same =
@@ -127,6 +176,7 @@ export class TaskObject extends DurableObject<Env> {
       return end;
     });
     if (typeof deadline !== "number") return deadline;
+    this.alarmAt = deadline;
     await this.ctx.storage.setAlarm(deadline);
     return { ok: true, deadline };
   }
@@ -142,10 +192,11 @@ export class TaskObject extends DurableObject<Env> {
    * reserved together, or all refused and logged so, moving no counter.
    */
   admitAll(steps: [StepRequest, ...StepRequest[]]): AdmitAll {
-    return this.reserving(steps, null, (task) => ({
-      ok: true,
-      seqs: reserveAll(this.store, task.profile, steps, null),
-    }));
+    return this.reserving(steps, null, (task) => {
+      const reserved = reserveAll(this.store, task.profile, steps, null, "admit");
+      this.armFor(steps[0].now);
+      return { ok: true, ...reserved };
+    });
   }
 
   /**
@@ -161,32 +212,47 @@ export class TaskObject extends DurableObject<Env> {
     const now = steps[0].now;
     let refusal: Refusal;
     try {
-      const result = this.ctx.storage.transactionSync((): T | ({ ok: false } & Refusal) => {
+      const result = this.txn((): T | ({ ok: false } & Refusal) => {
         const task = this.store.task();
         if (!task) return { ok: false, reason: "task.unknown" };
-        const dead = liveness(this.store, task, now);
+        const dead: Refusal | null =
+          liveness(this.store, task, now) ?? (this.log.full() ? { reason: "task.log_full" } : null);
         if (!dead) return reserve(task);
-        for (const step of steps) this.store.append(callEntry(step, dead.reason, by));
+        this.logRefusals(steps, dead.reason, by);
         return { ok: false, ...dead };
       });
       return result;
     } catch (e) {
       if (!(e instanceof StepRefused)) throw e;
+      // A person must decide first: nothing reserved, nothing logged yet (the approval will be).
+      if (!e.logged) return { ok: false, ...e.refusal };
       refusal = e.refusal;
     }
-    this.ctx.storage.transactionSync(() => {
-      for (const step of steps) this.store.append(callEntry(step, refusal.reason, by));
-    });
+    this.txn(() => this.logRefusals(steps, refusal.reason, by));
     return { ok: false, ...refusal };
   }
 
+  /** Refused steps into the log, bounded (src/tasks/task-log.ts); the alarm writes a summary left due. */
+  private logRefusals(steps: StepRequest[], reason: string, by: string | null): void {
+    for (const step of steps) {
+      const due = this.log.refused(step, reason, by);
+      if (due !== null) this.arm(Math.max(due, Date.now()));
+    }
+  }
+
   /**
-   * Records the upstream answer of a reserved step, once. 2xx: the step's `data:*` labels join
-   * labels_read, its action joins the succeeded set and its resource resources_read. No answer (null)
+   * Records the upstream answer of a reserved step, once. 2xx: the step's action joins the succeeded
+   * set and its resource resources_read (its `data:*` labels were read from admission). No answer (null)
    * or >= 500: its running-total reservations are given back; its calls stay counted (the attempt
    * happened). Anything else (3xx, 4xx) keeps the reservation. `timedOut` (no answer in time: the
    * upstream may have acted) records status null and keeps the reservation. Unknown, refused or settled
    * seqs: no-op.
+   *
+   * The settle arrives after the agent has its answer, so it is held in memory and written by the next
+   * transaction (the next admit, a read of the task, or the alarm): no commit of its own. Everything
+   * that could be decided wrongly without it is fail closed while it is held: the step counts from
+   * admission, a `requires` on it answers `sequence.pending`. A settle lost with the object's memory
+   * leaves the step reserved until the alarm closes it as unknown.
    */
   settle(seq: number, status: number | null, now: number, timedOut = false): void {
     this.settleAll([seq], status, now, timedOut);
@@ -194,17 +260,22 @@ export class TaskObject extends DurableObject<Env> {
 
   /** The one upstream answer to a request of several steps, recorded for each of them at once. */
   settleAll(seqs: number[], status: number | null, now: number, timedOut = false): void {
-    this.ctx.storage.transactionSync(() => {
-      const task = this.store.task();
-      if (task) for (const seq of seqs) this.settleOne(task, seq, status, now, timedOut);
-    });
+    if (this.held.length >= MAX_HELD) this.txn(() => undefined);
+    this.held.push({ seqs: [...seqs], status, now, timedOut });
   }
 
-  private settleOne(task: TaskRow, seq: number, status: number | null, now: number, timedOut: boolean): void {
+  private settleOne(
+    task: TaskRow,
+    seq: number,
+    status: number | null,
+    now: number,
+    timedOut: boolean,
+    reason: string | null = timedOut ? "upstream.timeout" : null,
+  ): void {
     const step = this.store.step(seq);
     if (step?.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
     this.store.markSettled(seq, status);
-    this.store.append({ ts: now, kind: "settle", ref: seq, status });
+    this.store.append({ ts: now, kind: "settle", ref: seq, status, reason });
     const action = step.action!;
     if (status !== null && status >= 200 && status < 300) {
       const labels = JSON.parse(step.labels!) as string[];
@@ -219,26 +290,17 @@ export class TaskObject extends DurableObject<Env> {
    * touched and the `data:*` labels it has read. Null for an unknown task. Read only, nothing written.
    */
   view(): TaskStateView | null {
-    const task = this.store.task();
-    if (!task) return null;
-    const counters = this.store.counters();
-    return {
-      state: task.state,
-      deadline: task.deadline,
-      calls: counters.calls ?? 0,
-      services: Object.keys(counters)
-        .filter((k) => k.startsWith("service:"))
-        .map((k) => k.slice("service:".length))
-        .sort(),
-      labels_read: this.store.labelsRead(),
-    };
+    return this.txn(() => {
+      const task = this.store.task();
+      return task ? { state: task.state, deadline: task.deadline, ...taskState(this.store) } : null;
+    });
   }
 
   /** A call that needs a person: a new approval, or the one waiting for this exact request. */
   requestApproval(a: NewApproval): RequestResult {
     // No await between the check and the request: nothing can run in between.
     const refused = this.wouldRefuse(a.steps ?? [a.step]);
-    return this.ctx.storage.transactionSync((): RequestResult => {
+    return this.txn((): RequestResult => {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
       const dead = liveness(this.store, task, a.now);
@@ -251,9 +313,9 @@ export class TaskObject extends DurableObject<Env> {
   /** What admitting these steps now would refuse, if anything: reserved as admission would, then rolled back. */
   private wouldRefuse(steps: StepRequest[]): Refusal | null {
     try {
-      this.ctx.storage.transactionSync(() => {
+      this.txn(() => {
         const task = this.store.task();
-        if (task?.state === "live") reserveAll(this.store, task.profile, steps, null);
+        if (task?.state === "live") reserveAll(this.store, task.profile, steps, null, "redeem");
         throw DRY_RUN;
       });
     } catch (e) {
@@ -274,7 +336,7 @@ export class TaskObject extends DurableObject<Env> {
 
   /** A person approves or denies; the caller has checked who may. */
   decideApproval(id: string, verdict: "approve" | "deny", who: Approver, csrf: string, now: number): DecideResult {
-    return this.ctx.storage.transactionSync((): DecideResult => {
+    return this.txn((): DecideResult => {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
       const dead = liveness(this.store, task, now);
@@ -299,7 +361,7 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   noteNotification(id: string, note: NotifyOutcome, now: number): void {
-    this.ctx.storage.transactionSync(() => {
+    this.txn(() => {
       if (this.store.task()) this.ledger.noteNotification(id, note, now);
     });
   }
@@ -309,8 +371,8 @@ export class TaskObject extends DurableObject<Env> {
    * malformed, ...): logged so the task's log holds every step it tried, counting nothing.
    */
   logRefused(steps: StepRequest[], reason: string): void {
-    this.ctx.storage.transactionSync(() => {
-      if (this.store.task()) for (const step of steps) this.store.append(callEntry(step, reason));
+    this.txn(() => {
+      if (this.store.task()) this.logRefusals(steps, reason, null);
     });
   }
 
@@ -325,78 +387,58 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   inspect(cursor = 0, limit = 50): TaskView | null {
-    const task = this.store.task();
-    if (!task) return null;
-    const size = Math.min(Math.max(Math.trunc(limit) || 1, 1), 500);
-    const rows = this.store.steps(cursor, size + 1);
-    const page = rows.slice(0, size);
-    const counters = this.store.counters();
-    // `id` is the row key of the one-row table, not the task's: left out of the view.
-    const { id: _rowKey, profile, issuer, sub, claims, ...rest } = task as TaskRow & { id?: number };
-    return {
-      task: {
-        ...rest,
-        agent: { issuer, sub, claims: claims === null ? {} : (JSON.parse(claims) as Record<string, Claim>) },
-        profile: profile.name,
-      },
-      budgets: profile.budgets,
-      counters,
-      services: Object.keys(counters)
-        .filter((k) => k.startsWith("service:"))
-        .map((k) => k.slice("service:".length)),
-      window_calls: this.store.windowCount(Number.NEGATIVE_INFINITY),
-      labels_read: this.store.labelsRead(),
-      resources_read: this.store.resourcesRead(),
-      steps: page.map(stepView),
-      next_cursor: rows.length > size ? page[page.length - 1]!.seq : null,
-      log_length: this.store.head().seq,
-    };
+    this.txn(() => undefined);
+    return viewOf(this.store, this.log, cursor, limit);
+  }
+
+  /** The chain checked from where it was verified last (`full`: from the first entry). */
+  verifyLog(full = false): { ok: boolean; broken_at?: number } {
+    return this.txn(() => this.log.verify(full));
   }
 
   /**
-   * Recomputes the chain from the stored columns, then checks that every call's settled status is the
-   * one its (hashed) settle entry carries. `broken_at` is the first seq that does not hold.
+   * The alarm: held settles written; calls reserved longer than SETTLE_GRACE_MS with no settle closed
+   * as unknown (status null, reservation kept: the upstream may have acted); at the deadline a live
+   * task expires and the log records it. Then it is set again for what is due next.
    */
-  verifyLog(): { ok: boolean; broken_at?: number } {
-    const links = [...this.store.links()];
-    const head = this.store.task() ? this.store.head() : { seq: 0, hash: GENESIS };
-    const chain = verifyChain(links, head);
-    if (!chain.ok) return chain;
-    const settledBy = new Map<number, number | null>();
-    for (const { row } of links) if (row.kind === "settle") settledBy.set(row.ref!, row.status);
-    for (const { row } of links) {
-      if (row.kind !== "call") continue;
-      const recorded = settledBy.has(row.seq);
-      if (recorded !== Boolean(row.settled) || (recorded ? settledBy.get(row.seq) : null) !== row.status) {
-        return { ok: false, broken_at: row.seq };
-      }
-    }
-    return { ok: true };
-  }
-
-  /** At the deadline a live task expires and the log records it; an early alarm re-arms itself. */
   async alarm(): Promise<void> {
-    const task = this.store.task();
-    if (task?.state !== "live") return;
     const now = Date.now();
-    if (now < task.deadline) {
-      await this.ctx.storage.setAlarm(task.deadline);
-      return;
-    }
-    this.ctx.storage.transactionSync(() => liveness(this.store, task, now));
+    const next = this.txn((): number | null => {
+      const task = this.store.task();
+      if (!task) return null;
+      this.log.summarize(now);
+      const open = this.store.openCalls();
+      for (const c of open)
+        if (c.ts <= now - SETTLE_GRACE_MS) this.settleOne(task, c.seq, null, now, true, "settle.missing");
+      const oldest = open.find((c) => c.ts > now - SETTLE_GRACE_MS);
+      const due = oldest === undefined ? null : Math.max(oldest.ts, now) + SETTLE_GRACE_MS;
+      if (task.state !== "live") return due;
+      if (now >= task.deadline) {
+        liveness(this.store, task, now);
+        return due;
+      }
+      return due === null ? task.deadline : Math.min(due, task.deadline);
+    });
+    this.alarmAt = next;
+    if (next !== null) await this.ctx.storage.setAlarm(next);
   }
 
   private async end(state: "completed" | "revoked", now: number, by: string | null): Promise<EndResult> {
-    const result = this.ctx.storage.transactionSync((): EndResult => {
+    const result = this.txn((): EndResult => {
       const task = this.store.task();
       if (!task) return { ok: false, reason: "task.unknown" };
       const refusal = liveness(this.store, task, now);
       if (refusal) return { ok: false, reason: refusal.reason as `task.${Exclude<TaskState, "live">}` };
+      this.log.summarize(now);
       this.store.endTask(state, now, by);
       this.store.append({ ts: now, kind: state === "completed" ? "complete" : "revoke", by });
       return { ok: true };
     });
-    if (result.ok) await this.ctx.storage.deleteAlarm();
+    // The alarm stays while calls are in flight: it closes those whose settle never comes.
+    if (result.ok && this.store.openCalls().length === 0) {
+      this.alarmAt = null;
+      await this.ctx.storage.deleteAlarm();
+    }
     return result;
   }
 }

@@ -30,9 +30,20 @@ export interface Entry {
   /**
    * `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`; approvals:
    * `approval` (a call asked for a person), `approve` / `deny` (a person's answer), `notify` (whether the
-   * approvers were told).
+   * approvers were told); `refusals`: refused calls counted, not written one by one (src/tasks/task-log.ts).
    */
-  kind: "open" | "call" | "settle" | "complete" | "revoke" | "expire" | "approval" | "approve" | "deny" | "notify";
+  kind:
+    | "open"
+    | "call"
+    | "settle"
+    | "refusals"
+    | "complete"
+    | "revoke"
+    | "expire"
+    | "approval"
+    | "approve"
+    | "deny"
+    | "notify";
   decision_id?: string | null;
   action?: string | null;
   service?: string | null;
@@ -98,12 +109,15 @@ CREATE TABLE IF NOT EXISTS steps (
   decision_id TEXT, action TEXT, service TEXT, resource TEXT, labels TEXT, args TEXT,
   outcome TEXT, reason TEXT, ref INTEGER, status INTEGER, by TEXT,
   settled INTEGER NOT NULL DEFAULT 0, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
-);`;
+);
+CREATE INDEX IF NOT EXISTS steps_open ON steps (seq) WHERE kind = 'call' AND outcome = 'reserved' AND settled = 0;`;
 
 /** Columns added after objects were first created: added to older objects' tables on load. */
 const ADDED_COLUMNS: [table: string, column: string][] = [
   ["task", "claims TEXT"],
   ["steps", "facts TEXT"],
+  ["task", "verified_seq INTEGER NOT NULL DEFAULT 0"],
+  ["task", "verified_hash TEXT"],
 ];
 
 /** Counter keys: budget use, and the running totals with their in-flight reservations. */
@@ -115,11 +129,27 @@ export const key = {
   total: (action: string, arg: string) => `total:${action}:${arg}`,
 };
 
+/**
+ * The task's row, counters and labels read are kept in memory as well as in SQLite: an admit reads
+ * them all, and a materialised SELECT costs more than the write. Every write goes through this class,
+ * so the copies stay equal to the tables; a transaction that throws rolls the tables back, and its
+ * caller calls `forget()` so the copies are read again.
+ */
 export class TaskStore {
   /** The profile never changes after open: parse it once, not on every admit. */
   private parsed: { raw: string; profile: ProfileSpec } | null = null;
+  private row: (TaskRow & { head_seq: number; head_hash: string }) | null = null;
+  private counterCache: Map<string, number> | null = null;
+  private labelCache: Set<string> | null = null;
 
   constructor(private readonly sql: SqlStorage) {}
+
+  /** Drops the in-memory copies (after a rolled-back transaction). */
+  forget(): void {
+    this.row = null;
+    this.counterCache = null;
+    this.labelCache = null;
+  }
 
   migrate(): void {
     this.sql.exec(SCHEMA);
@@ -131,12 +161,17 @@ export class TaskStore {
   }
 
   task(): TaskRow | null {
+    if (this.row !== null) return this.row;
     const rows = this.sql.exec("SELECT * FROM task WHERE id = 1").toArray();
     const row = rows[0];
     if (!row) return null;
     const raw = row.profile as string;
     if (this.parsed?.raw !== raw) this.parsed = { raw, profile: JSON.parse(raw) as ProfileSpec };
-    return { ...(row as unknown as TaskRow), profile: this.parsed.profile };
+    this.row = {
+      ...(row as unknown as TaskRow & { head_seq: number; head_hash: string }),
+      profile: this.parsed.profile,
+    };
+    return this.row;
   }
 
   createTask(t: Omit<TaskRow, "state" | "ended_at" | "ended_by">): void {
@@ -153,36 +188,55 @@ export class TaskStore {
       t.deadline,
       GENESIS,
     );
+    this.forget();
   }
 
   endTask(state: Exclude<TaskState, "live">, now: number, by: string | null): void {
     this.sql.exec("UPDATE task SET state = ?, ended_at = ?, ended_by = ? WHERE id = 1", state, now, by);
+    if (this.row !== null) this.row = { ...this.row, state, ended_at: now, ended_by: by };
+  }
+
+  private counterMap(): Map<string, number> {
+    if (this.counterCache === null) {
+      this.counterCache = new Map();
+      for (const row of this.sql.exec<{ key: string; n: number }>("SELECT key, n FROM counters")) {
+        this.counterCache.set(row.key, row.n);
+      }
+    }
+    return this.counterCache;
   }
 
   counter(k: string): number {
-    const row = this.sql.exec<{ n: number }>("SELECT n FROM counters WHERE key = ?", k).toArray()[0];
-    return row ? row.n : 0;
+    return this.counterMap().get(k) ?? 0;
   }
 
   addCounter(k: string, delta: number): void {
+    // Loaded before the write: loading after it would count the delta twice.
+    const map = this.counterMap();
     this.sql.exec(
       "INSERT INTO counters (key, n) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = n + ?",
       k,
       delta,
       delta,
     );
+    map.set(k, (map.get(k) ?? 0) + delta);
   }
 
   counters(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const row of this.sql.exec<{ key: string; n: number }>("SELECT key, n FROM counters ORDER BY key")) {
-      out[row.key] = row.n;
-    }
+    for (const k of [...this.counterMap().keys()].sort()) out[k] = this.counter(k);
     return out;
   }
 
+  /** The services the task has called (admitted), sorted. */
+  services(): string[] {
+    const out: string[] = [];
+    for (const k of this.counterMap().keys()) if (k.startsWith("service:")) out.push(k.slice("service:".length));
+    return out.sort();
+  }
+
   distinctServices(): number {
-    return this.sql.exec<{ c: number }>("SELECT count(*) AS c FROM counters WHERE key LIKE 'service:%'").one().c;
+    return this.services().length;
   }
 
   /** Admitted calls after `since` (a count: the window check reads no rows until a window is full). */
@@ -202,11 +256,37 @@ export class TaskStore {
     this.sql.exec("INSERT INTO window_calls (seq, ts) VALUES (?, ?)", seq, ts);
   }
 
+  private labelSet(): Set<string> {
+    this.labelCache ??= new Set(
+      this.sql
+        .exec<{ label: string }>("SELECT label FROM labels_read")
+        .toArray()
+        .map((r) => r.label),
+    );
+    return this.labelCache;
+  }
+
   labelsRead(): string[] {
+    return [...this.labelSet()].sort();
+  }
+
+  /** The step's `data:*` labels join those the task has read. */
+  recordRead(labels: string[]): void {
+    const read = this.labelSet();
+    for (const label of labels) {
+      if (!label.startsWith("data:") || read.has(label)) continue;
+      this.sql.exec("INSERT OR IGNORE INTO labels_read (label) VALUES (?)", label);
+      read.add(label);
+    }
+  }
+
+  /** Calls reserved and not settled yet (in flight), oldest first. */
+  openCalls(): { seq: number; ts: number; action: string; resource: string; decision_id: string }[] {
     return this.sql
-      .exec<{ label: string }>("SELECT label FROM labels_read ORDER BY label")
-      .toArray()
-      .map((r) => r.label);
+      .exec<{ seq: number; ts: number; action: string; resource: string; decision_id: string }>(
+        "SELECT seq, ts, action, resource, decision_id FROM steps WHERE kind = 'call' AND outcome = 'reserved' AND settled = 0 ORDER BY seq",
+      )
+      .toArray();
   }
 
   resourcesRead(): { action: string; resource: string }[] {
@@ -235,9 +315,7 @@ export class TaskStore {
   recordSuccess(action: string, resource: string, labels: string[]): void {
     this.sql.exec("INSERT OR IGNORE INTO succeeded (action) VALUES (?)", action);
     this.sql.exec("INSERT OR IGNORE INTO resources_read (action, resource) VALUES (?, ?)", action, resource);
-    for (const label of labels) {
-      if (label.startsWith("data:")) this.sql.exec("INSERT OR IGNORE INTO labels_read (label) VALUES (?)", label);
-    }
+    this.recordRead(labels);
   }
 
   step(seq: number): StepRow | null {
@@ -281,20 +359,39 @@ export class TaskStore {
       hash,
     );
     this.sql.exec("UPDATE task SET head_seq = ?, head_hash = ? WHERE id = 1", row.seq, hash);
+    if (this.row !== null) this.row = { ...this.row, head_seq: row.seq, head_hash: hash };
     return row.seq;
   }
 
   head(): { seq: number; hash: string } {
-    return this.sql
-      .exec<{ seq: number; hash: string }>("SELECT head_seq AS seq, head_hash AS hash FROM task WHERE id = 1")
-      .one();
+    const task = this.task();
+    if (task === null) throw new Error("no task");
+    const { head_seq, head_hash } = task as TaskRow & { head_seq: number; head_hash: string };
+    return { seq: head_seq, hash: head_hash };
   }
 
-  /** Every entry as a chain link, in stored order. */
-  *links(): Generator<ChainLink & { row: StepRow }> {
-    for (const raw of this.sql.exec("SELECT * FROM steps ORDER BY seq")) {
-      const row = raw as unknown as StepRow;
-      yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, entry: hashedEntry(row), row };
+  /** The last entry the chain was verified through (the genesis before any verification). */
+  verified(): { seq: number; hash: string } {
+    const t = this.task() as (TaskRow & { verified_seq?: number; verified_hash?: string | null }) | null;
+    return { seq: t?.verified_seq ?? 0, hash: t?.verified_hash ?? GENESIS };
+  }
+
+  markVerified(head: { seq: number; hash: string }): void {
+    this.sql.exec("UPDATE task SET verified_seq = ?, verified_hash = ? WHERE id = 1", head.seq, head.hash);
+    if (this.row !== null)
+      this.row = { ...this.row, verified_seq: head.seq, verified_hash: head.hash } as typeof this.row;
+  }
+
+  /** The entries after `seq` as chain links, in stored order, read `page` rows at a time. */
+  *linksAfter(seq: number, page: number): Generator<ChainLink & { row: StepRow }> {
+    let after = seq;
+    for (;;) {
+      const rows = this.steps(after, page);
+      for (const row of rows) {
+        yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, entry: hashedEntry(row), row };
+      }
+      if (rows.length < page) return;
+      after = rows[rows.length - 1]!.seq;
     }
   }
 }

@@ -1,4 +1,5 @@
 /** The runtime messages between the gateway and a task's Durable Object (the bundle model is src/policy/types.ts). */
+import type { PendingDecision } from "../policy/evaluate";
 import type { StepFacts } from "../request/decide-call";
 
 /** What the pipeline asks the task object to admit: everything is already classified and decided. */
@@ -15,4 +16,11 @@ export interface StepRequest {
   facts?: StepFacts;
   /** Epoch milliseconds. */
   now: number;
+  /** The rules reading the task's state, for the object to decide with its state as it admits. */
+  pending?: PendingDecision;
+  /**
+   * A person must decide this step (a decided step), or must if its rules allow it (a pending one): a
+   * plain admit then reserves nothing and answers `approval.required`.
+   */
+  person?: boolean;
 }

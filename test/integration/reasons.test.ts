@@ -6,8 +6,9 @@
  * decision record).
  */
 
+import { runInDurableObject } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import reasonsDoc from "../../docs/reasons.md?raw";
 import { createApp } from "../../src/app";
 import { httpFor, REASONS, type Reason, type WireError } from "../../src/core/reasons";
@@ -15,6 +16,9 @@ import type { Env } from "../../src/env";
 import { newTaskId, signTaskToken, taskKeys } from "../../src/identity/task-token";
 import type { ProfileSpec } from "../../src/policy/types";
 import { agentKey } from "../../src/tasks/agent-object";
+import { MAX_LOG_ENTRIES } from "../../src/tasks/task-log";
+import type { TaskObject } from "../../src/tasks/task-object";
+import type { TaskStore } from "../../src/tasks/task-store";
 import gatewayBundle from "../.generated/gateway.json";
 import { ISSUERS, token } from "../helpers/tokens";
 import {
@@ -30,10 +34,12 @@ import {
 } from "./approval-support";
 import {
   type App,
+  BASE,
   bindings,
   expectRefusal,
   failConnectionsTo,
   gatewayApp,
+  inlineToken,
   newTask,
   type SendInit,
   type Sent,
@@ -111,6 +117,7 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "approval.mismatch": [403, "forbidden"],
   "approval.unknown": [403, "forbidden"],
   "approval.pending_limit": [429, "rate_limited"],
+  "approval.agent_limit": [429, "rate_limited"],
   "approval.csrf": [403, "forbidden"],
   "approval.decided": [409, "conflict"],
   "approver.self": [403, "forbidden"],
@@ -122,6 +129,7 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "task.unknown": [403, "forbidden"],
   "task.completed": [403, "forbidden"],
   "task.revoked": [403, "forbidden"],
+  "task.log_full": [403, "forbidden"],
   "task.expired": [403, "forbidden"],
   "task.action_not_in_profile": [403, "forbidden"],
   "budget.exhausted": [403, "forbidden"],
@@ -130,6 +138,7 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "budget.total_exceeded": [403, "forbidden"],
   "budget.total_unknown": [403, "forbidden"],
   "sequence.requires": [403, "forbidden"],
+  "sequence.pending": [429, "rate_limited"],
   "sequence.forbidden_after": [403, "forbidden"],
   "sequence.unread_resource": [403, "forbidden"],
   "agent.live_tasks": [429, "rate_limited"],
@@ -137,6 +146,7 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "agent.revoked": [403, "forbidden"],
   "admin.denied": [403, "forbidden"],
   "task.unavailable": [503, "unavailable"],
+  "agent.unavailable": [503, "unavailable"],
   "task.keys_unavailable": [503, "unavailable"],
   "decisions.invalid_query": [400, "invalid_request"],
   "decisions.unavailable": [503, "unavailable"],
@@ -338,6 +348,18 @@ const APPROVAL_CASES: Partial<Record<Reason, Case>> = {
       const task = await approvalTask();
       for (let n = 1; n <= 10; n++) await ask(app, task.token, `/github/repos/acme/api/pulls/${n}/merge`);
       return mergeInit(task.token);
+    },
+  },
+  // agent-1 of the inline issuer: another agent than the other cases' (20 waiting in two tasks, then a third).
+  "approval.agent_limit": {
+    path: "/github/repos/acme/api/pulls/100/merge",
+    init: async () => {
+      const tasks = [
+        await newTask(app, "approving", await inlineToken()),
+        await newTask(app, "approving", await inlineToken()),
+      ];
+      for (let n = 1; n <= 20; n++) await ask(app, tasks[n % 2]!.token, `/github/repos/acme/api/pulls/${n}/merge`);
+      return mergeInit((await newTask(app, "approving", await inlineToken())).token);
     },
   },
   "approval.csrf": onPage(
@@ -567,6 +589,28 @@ const E2E: Partial<Record<Reason, Case>> = {
     path: "/github/tips",
     init: async () => ({ ...TIP("{}"), bearer: (await newTask(app, "tipping")).token }),
   },
+  "sequence.pending": {
+    path: ISSUE,
+    init: async () => {
+      const task = await newTask(app, "after-slow");
+      // Its prerequisite, a slow read, is reserved and has no answer yet (it times out later).
+      const slow = new Request(`${BASE}/slow/thing`, { headers: { authorization: `Bearer ${task.token}` } });
+      void Promise.resolve(app.fetch(slow, bindings as never)).then((r) => r.text());
+      const stub = env.TASKS!.getByName(task.id);
+      await vi.waitFor(async () => expect((await stub.inspect())!.counters.calls).toBe(1));
+      return { bearer: task.token };
+    },
+  },
+  "task.log_full": {
+    path: ISSUE,
+    init: taskAfter("basic", [], (id) =>
+      runInDurableObject(env.TASKS!.getByName(id), (instance: TaskObject, state) => {
+        // As if the log held its maximum (filling it for real takes minutes; task-object.test has the rest).
+        state.storage.sql.exec("UPDATE task SET head_seq = ? WHERE id = 1", MAX_LOG_ENTRIES);
+        (instance as unknown as { store: TaskStore }).store.forget();
+      }),
+    ),
+  },
   "sequence.requires": {
     path: "/github/markdown",
     init: async () => ({ ...TIP("{}"), bearer: (await newTask(app, "sequenced")).token }),
@@ -601,6 +645,10 @@ const E2E: Partial<Record<Reason, Case>> = {
   "admin.denied": {
     path: `${TASKS_PATH}/${newTaskId()}/revoke`,
     init: async () => ({ method: "POST" }),
+  },
+  "agent.unavailable": {
+    path: MERGE,
+    init: async () => ({ ...mergeInit((await approvalTask()).token), env: { ...bindings, AGENTS: undefined } }),
   },
   "task.unavailable": {
     path: ISSUE,

@@ -5,10 +5,11 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import type { Budgets, ProfileSpec, SequenceRules } from "../../src/policy/types";
-import type { AdmitReason, TaskObject } from "../../src/tasks/task-object";
+import { MAX_LOG_ENTRIES } from "../../src/tasks/task-log";
+import { type AdmitReason, SETTLE_GRACE_MS, type TaskObject, type TaskView } from "../../src/tasks/task-object";
 import { TaskStore } from "../../src/tasks/task-store";
 import type { StepRequest } from "../../src/tasks/types";
 
@@ -236,7 +237,9 @@ describe("sequence rules", () => {
     );
     await refused(stub, step("github:pulls.merge"), "sequence.requires");
     const failed = await admitOk(stub, step("github:checks.get"));
-    await refused(stub, step("github:pulls.merge"), "sequence.requires"); // in flight is not succeeded
+    // In flight is not succeeded, and may yet succeed: "not yet", retryable.
+    const pending = await refused(stub, step("github:pulls.merge"), "sequence.pending");
+    expect(pending).toMatchObject({ retry_after_s: 1 });
     await stub.settle(failed, 503, T0 + 2000);
     await refused(stub, step("github:pulls.merge"), "sequence.requires");
     await stub.settle(await admitOk(stub, step("github:checks.get")), 200, T0 + 2000);
@@ -253,12 +256,21 @@ describe("sequence rules", () => {
     await admitOk(stub, step("github:issues.comment"));
   });
 
-  it("forbid_after: a task that never read PII (or whose read failed) may post to Slack", async () => {
+  it("forbid_after: a task that never read PII may post to Slack", async () => {
     const { stub } = await openTask(profile({}, toxic));
     await stub.settle(await admitOk(stub, step("github:issues.get")), 200, T0 + 2000);
-    await stub.settle(await admitOk(stub, step("crm:contacts.get")), 500, T0 + 2000);
     expect((await stub.inspect())!.labels_read).toEqual(["data:source_code"]);
     await admitOk(stub, step("slack:chat.post"));
+  });
+
+  it("forbid_after: a PII read counts from its admission, before and whatever its answer", async () => {
+    const { stub } = await openTask(profile({}, toxic));
+    const read = await admitOk(stub, step("crm:contacts.get"));
+    // Its answer has not come back: the read may already have happened upstream.
+    await refused(stub, step("slack:chat.post"), "sequence.forbidden_after");
+    await stub.settle(read, 500, T0 + 2000);
+    expect((await stub.inspect())!.labels_read).toEqual(["data:pii"]);
+    await refused(stub, step("slack:chat.post"), "sequence.forbidden_after");
   });
 
   it("correlate: a write only to a resource this task read", async () => {
@@ -398,5 +410,101 @@ describe("step log", () => {
       expect(cols("task")).toContain("claims");
     });
     expect(await stub.verifyLog()).toEqual({ ok: true });
+  });
+});
+
+describe("bounded log", () => {
+  it("a flood of refused calls: the first 1,000 in full, the rest counted and summarised, still chained", async () => {
+    const { stub } = await openTask({ ...profile(), actions: ["github:issues.get"] });
+    const n = 2500;
+    const results = await Promise.all(Array.from({ length: n }, () => stub.admit(step("github:issues.comment"))));
+    expect(results.every((r) => !r.ok && r.reason === "task.action_not_in_profile")).toBe(true);
+    expect(await stub.complete(T0 + 5000)).toEqual({ ok: true });
+    const pages: TaskView["steps"] = [];
+    for (let cursor = 0; ; ) {
+      const page = (await stub.inspect(cursor, 500)) as unknown as TaskView;
+      pages.push(...page.steps);
+      if (page.next_cursor === null) break;
+      cursor = page.next_cursor;
+    }
+    const full = pages.filter((s) => s.kind === "call" && s.outcome === "refused");
+    expect(full).toHaveLength(1000);
+    const summaries = pages.filter((s) => s.kind === "refusals");
+    const counted = summaries.reduce((sum, s) => sum + (s.args?.["task.action_not_in_profile"] as number), 0);
+    expect(counted).toBe(n - 1000);
+    // Open, the full entries, at most a summary per 1,000 counted, the end.
+    expect(pages.length).toBeLessThanOrEqual(1 + 1000 + 2 + 1);
+    expect((await stub.inspect())!.refused).toEqual({ "task.action_not_in_profile": n });
+    expect((await stub.inspect())!.counters).toEqual({});
+    expect(await stub.verifyLog()).toEqual({ ok: true });
+    expect(await stub.verifyLog(true)).toEqual({ ok: true });
+  });
+
+  it("a full log refuses every admit task.log_full, counting it and writing nothing", async () => {
+    const { stub } = await openTask(profile());
+    await runInDurableObject(stub, (instance: TaskObject, state) => {
+      // As if MAX_LOG_ENTRIES entries had been written (the chain is not the subject here).
+      state.storage.sql.exec("UPDATE task SET head_seq = ? WHERE id = 1", MAX_LOG_ENTRIES);
+      (instance as unknown as { store: TaskStore }).store.forget();
+    });
+    const r = await stub.admit(step("github:issues.get"));
+    expect(r).toEqual({ ok: false, reason: "task.log_full" });
+    const view = (await stub.inspect())!;
+    expect([view.log_length, view.counters, view.refused]).toEqual([MAX_LOG_ENTRIES, {}, { "task.log_full": 1 }]);
+  });
+
+  it("verification is incremental; a full one catches an entry changed after it was verified", async () => {
+    const { stub } = await openTask(profile());
+    await stub.settle(await admitOk(stub, step("github:issues.get")), 200, T0 + 2000);
+    expect(await stub.verifyLog()).toEqual({ ok: true });
+    await runInDurableObject(stub, (_i: TaskObject, state) => {
+      state.storage.sql.exec("UPDATE steps SET resource = 'repo:evil/x' WHERE seq = 2");
+    });
+    await admitOk(stub, step("github:issues.get"));
+    // From where it was verified: the new entry holds.
+    expect(await stub.verifyLog()).toEqual({ ok: true });
+    expect(await stub.verifyLog(true)).toEqual({ ok: false, broken_at: 2 });
+  });
+
+  it("a settle that never comes: the alarm closes the call as unknown and keeps its reservation", async () => {
+    const totals = [{ action: "stripe:refunds.create", arg: "amount", max: 100 }];
+    const { stub } = await openTask(profile({ totals }), Date.now());
+    const now = Date.now();
+    await admitOk(stub, step("stripe:refunds.create", { now, args: { amount: 60 } }));
+    vi.setSystemTime(now + SETTLE_GRACE_MS + 1);
+    try {
+      await runDurableObjectAlarm(stub);
+    } finally {
+      vi.useRealTimers();
+    }
+    const view = (await stub.inspect())!;
+    const settle = view.steps.find((s) => s.kind === "settle")!;
+    expect([settle.status, settle.reason]).toEqual([null, "settle.missing"]);
+    expect(view.steps.find((s) => s.kind === "call")!.settled).toBe(true);
+    expect(view.counters["total:stripe:refunds.create:amount"]).toBe(60);
+    expect(await stub.verifyLog()).toEqual({ ok: true });
+  });
+});
+
+describe("held settles under concurrency", () => {
+  it("merges racing the prerequisite's settle are pending or admitted, never refused for good", async () => {
+    const { stub } = await openTask(
+      profile({}, { requires: [{ action: "github:pulls.merge", after: ["github:checks.get"] }] }),
+    );
+    const check = await admitOk(stub, step("github:checks.get"));
+    const merges = Array.from({ length: 100 }, (_, i) =>
+      stub.admit(step("github:pulls.merge", { now: T0 + 2000 + i })),
+    );
+    const settled = stub.settle(check, 200, T0 + 2000);
+    const results = await Promise.all(merges);
+    await settled;
+    // Before the settle was written: "not yet" (retryable); after it: admitted. Never "never".
+    const outcomes = new Set(results.map((r) => (r.ok ? "ok" : r.reason)));
+    expect([...outcomes].every((o) => o === "ok" || o === "sequence.pending")).toBe(true);
+    // After the settle every merge passes.
+    await admitOk(stub, step("github:pulls.merge"));
+    const view = (await stub.inspect(0, 500))!;
+    const settleSeq = view.steps.find((s) => s.kind === "settle")!.seq;
+    for (const r of results) if (r.ok) expect(r.seq).toBeGreaterThan(settleSeq);
   });
 });

@@ -13,11 +13,11 @@ const action = (name: string) => {
 
 describe("readsTaskState", () => {
   it("is true only for actions a rule reading task.calls/services/labels_read can decide", () => {
-    // rule lookups-early-in-a-task (gateway fixture) selects slack:users.info and reads task.calls.
+    // Rules lookups-early-in-a-task, counted-reads and counted-render-later (gateway fixture) read task.calls.
     expect(readsTaskState(bundle, action("slack:users.info"))).toBe(true);
     expect(readsTaskState(bundle, action("github:issues.get"))).toBe(false);
     expect(readsTaskState(bundle, action("github:pulls.merge"))).toBe(false);
     const reading = bundle.spec.actions.filter((_, i) => readsTaskState(bundle, i)).map((a) => a.name);
-    expect(reading).toEqual(["slack:users.info"]);
+    expect(reading).toEqual(["github:user.get", "github:markdown.render", "slack:users.info"]);
   });
 });
