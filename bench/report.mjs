@@ -11,6 +11,10 @@ export function labelOf(key, c) {
       return c === 1 ? "firebreak, one task" : `firebreak, a task per connection (${c} tasks)`;
     case "firebreak_hot_task":
       return `firebreak, one hot task (${c} connections)`;
+    case "floor":
+      return c === 1
+        ? "floor: pass-through + 1 DO write (1 object)"
+        : `floor: pass-through + 1 DO write (${c} objects)`;
     default:
       return key;
   }
@@ -22,23 +26,65 @@ function ratioOf(h, key) {
   if (key === "firebreak_tasks") return h.ratio_tasks.toFixed(3);
   if (key === "firebreak_hot_task") return `(${h.ratio_hot_task.toFixed(3)})`;
   if (key === "firebreak_fresh_tokens") return `(${h.ratio_fresh_tokens.toFixed(3)})`;
+  if (key === "floor") return `(${h.ratio_floor.toFixed(3)})`;
   return "";
 }
 
-const ROW_ORDER = ["passthrough", "firebreak", "firebreak_fresh_tokens", "firebreak_tasks", "firebreak_hot_task"];
+/** The task rows over the floor measured in the same rounds: bold where there is a target (c=50). */
+function floorRatioOf(h, key) {
+  if (key === "firebreak_tasks" && h.ratio_tasks_vs_floor !== undefined) return h.ratio_tasks_vs_floor.toFixed(3);
+  if (key === "firebreak_hot_task" && h.ratio_hot_task_vs_floor !== undefined)
+    return `(${h.ratio_hot_task_vs_floor.toFixed(3)})`;
+  return "";
+}
+
+const ROW_ORDER = [
+  "passthrough",
+  "floor",
+  "firebreak",
+  "firebreak_fresh_tokens",
+  "firebreak_tasks",
+  "firebreak_hot_task",
+];
 
 export function table(o, concurrency, ruleCounts) {
   const lines = [];
   if (o.http) {
-    lines.push("| concurrency | worker | req/s | p50 ms | p99 ms | workerd CPU us/req | Firebreak / pass-through |");
-    lines.push("|---|---|---:|---:|---:|---:|---:|");
+    lines.push(
+      "| concurrency | worker | req/s | p50 ms | p99 ms | workerd CPU us/req | Firebreak / pass-through | Firebreak / floor |",
+    );
+    lines.push("|---|---|---:|---:|---:|---:|---:|---:|");
     for (const c of concurrency) {
       const h = o.http[`c${c}`];
       for (const key of ROW_ORDER.filter((k) => h[k])) {
         const m = h[key];
         lines.push(
           `| ${c} | ${labelOf(key, c)} | ${m.req_per_s.toFixed(0)} | ${m.latency_ms.p50.toFixed(3)} | ` +
-            `${m.latency_ms.p99.toFixed(3)} | ${m.cpu_us_per_request.workerd ?? "n/a"} | ${ratioOf(h, key)} |`,
+            `${m.latency_ms.p99.toFixed(3)} | ${m.cpu_us_per_request.workerd ?? "n/a"} | ${ratioOf(h, key)} | ` +
+            `${floorRatioOf(h, key)} |`,
+        );
+      }
+    }
+    lines.push("");
+  }
+  const rt = o.http?.do_round_trips;
+  if (rt) {
+    lines.push(
+      "| concurrency | task row | requests | DO round trips per call before the answer | unawaited | after | in all | by binding: method before/unawaited/after |",
+    );
+    lines.push("|---|---|---:|---:|---:|---:|---:|---|");
+    for (const c of concurrency) {
+      for (const key of ["firebreak_tasks", "firebreak_hot_task"]) {
+        const f = rt[`c${c}`]?.[key];
+        if (!f) continue;
+        const by = Object.entries(f.by_binding)
+          .flatMap(([b, x]) =>
+            Object.entries(x.methods).map(([m, n]) => `${b}.${m} ${n.before}/${n.unawaited}/${n.after}`),
+          )
+          .join(", ");
+        lines.push(
+          `| ${c} | ${labelOf(key, c)} | ${f.requests} | ${f.before_answer} | ${f.unawaited} | ${f.after_answer} | ` +
+            `${f.total} | ${by || "none"} |`,
         );
       }
     }
@@ -82,6 +128,24 @@ export function table(o, concurrency, ruleCounts) {
           `by workerd CPU per request ${o.cpu_ratio_c50_tasks.toFixed(3)}: admission adds ` +
           `${o.tasks_added_workerd_cpu_us_c50} us to Firebreak's path; one hot task ` +
           `${o.throughput_ratio_c50_hot_task.toFixed(3)})`,
+      );
+    }
+    if (o.throughput_ratio_c50_tasks_vs_floor !== undefined) {
+      t.push(
+        `ratio with a task per connection over the floor at c=50 ${o.throughput_ratio_c50_tasks_vs_floor.toFixed(3)} ` +
+          `(target >= ${o.targets.throughput_ratio_c50_tasks_vs_floor_min}: ` +
+          `${yes(o.targets_met.throughput_ratio_c50_tasks_vs_floor)}; by workerd CPU per request ` +
+          `${o.cpu_ratio_c50_tasks_vs_floor.toFixed(3)}: the task path adds ${o.tasks_over_floor_workerd_cpu_us_c50} us ` +
+          `over the floor, the floor ${o.floor_added_workerd_cpu_us_c50} us over the pass-through)`,
+      );
+    }
+    if (o.do_round_trips_per_task_call !== undefined) {
+      const rows = Object.keys(o.do_round_trips_per_task_call)
+        .map((k) => `${k} ${o.do_round_trips_per_task_call[k]} (${o.do_round_trips_per_task_call_total[k]} in all)`)
+        .join(", ");
+      t.push(
+        `Durable Object round trips per task call before the answer: ${rows} ` +
+          `(target <= ${o.targets.do_round_trips_per_task_call_max}: ${yes(o.targets_met.do_round_trips_per_task_call)})`,
       );
     }
   }

@@ -3,17 +3,19 @@
 //   1. http:  a bare pass-through worker and Firebreak's full path, both in Miniflare against the same
 //             fake upstream worker, loaded by autocannon (programmatic, in this process) at c=1 and c=50;
 //             Firebreak with a workload token (no task) and with task tokens (admission in the task's
-//             Durable Object: a task per connection, and all connections on one hot task)
+//             Durable Object: a task per connection, and all connections on one hot task); the floor (the
+//             pass-through plus one Durable Object write per call, one object per connection); Durable
+//             Object round trips per task call, counted inside the Firebreak worker (bench/rpc-count.mjs)
 //   2. micro: classify + decide on generated bundles of 10, 100, 1,000 and 10,000 rules (this process,
 //             after workerd has stopped); the cost of a typical GraphQL document and MCP message
 // Prints a table and writes bench/results/latest.json. Targets are reported, never asserted; a
 // measurement in which any request was not 2xx fails the run, and so does a task path whose calls
 // were not all admitted by their tasks (bench/tasks.mjs).
 //   node bench/run.mjs [--seconds 10] [--warmup 3] [--skip-micro] [--skip-http] [--skip-fresh-tokens]
-//                      [--skip-tasks]
+//                      [--skip-tasks] [--skip-floor] [--no-rpc-count] [--out bench/results/latest.json]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { runBundle } from "./bundle.mjs";
@@ -22,10 +24,14 @@ import { findWorkerdPid, slice, summarise, waitForQuiet } from "./load.mjs";
 import { runMcp } from "./mcp.mjs";
 import { runMicro } from "./micro.mjs";
 import { labelOf, round, table } from "./report.mjs";
+import { perCall, readCounts, tagRow } from "./rpc-count.mjs";
 import { BENCH_PROFILE, checkTaskPath, countAdmitted, startTasks } from "./tasks.mjs";
 import {
   ALLOWED_PATH,
   bundleFirebreak,
+  countingVariant,
+  FLOOR_HEADER,
+  floorRows,
   freshTokens,
   gatewayFixture,
   memoryDurableObjectsDir,
@@ -49,10 +55,18 @@ const BUSY_CORES = 0.25;
 const QUIET_BUDGET_S = 60;
 const FRESH_TOKENS = !argv.includes("--skip-fresh-tokens");
 const TASKS = !argv.includes("--skip-tasks");
+/** The floor row is shaped like the task row (one object per task of it), so it runs with the task rows. */
+const FLOOR = TASKS && !argv.includes("--skip-floor");
+/** Firebreak bundled with its Durable Object calls counted (bench/rpc-count.mjs); off: the bare worker. */
+const RPC_COUNT = !argv.includes("--no-rpc-count");
+/** Where the JSON goes (a short trial run can keep the committed latest.json as it is). */
+const OUT = argv.includes("--out") ? argv[argv.indexOf("--out") + 1] : "bench/results/latest.json";
 
 const TARGETS = {
   throughput_ratio_c50_min: 0.85,
-  throughput_ratio_c50_tasks_min: 0.6,
+  throughput_ratio_c50_tasks_min: 0.5,
+  throughput_ratio_c50_tasks_vs_floor_min: 0.8,
+  do_round_trips_per_task_call_max: 1,
   decide_us_p50_at_1000_max: 5,
   decide_10000_over_10_max: 2,
   bundle_gzip_kb_max: 300,
@@ -90,6 +104,15 @@ const out = {
     task_request: TASKS
       ? `the same request with a task token (EdDSA) of profile ${BENCH_PROFILE}, started by POST /_firebreak/v1/tasks`
       : null,
+    floor: FLOOR
+      ? "the pass-through plus one native RPC, before the forward, to a SQLite-backed Durable Object addressed by " +
+        `name (${FLOOR_HEADER}: one object per connection, as many as the task row has tasks) that inserts one row ` +
+        "in a transactionSync and commits"
+      : null,
+    rpc_count: RPC_COUNT
+      ? "on: every Firebreak row is measured with the worker wrapped by bench/rpc-count.mjs (Durable Object calls " +
+        "counted per request, by row)"
+      : "off (--no-rpc-count)",
     load_generator: "autocannon (programmatic) in the same Node process as Miniflare; workerd is a child process",
   },
   targets: TARGETS,
@@ -106,19 +129,23 @@ if (!argv.includes("--skip-http")) {
   let mf;
   try {
     const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
-    const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
+    // Counting on: the real worker's default export wrapped, its Durable Object classes unchanged.
+    const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp, RPC_COUNT ? await countingVariant(ROOT) : {});
     const w = await startWorkers({
       repoRoot: ROOT,
       firebreakScript,
       keys,
       freshTokenWorker: FRESH_TOKENS,
+      floorWorker: FLOOR,
       durableObjectsDir: doDir,
     });
     mf = w.mf;
     const workerdPid = findWorkerdPid();
     const workloadToken = await signToken(keys);
     const headers = { authorization: `Bearer ${workloadToken}` };
+    if (RPC_COUNT) await tagRow(w.urls.firebreak, "setup");
     const passthroughBody = await checkAnswers(w.urls, headers);
+    if (FLOOR) await checkFloor(w.urls.floor, headers);
 
     log(
       `\nHTTP (autocannon; ${SECONDS} s per worker in ${SLICES} slices of ${SLICE_SECONDS} s, workers alternating, ` +
@@ -141,6 +168,21 @@ if (!argv.includes("--skip-http")) {
         check,
         sets: { c1: { tasks: [one], ok: 0 }, c50: { tasks: many, ok: 0 }, c50_hot: { tasks: [hot], ok: 0 } },
       };
+      // The counting wrapper must be in the task path: the check's admitted calls went through it.
+      if (RPC_COUNT) {
+        const setup = (await readCounts(w.urls.firebreak)).setup;
+        const seen = Object.values(setup?.calls?.TASKS ?? {}).reduce((a, m) => a + m.before + m.unawaited, 0);
+        if (seen < check.calls_2xx)
+          throw new Error(`the counting wrapper saw ${seen} task object calls for ${check.calls_2xx} task calls`);
+      }
+    }
+    // The floor: one object per connection, as many as the task row at that concurrency has tasks.
+    const floorSets = {};
+    if (FLOOR) {
+      for (const c of CONCURRENCY) {
+        const names = tasks.sets[`c${c}`].tasks.map((_, i) => `c${c}-conn-${i}`);
+        floorSets[`c${c}`] = { names, ok: 0, clientHeaders: names.map((n) => ({ ...headers, [FLOOR_HEADER]: n })) };
+      }
     }
     /** The workers measured at concurrency c, by result key; `tally` counts 2xx answers of a task set. */
     const targetsAt = (c) => ({
@@ -167,6 +209,15 @@ if (!argv.includes("--skip-http")) {
               : {}),
           }
         : {}),
+      ...(FLOOR
+        ? {
+            floor: {
+              name: "floor",
+              tally: floorSets[`c${c}`],
+              opts: { clientHeaders: floorSets[`c${c}`].clientHeaders },
+            },
+          }
+        : {}),
     });
     if (FRESH_TOKENS) {
       const check = await fetch(w.urls["firebreak-fresh"], { headers: { authorization: `Bearer ${fresh()}` } });
@@ -174,12 +225,17 @@ if (!argv.includes("--skip-http")) {
       firebreakRequests += 1;
     }
 
+    /** Requests answered 2xx (autocannon) per counting row (`tag`), against the wrapper's own count. */
+    const taggedOk = {};
     /**
      * One slice of target `t` at concurrency c. Measured again (once) when connections failed without
      * any non-2xx answer (seen once in ~40 runs: 12 socket errors in 20,000 requests); a non-2xx
      * answer, or a second failure, ends the run.
      */
     const once = async (key, t, c, seconds, withCpu) => {
+      const tag = `${withCpu ? "" : "warmup:"}c${c}:${key}`;
+      // The counting wrapper puts every request that arrives from now on in this slice's row.
+      if (RPC_COUNT && t.name === "firebreak") await tagRow(w.urls.firebreak, tag);
       for (let attempt = 1; ; attempt++) {
         try {
           const s = await slice({
@@ -191,6 +247,7 @@ if (!argv.includes("--skip-http")) {
           });
           if (t.name.startsWith("firebreak")) firebreakRequests += s.ok;
           if (t.tally) t.tally.ok += s.ok;
+          taggedOk[tag] = (taggedOk[tag] ?? 0) + s.ok;
           return s;
         } catch (e) {
           if (attempt === 2 || !e.connectionErrorsOnly) throw e;
@@ -229,7 +286,7 @@ if (!argv.includes("--skip-http")) {
       for (const key of keys_) {
         const m = h[key];
         log(
-          `  ${labelOf(key, c).padEnd(44)} c=${String(c).padEnd(2)} ${m.req_per_s.toFixed(0).padStart(6)} req/s  ` +
+          `  ${labelOf(key, c).padEnd(46)} c=${String(c).padEnd(2)} ${m.req_per_s.toFixed(0).padStart(6)} req/s  ` +
             `p50 ${m.latency_ms.p50.toFixed(3)} ms  p99 ${m.latency_ms.p99.toFixed(3)} ms  ` +
             `workerd ${m.cpu_us_per_request.workerd} us CPU/req  (other load ${m.cpu_utilisation.other_processes} cores)`,
         );
@@ -245,8 +302,18 @@ if (!argv.includes("--skip-http")) {
             (h.ratio_hot_task === undefined ? "" : `; one hot task ${h.ratio_hot_task.toFixed(3)}`),
         );
       }
+      if (h.ratio_tasks_vs_floor !== undefined) {
+        log(
+          `  ratio c=${c} with tasks over the floor: ${h.ratio_tasks_vs_floor.toFixed(3)} ` +
+            `(by round: ${h.ratio_tasks_vs_floor_by_round.join(", ")}); by CPU ${h.cpu_ratio_tasks_vs_floor.toFixed(3)}; ` +
+            `floor / pass-through ${h.ratio_floor.toFixed(3)}`,
+        );
+      }
     }
-    await new Promise((r) => setTimeout(r, 500)); // let the last log lines cross the pipe
+    // Later calls (none counted from here on) go to a row of their own: the inspections below call the objects.
+    if (RPC_COUNT) await tagRow(w.urls.firebreak, "after-measuring");
+    // Let the last log lines cross the pipe, and background work (ctx.waitUntil) of the last calls end.
+    await new Promise((r) => setTimeout(r, 500));
     // One decision log line per Firebreak request (2xx ones counted; a voided attempt may add more lines).
     http.decision_log_lines = w.stdio.decisionLines - logLinesBefore;
     http.firebreak_requests_2xx = firebreakRequests;
@@ -260,6 +327,32 @@ if (!argv.includes("--skip-http")) {
           .map(([n, a]) => `${n} ${a.calls_counted} calls counted by ${a.tasks} task(s) for ${a.requests_2xx} 2xx`)
           .join("; ")}; step logs verified`,
       );
+    }
+    if (FLOOR) {
+      http.floor = { objects: {}, rows_written: {} };
+      for (const [name, set] of Object.entries(floorSets)) {
+        const rows = await floorRows(w.urls.floor, set.names);
+        // Every 2xx answer of the floor wrote one row first (the excess: calls in flight when a slice stopped).
+        if (rows < set.ok)
+          throw new Error(`the floor's ${set.names.length} objects hold ${rows} rows for ${set.ok} 2xx`);
+        http.floor.objects[name] = set.names.length;
+        http.floor.rows_written[name] = { requests_2xx: set.ok, rows };
+      }
+    }
+    if (RPC_COUNT) http.do_round_trips = roundTrips(await readCounts(w.urls.firebreak), taggedOk);
+    if (http.do_round_trips) {
+      for (const c of CONCURRENCY) {
+        for (const [key, f] of Object.entries(http.do_round_trips[`c${c}`] ?? {})) {
+          if (key === "firebreak") continue;
+          const by = Object.entries(f.by_binding)
+            .map(([b, x]) => `${b} ${x.before}/${x.unawaited}/${x.after}`)
+            .join(", ");
+          log(
+            `  Durable Object round trips per call, ${labelOf(key, c)} c=${c}: ${f.before_answer} before the answer, ` +
+              `${f.total} in all (before/unawaited/after: ${by || "none"}; ${f.requests} requests)`,
+          );
+        }
+      }
     }
     summariseHttp(out, http);
     out.http = http;
@@ -299,6 +392,15 @@ if (http) out.targets_met.throughput_ratio_c50 = out.throughput_ratio_c50 >= TAR
 if (http?.tasks) {
   out.targets_met.throughput_ratio_c50_tasks = out.throughput_ratio_c50_tasks >= TARGETS.throughput_ratio_c50_tasks_min;
 }
+if (out.throughput_ratio_c50_tasks_vs_floor !== undefined) {
+  out.targets_met.throughput_ratio_c50_tasks_vs_floor =
+    out.throughput_ratio_c50_tasks_vs_floor >= TARGETS.throughput_ratio_c50_tasks_vs_floor_min;
+}
+if (out.do_round_trips_per_task_call !== undefined) {
+  out.targets_met.do_round_trips_per_task_call = Object.values(out.do_round_trips_per_task_call).every(
+    (n) => n <= TARGETS.do_round_trips_per_task_call_max,
+  );
+}
 if (micro) {
   out.decide_10000_over_10 = round(out.decide_us_p50["10000"] / out.decide_us_p50["10"], 2);
   out.targets_met.decide_us_p50_at_1000 = out.decide_us_p50["1000"] <= TARGETS.decide_us_p50_at_1000_max;
@@ -307,9 +409,10 @@ if (micro) {
 out.elapsed_s = Math.round((Date.now() - started) / 1000);
 out.table = table(out, CONCURRENCY, RULE_COUNTS);
 log(`\n${out.table}`);
-mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-writeJson(join(ROOT, "bench/results/latest.json"), out);
-log(`\nwrote bench/results/latest.json (${out.elapsed_s} s)`);
+const outPath = resolve(ROOT, OUT);
+mkdirSync(dirname(outPath), { recursive: true });
+writeJson(outPath, out);
+log(`\nwrote ${OUT} (${out.elapsed_s} s)`);
 
 // ------------------------------------------------------------------------------------------------
 
@@ -325,7 +428,41 @@ async function checkAnswers(urls, headers) {
   }
   if (bodies.firebreak !== bodies.passthrough)
     throw new Error("firebreak and the pass-through answered different bodies");
+  if (bodies.floor !== undefined && bodies.floor !== bodies.passthrough)
+    throw new Error("the floor and the pass-through answered different bodies");
   return bodies.passthrough;
+}
+
+/** Before measuring: a floor call on a new object answers 200 and leaves exactly one row in it. */
+async function checkFloor(url, headers) {
+  const res = await fetch(url, { headers: { ...headers, [FLOOR_HEADER]: "check" } });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`the floor answered ${res.status}`);
+  const rows = await floorRows(url, ["check"]);
+  if (rows !== 1) throw new Error(`a floor call on a new object left ${rows} rows in it, not 1`);
+}
+
+/**
+ * The counting wrapper's rows (bench/rpc-count.mjs) of the measured Firebreak slices, per call, by
+ * concurrency and row key. Its own count of requests is the denominator; it must be at least the 2xx
+ * answers autocannon saw in those slices (in-flight requests at a slice's end are answered later),
+ * or the wrapper was not in their path.
+ */
+function roundTrips(rows, taggedOk) {
+  const out = {};
+  for (const [tag, row] of Object.entries(rows)) {
+    const m = /^c(\d+):(.+)$/.exec(tag);
+    if (!m) continue;
+    if (row.requests < (taggedOk[tag] ?? 0))
+      throw new Error(`the counting wrapper saw ${row.requests} requests of ${tag} for ${taggedOk[tag]} 2xx answers`);
+    out[`c${m[1]}`] = { ...out[`c${m[1]}`], [m[2]]: perCall(row) };
+  }
+  out.other_rows = Object.fromEntries(
+    Object.entries(rows)
+      .filter(([tag]) => !/^c\d+:/.test(tag))
+      .map(([tag, row]) => [tag, perCall(row)]),
+  );
+  return out;
 }
 
 /** Ratios of one concurrency level: each Firebreak row over the pass-through measured in the same rounds. */
@@ -348,6 +485,23 @@ function compare(h, slices) {
     h.cpu_ratio_hot_task = pass.cpu_us_per_request.workerd / h.firebreak_hot_task.cpu_us_per_request.workerd;
     h.ratio_hot_task_by_round = byRound("firebreak_hot_task");
   }
+  if (h.floor) {
+    const floor = h.floor;
+    h.ratio_floor = floor.req_per_s / pass.req_per_s;
+    h.cpu_ratio_floor = pass.cpu_us_per_request.workerd / floor.cpu_us_per_request.workerd;
+    h.ratio_floor_by_round = byRound("floor");
+    // Firebreak's task rows over the floor measured in the same rounds.
+    const overFloor = (key) => slices[key].map((f, i) => round(rate(f) / rate(slices.floor[i]), 3));
+    if (h.firebreak_tasks) {
+      h.ratio_tasks_vs_floor = h.firebreak_tasks.req_per_s / floor.req_per_s;
+      h.cpu_ratio_tasks_vs_floor = floor.cpu_us_per_request.workerd / h.firebreak_tasks.cpu_us_per_request.workerd;
+      h.ratio_tasks_vs_floor_by_round = overFloor("firebreak_tasks");
+    }
+    if (h.firebreak_hot_task) {
+      h.ratio_hot_task_vs_floor = h.firebreak_hot_task.req_per_s / floor.req_per_s;
+      h.ratio_hot_task_vs_floor_by_round = overFloor("firebreak_hot_task");
+    }
+  }
 }
 
 /** The headline HTTP figures, at the top of latest.json. */
@@ -365,6 +519,29 @@ function summariseHttp(o, h) {
   o.cpu_ratio_c50_hot_task = round(h.c50.cpu_ratio_hot_task, 3);
   // What admission adds to Firebreak's path (task token + task object), over the no-task path.
   o.tasks_added_workerd_cpu_us_c50 = round(cpu(h.c50.firebreak_tasks) - cpu(h.c50.firebreak), 1);
+  if (h.c50.floor) {
+    o.throughput_ratio_c50_tasks_vs_floor = round(h.c50.ratio_tasks_vs_floor, 3);
+    o.throughput_ratio_c50_hot_task_vs_floor = round(h.c50.ratio_hot_task_vs_floor, 3);
+    o.throughput_ratio_c1_tasks_vs_floor = round(h.c1.ratio_tasks_vs_floor, 3);
+    o.cpu_ratio_c50_tasks_vs_floor = round(h.c50.cpu_ratio_tasks_vs_floor, 3);
+    o.throughput_ratio_c50_floor = round(h.c50.ratio_floor, 3);
+    // One Durable Object write per call over the pass-through; Firebreak's task path over that.
+    o.floor_added_workerd_cpu_us_c50 = round(cpu(h.c50.floor) - cpu(h.c50.passthrough), 1);
+    o.tasks_over_floor_workerd_cpu_us_c50 = round(cpu(h.c50.firebreak_tasks) - cpu(h.c50.floor), 1);
+  }
+  const rt = h.do_round_trips;
+  if (rt) {
+    // Per task row: Durable Object calls the answer waited for, and all of them (bench/rpc-count.mjs).
+    const rows = {
+      c50_tasks: rt.c50?.firebreak_tasks,
+      c50_hot_task: rt.c50?.firebreak_hot_task,
+      c1_task: rt.c1?.firebreak_tasks,
+    };
+    const present = Object.entries(rows).filter(([, f]) => f);
+    o.do_round_trips_per_task_call = Object.fromEntries(present.map(([k, f]) => [k, f.before_answer]));
+    o.do_round_trips_per_task_call_total = Object.fromEntries(present.map(([k, f]) => [k, f.total]));
+    o.do_round_trips_per_task_call_by_binding = Object.fromEntries(present.map(([k, f]) => [k, f.by_binding]));
+  }
   o.workerd_cpu_us_per_request = Object.fromEntries(
     CONCURRENCY.map((c) => [
       `c${c}`,

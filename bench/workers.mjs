@@ -1,20 +1,27 @@
-// The three workers of the HTTP benchmark, run by one Miniflare (one workerd process):
+// The workers of the HTTP benchmark, run by one Miniflare (one workerd process):
 //   upstream      the fake SaaS API: answers every request with a small JSON body
 //   passthrough   the baseline: forwards the request to https://api.github.com/<path> and returns the answer
+//   floor         the pass-through plus one RPC to a SQLite-backed Durable Object (by name, one per
+//                 connection as the task rows have one task per connection) that inserts one row in a
+//                 transactionSync and commits, awaited before the forward: the least a task call can cost
 //   firebreak     the real worker: wrangler.toml's `main` (src/index.ts) bundled by esbuild, with the test
 //                 gateway policy bundle in place of build/bundle.json, and wrangler.toml's compatibility
 //                 date and flags, Durable Object and Analytics Engine bindings and vars, plus a task
 //                 signing key made for the run and GATEWAY_ORIGIN, so tasks can be started and used
-// Both the pass-through and Firebreak reach the upstream the same way: a plain `fetch` to
+//                 (`npm run bench` bundles it wrapped by bench/rpc-count.mjs, which counts its Durable
+//                 Object calls per request; bundleFirebreak's `variant.entry`)
+// The pass-through, the floor and Firebreak reach the upstream the same way: a plain `fetch` to
 // https://api.github.com, routed by Miniflare's `outboundService: "upstream"` to the upstream worker.
-// Each of passthrough and firebreak listens on its own socket (`unsafeDirectSockets`), so load reaches
+// Each of passthrough, floor and firebreak listens on its own socket (`unsafeDirectSockets`), so load reaches
 // them without Miniflare's entry/router worker in the way.
 import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { importJWK, SignJWT } from "jose";
 import { Log, LogLevel, Miniflare } from "miniflare";
+import { countingEntry } from "./rpc-count.mjs";
 
 export const COMPATIBILITY_DATE = "2026-04-20"; // the pass-through and upstream; Firebreak reads wrangler.toml
 export const ALLOWED_PATH = "/github/repos/acme/api/issues/1";
@@ -52,6 +59,49 @@ export default {
     return fetch("https://api.github.com" + path + url.search, { method: request.method, headers: request.headers });
   },
 };`;
+
+// The floor: the pass-through plus ONE Durable Object round trip before the forward, shaped like a task
+// call: the object is addressed by name (`x-bench-floor`, one per connection; bench/run.mjs sets it),
+// reached by native RPC, and writes one row and commits in one transactionSync (the output gate holds
+// the RPC's answer until the commit is durable, as it holds admitAll's).
+export const FLOOR_HEADER = "x-bench-floor";
+const FLOOR = `
+import { DurableObject } from "cloudflare:workers";
+export class FloorObject extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
+  }
+  write(at) {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => sql.exec("INSERT INTO t (at) VALUES (?)", at));
+  }
+  rows() {
+    return this.ctx.storage.sql.exec("SELECT count(*) AS n FROM t").one().n;
+  }
+}
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/__bench/floor-rows") {
+      let n = 0;
+      for (const name of url.searchParams.getAll("name")) n += await env.FLOOR.getByName(name).rows();
+      return Response.json({ rows: n });
+    }
+    await env.FLOOR.getByName(request.headers.get(${JSON.stringify(FLOOR_HEADER)}) ?? "floor").write(Date.now());
+    const path = url.pathname.replace(/^\\/github/, "");
+    return fetch("https://api.github.com" + path + url.search, { method: request.method, headers: request.headers });
+  },
+};`;
+
+/** Rows the floor's objects `names` hold (the check that every floor call wrote one). */
+export async function floorRows(floorUrl, names) {
+  const q = names.map((n) => `name=${encodeURIComponent(n)}`).join("&");
+  const res = await fetch(new URL(`/__bench/floor-rows?${q}`, floorUrl));
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`the floor's row count answered ${res.status}: ${text}`);
+  return JSON.parse(text).rows;
+}
 
 /** What the Miniflare options need from wrangler.toml (read with wrangler's own config reader). */
 export async function readWranglerConfig(repoRoot) {
@@ -173,6 +223,20 @@ export async function bundleFirebreak(repoRoot, bundlePath, outDir, variant = {}
   return outfile;
 }
 
+/**
+ * bundleFirebreak's `variant` for `npm run bench`: the real worker with its Durable Object calls counted
+ * per request (bench/rpc-count.mjs), for every Durable Object binding wrangler.toml declares. The
+ * classes are re-exported unchanged; only the env the real fetch sees differs.
+ */
+export async function countingVariant(repoRoot) {
+  const { main, durableObjects } = await readWranglerConfig(repoRoot);
+  const self = join(dirname(fileURLToPath(import.meta.url)), "rpc-count.mjs");
+  return {
+    name: "firebreak-rpc-count",
+    entry: countingEntry(resolve(repoRoot, main), self, Object.keys(durableObjects)),
+  };
+}
+
 /** A task signing key (FIREBREAK_TASK_KEY) for this run only, as vitest.config.ts makes one per test run. */
 export function taskKey() {
   return JSON.stringify({
@@ -222,7 +286,7 @@ export function freshTokens(keys, sub = "agent-1") {
 }
 
 /**
- * Starts the three workers. Worker stdout (Firebreak's one JSON log line per decision) is drained
+ * Starts the workers (`floorWorker`: the floor too). Worker stdout (Firebreak's one JSON log line per decision) is drained
  * and counted, not printed: it still crosses the pipe into this process, as in `wrangler dev`.
  */
 export async function startWorkers({
@@ -232,6 +296,7 @@ export async function startWorkers({
   variants = [],
   inspectorPort,
   freshTokenWorker = false,
+  floorWorker = false,
   durableObjectsDir,
 }) {
   const stdio = { lines: 0, decisionLines: 0, stderr: "" };
@@ -289,6 +354,19 @@ export async function startWorkers({
         outboundService: "upstream",
         unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
       },
+      ...(floorWorker
+        ? [
+            {
+              name: "floor",
+              modules: true,
+              script: FLOOR,
+              compatibilityDate: COMPATIBILITY_DATE,
+              durableObjects: { FLOOR: { className: "FloorObject", useSQLite: true } },
+              outboundService: "upstream",
+              unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+            },
+          ]
+        : []),
       { name: "upstream", modules: true, script: UPSTREAM, compatibilityDate: COMPATIBILITY_DATE },
     ],
   });
@@ -302,6 +380,7 @@ export async function startWorkers({
     "passthrough",
     "firebreak",
     ...(freshTokenWorker ? ["firebreak-fresh"] : []),
+    ...(floorWorker ? ["floor"] : []),
     ...variants.map((v) => v.name),
   ];
   for (const name of names) {
