@@ -9,12 +9,14 @@
  * The task object holding the approval is named by the id's task part; it holds the record or answers
  * unknown. The agent's token only ever reads approvals of its own task. A person's decision is checked
  * (issuer kind, approver selectors, not their own request, form token, still pending) and written to the
- * task's step log with who and when; one log line per decision too.
+ * task's step log with who and when; one log line per decision too. A decided approval gives its slot
+ * back to the requesting agent's object, in the background (src/approvals/slots.ts).
  */
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { approverOf, mayApprove } from "../approvals/approvers";
 import { ApprovalPage } from "../approvals/page";
+import { releaseSlot } from "../approvals/slots";
 import { DEFAULT_MESSAGES } from "../core/reasons";
 import type { Refusal } from "../core/result";
 import type { BundleState } from "../policy/load";
@@ -119,6 +121,7 @@ function decide(verdict: "approve" | "deny") {
     }
     if (!result.ok) return answer(c, { ok: false, reason: result.reason });
     note(c.env, background(c), approvalSettled(id, taskId, result.status, now));
+    background(c)(releaseSlot(c.env, view.requester, { approval_id: id }, now));
     const decision = { approval_id: id, task_id: taskId, decision: result.status, by: `${who.issuer} ${who.sub}` };
     const at = new Date(now).toISOString();
     console.log(JSON.stringify({ event: "firebreak.approval_decision", ...decision, action: view.request.action, at }));

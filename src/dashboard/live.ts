@@ -20,6 +20,8 @@ import type { TaskView } from "../tasks/task-object";
 
 /** Tasks and approvals listed at most (the directory's newest). */
 export const LIST_LIMIT = 50;
+/** Approvals shown per agent group (its newest); the group's count still counts them all. */
+export const GROUP_ROWS = 10;
 const FANOUT = 16;
 
 export interface Use {
@@ -55,18 +57,31 @@ export interface PendingApproval {
   entry: DirectoryApproval;
 }
 
+/** The waiting approvals of one agent (`issuer:sub`), newest first. */
+export interface ApprovalGroup {
+  agent: string;
+  /** Its pending approvals among those listed and checked. */
+  count: number;
+  /** The newest GROUP_ROWS of them. */
+  shown: PendingApproval[];
+  /** The newest one's creation time. */
+  newest: number;
+}
+
 export interface Live {
   /** `missing`: no DIRECTORY binding; `unavailable`: it did not answer. */
   directory: "ok" | "missing" | "unavailable";
   tasks: LiveTask[];
   approvals: PendingApproval[];
+  /** The same approvals grouped by agent: the most waiting first, then the most recent. */
+  groups: ApprovalGroup[];
   /** Listed by the directory in all (the lists stop at LIST_LIMIT). */
   listed: { tasks: number; approvals: number };
   /** Approvals whose task object did not answer. */
   unchecked: number;
 }
 
-const EMPTY = { tasks: [], approvals: [], listed: { tasks: 0, approvals: 0 }, unchecked: 0 };
+const EMPTY = { tasks: [], approvals: [], groups: [], listed: { tasks: 0, approvals: 0 }, unchecked: 0 };
 
 export async function live(env: Env, now: number): Promise<Live> {
   const { DIRECTORY, TASKS } = env;
@@ -106,9 +121,31 @@ export async function live(env: Env, now: number): Promise<Live> {
     directory: "ok",
     tasks,
     approvals,
+    groups: byAgent(approvals),
     listed: { tasks: snap.live_tasks, approvals: snap.open_approvals },
     unchecked,
   };
+}
+
+/**
+ * One group per requesting agent, so that one agent's flood reads as one line of work: the agent
+ * with the most waiting first (ties: the most recent first), each group newest first and cut at
+ * GROUP_ROWS rows.
+ */
+export function byAgent(approvals: PendingApproval[], rows = GROUP_ROWS): ApprovalGroup[] {
+  const groups = new Map<string, PendingApproval[]>();
+  for (const a of approvals) {
+    const agent = `${a.view.requester.issuer}:${a.view.requester.sub}`;
+    const list = groups.get(agent);
+    if (list) list.push(a);
+    else groups.set(agent, [a]);
+  }
+  return [...groups.entries()]
+    .map(([agent, list]) => {
+      const sorted = [...list].sort((x, y) => y.view.created - x.view.created || x.view.id.localeCompare(y.view.id));
+      return { agent, count: list.length, shown: sorted.slice(0, rows), newest: sorted[0]!.view.created };
+    })
+    .sort((x, y) => y.count - x.count || y.newest - x.newest || x.agent.localeCompare(y.agent));
 }
 
 function isLive(v: TaskView, now: number): boolean {

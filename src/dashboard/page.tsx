@@ -1,12 +1,13 @@
 /**
  * The operator dashboard: decisions over time and the top denials for a period, the pending
- * approvals and the live tasks with their budget use, and the bundle in force. Server-rendered from
+ * approvals grouped by agent and the live tasks with their budget use, and the bundle in force. Server-rendered from
  * the UI kit, no script (docs/ui.md). Every part renders its own empty or unavailable state, so the
  * page is whole whatever the decision source, the directory or a task object says.
  */
 import type { Manifest } from "../policy/types";
 import {
   Card,
+  type Column,
   formatCount,
   HorizontalBarChart,
   KeyValueList,
@@ -16,7 +17,7 @@ import {
   TimeSeriesChart,
 } from "../ui/index";
 import { type Figures, PERIODS, type Period } from "./figures";
-import type { Live, LiveTask, PendingApproval, Use } from "./live";
+import type { ApprovalGroup, Live, LiveTask, PendingApproval, Use } from "./live";
 
 export const DASHBOARD_PATH = "/_firebreak/v1/dashboard";
 const APPROVALS_PATH = "/_firebreak/v1/approvals";
@@ -194,30 +195,21 @@ function DirectoryNote(props: { live: Live }) {
 
 function ApprovalsPart(props: { live: Live; now: number }) {
   const { live, now } = props;
+  const agents = live.groups.length;
+  const title = `Pending approvals (${live.approvals.length}${agents > 1 ? ` from ${agents} agents` : ""})`;
   return (
-    <Card title={`Pending approvals (${live.approvals.length})`}>
+    <Card title={title}>
       <DirectoryNote live={live} />
-      <Table<PendingApproval>
-        caption="Waiting for a person, newest first"
-        rows={live.approvals}
-        empty="No approvals are waiting."
-        columns={[
-          { label: "Action", value: (a) => a.view.request.action, mono: true },
-          { label: "Resource", value: (a) => a.view.request.resource, mono: true },
-          { label: "Agent", value: (a) => `${a.view.requester.issuer}:${a.view.requester.sub}`, mono: true },
-          { label: "Task", value: (a) => a.view.task_id, mono: true },
-          { label: "Requested", value: (a) => <When ms={a.view.created} now={now} /> },
-          { label: "Expires", value: (a) => <When ms={a.view.expires_at} now={now} /> },
-          {
-            label: "",
-            value: (a) => (
-              <a class="review" href={`${APPROVALS_PATH}/${a.view.id}`}>
-                Review
-              </a>
-            ),
-          },
-        ]}
-      />
+      {agents === 0 ? (
+        <Table<PendingApproval>
+          caption="Waiting for a person, by agent"
+          rows={[]}
+          empty="No approvals are waiting."
+          columns={approvalColumns(now)}
+        />
+      ) : (
+        live.groups.map((g) => <AgentApprovals group={g} now={now} />)
+      )}
       {live.unchecked > 0 ? (
         <p class="muted">
           {live.unchecked} more listed by the directory could not be checked: their task did not answer.
@@ -225,6 +217,39 @@ function ApprovalsPart(props: { live: Live; now: number }) {
       ) : null}
     </Card>
   );
+}
+
+/** One agent's waiting approvals: its count in the caption, its newest first, at most GROUP_ROWS. */
+function AgentApprovals(props: { group: ApprovalGroup; now: number }) {
+  const g = props.group;
+  const cut = g.count > g.shown.length ? `, the newest ${g.shown.length} shown` : "";
+  return (
+    <section class="approval-group" data-agent={g.agent} data-count={String(g.count)}>
+      <Table<PendingApproval>
+        caption={`${g.agent}: ${g.count} waiting, newest first${cut}`}
+        rows={g.shown}
+        columns={approvalColumns(props.now)}
+      />
+    </section>
+  );
+}
+
+function approvalColumns(now: number): Column<PendingApproval>[] {
+  return [
+    { label: "Action", value: (a) => a.view.request.action, mono: true },
+    { label: "Resource", value: (a) => a.view.request.resource, mono: true },
+    { label: "Task", value: (a) => a.view.task_id, mono: true },
+    { label: "Requested", value: (a) => <When ms={a.view.created} now={now} /> },
+    { label: "Expires", value: (a) => <When ms={a.view.expires_at} now={now} /> },
+    {
+      label: "",
+      value: (a) => (
+        <a class="review" href={`${APPROVALS_PATH}/${a.view.id}`}>
+          Review
+        </a>
+      ),
+    },
+  ];
 }
 
 function TasksPart(props: { live: Live; now: number }) {

@@ -5,9 +5,15 @@
  * for this exact request, approved, unused and unexpired, and admits the step against the budgets in
  * the same synchronous block. Nothing is forwarded unless that passes. Approvals need a task: the
  * record lives in the task's Durable Object.
+ *
+ * What one agent can do to people is bounded across its tasks by its agent object (approvals/slots.ts):
+ * a new approval first takes one of the agent's slots (`approval.agent_limit` at the cap; the agent
+ * object unreachable is `agent.unavailable`, and no approval is opened), and its notification goes
+ * through the agent's notification window (approvals/announce.ts).
  */
+import { announce } from "../approvals/announce";
 import { requestDigest } from "../approvals/digest";
-import { notifyApprovers, WEBHOOK_SECRET } from "../approvals/notify";
+import { holdSlot, openedSlot, releaseSlot } from "../approvals/slots";
 import type { Result } from "../core/result";
 import type { Env } from "../env";
 import type { TaskRef } from "../identity/caller";
@@ -17,14 +23,16 @@ import type { PersonNeeded } from "../request/decide";
 import type { CanonicalRequest } from "../request/route";
 import { sortedQuery } from "../request/route";
 import type { AdmitAll } from "../tasks/admission";
-import type { ApprovalStep, RedeemReason, RequestResult } from "../tasks/approval-types";
+import type { ApprovalStep, NewApproval, RedeemReason, RequestResult } from "../tasks/approval-types";
 import { approvalSettled, type DirectoryEvent, note } from "../tasks/directory";
 import { rpcCall } from "../tasks/rpc";
 import type { TaskObject } from "../tasks/task-object";
 import type { StepRequest } from "../tasks/types";
-import { type Admission, settling } from "./admit";
+import { type Admission, logRefused, settling } from "./admit";
 
 export const APPROVAL_HEADER = "firebreak-approval";
+/** Where operators see waiting approvals, grouped by agent (src/dashboard/page.tsx). */
+const DASHBOARD_PATH = "/_firebreak/v1/dashboard";
 /** Approvals waiting at once in one task; more is `approval.pending_limit` (429). */
 const MAX_PENDING = 10;
 
@@ -69,6 +77,8 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
     const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.steps));
     if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
     note(input.env, input.background, approvalSettled(id, input.task.id, "used", input.steps[0].now));
+    // Decided already (the decision released the slot); this is the backstop if that release was lost.
+    input.background(releaseSlot(input.env, input.agent, { approval_id: id }, input.steps[0].now));
     return { ok: true, admission: settling(ns, input.task.id, result.seqs), approvalId: id };
   } catch (e) {
     return {
@@ -98,57 +108,79 @@ function digestOf(input: ApprovalInput): { digest: string; body_sha256: string }
   });
 }
 
-/** Opens the approval (or finds the one already waiting for this digest): the agent is told where to poll. */
+/**
+ * Opens the approval (or finds the one already waiting for this digest): the agent is told where to
+ * poll. The agent's slot is taken first; a task that refuses to open the approval gives it back.
+ */
 async function open(
   input: ApprovalInput,
   stub: DurableObjectStub<TaskObject>,
   digest: string,
   body_sha256: string,
 ): Promise<Approved> {
-  const { req, spec, task } = input;
-  const opened = await rpcCall<RequestResult>(
-    stub.requestApproval({
-      digest,
-      decision_id: input.steps[0].decision_id,
-      request: {
-        method: req.method,
-        service: req.service.name,
-        path: req.path,
-        query: sortedQuery(req.query),
-        action: spec.name,
-        kind: spec.kind,
-        risk: spec.risk,
-        resource: input.resource,
-        args: input.args,
-        body_sha256,
-        media_type: input.mediaType,
-        // A plain copy: RPC cannot send the null-prototype record.
-        headers: { ...input.headers },
-        ...(input.steps.length > 1 ? { steps: input.steps.map(approvalStep) } : {}),
-      },
-      rules: input.needed.rules,
-      approvers: input.needed.approvers,
-      ttl_s: input.needed.ttl_s,
-      max_pending: MAX_PENDING,
-      step: input.steps[0],
-      ...(input.steps.length > 1 ? { steps: input.steps } : {}),
-      now: input.steps[0].now,
-    }),
-  );
+  const { task, agent } = input;
+  const now = input.steps[0].now;
+  const expires_at = now + input.needed.ttl_s * 1000;
+  const slot = await holdSlot(input.env, agent, { task_id: task.id, digest, expires_at, now });
+  if (!slot.ok) {
+    // The task's log holds every call it tried, this one too (the task object was never asked).
+    input.background(logRefused(input.steps, slot.reason, task, input.env));
+    return slot;
+  }
+  // An exception here leaves the slot held: whether the approval was opened is unknown, and a retry
+  // of this request finds the slot (the cap errs on the side of fewer approvals, until it expires).
+  const opened = await rpcCall<RequestResult>(stub.requestApproval(newApproval(input, digest, body_sha256)));
   if (!opened.ok) {
+    if (slot.held) await releaseSlot(input.env, agent, { digest }, now);
     const retry = opened.retry_after_s !== undefined ? { retryAfter: opened.retry_after_s } : {};
     return { ok: false, reason: opened.reason, detail: `task ${task.id}`, ...retry };
   }
   const page = `${input.origin}/_firebreak/v1/approvals/${opened.id}`;
   if (opened.created) {
-    input.background(tell(input, opened.id, page, opened.expires_at));
+    input.background(tell(input, digest, opened.id, page, opened.expires_at));
     note(input.env, input.background, listed(input, opened.id, opened.expires_at));
+  } else if (slot.held) {
+    // A waiting approval this agent object did not know of (its slot lost): the new slot stands for it.
+    const bind = { digest, approval_id: opened.id, expires_at: opened.expires_at, now };
+    input.background(openedSlot(input.env, agent, bind, false));
   }
   return {
     ok: false,
     reason: "approval.required",
     detail: `approval ${opened.id}`,
     approval: { id: opened.id, status_url: `${page}/status`, expires_at: new Date(opened.expires_at).toISOString() },
+  };
+}
+
+/** The approval as the task object opens it: the request as the person will see it, the steps, the caps. */
+function newApproval(input: ApprovalInput, digest: string, body_sha256: string): NewApproval {
+  const { req, spec } = input;
+  return {
+    digest,
+    decision_id: input.steps[0].decision_id,
+    request: {
+      method: req.method,
+      service: req.service.name,
+      path: req.path,
+      query: sortedQuery(req.query),
+      action: spec.name,
+      kind: spec.kind,
+      risk: spec.risk,
+      resource: input.resource,
+      args: input.args,
+      body_sha256,
+      media_type: input.mediaType,
+      // A plain copy: RPC cannot send the null-prototype record.
+      headers: { ...input.headers },
+      ...(input.steps.length > 1 ? { steps: input.steps.map(approvalStep) } : {}),
+    },
+    rules: input.needed.rules,
+    approvers: input.needed.approvers,
+    ttl_s: input.needed.ttl_s,
+    max_pending: MAX_PENDING,
+    step: input.steps[0],
+    ...(input.steps.length > 1 ? { steps: input.steps } : {}),
+    now: input.steps[0].now,
   };
 }
 
@@ -173,12 +205,14 @@ function listed(input: ApprovalInput, id: string, expires: number): DirectoryEve
   };
 }
 
-/** Notifies in the background and writes the outcome to the step log; never throws. */
-async function tell(input: ApprovalInput, id: string, url: string, expires_at: number): Promise<void> {
+/** Notifies in the background, within the agent's notification limit; never throws. */
+function tell(input: ApprovalInput, digest: string, id: string, url: string, expires_at: number): Promise<void> {
   const { req, spec, agent, task } = input;
-  const result = await notifyApprovers(
-    input.env[WEBHOOK_SECRET],
-    {
+  return announce({
+    env: input.env,
+    agent,
+    digest,
+    notice: {
       approval_id: id,
       url,
       agent: `${agent.issuer}:${agent.sub}`,
@@ -190,17 +224,9 @@ async function tell(input: ApprovalInput, id: string, url: string, expires_at: n
       resource: input.resource,
       expires_at,
     },
-    { fetcher: input.fetcher },
-  ).catch(() => ({ outcome: "failed" as const, attempts: 0, detail: "error" }));
-  if (result.outcome === "failed") {
-    console.error(
-      JSON.stringify({ event: "firebreak.approval_notify_failed", approval_id: id, detail: result.detail }),
-    );
-  }
-  try {
-    const ns = input.env.TASKS!;
-    await rpcCall(ns.getByName(task.id).noteNotification(id, result, input.now().getTime()));
-  } catch {
-    // The decision stands either way; the log line above carries a failure.
-  }
+    dashboard: `${input.origin}${DASHBOARD_PATH}`,
+    fetcher: input.fetcher,
+    now: input.now,
+    opened_at: input.steps[0].now,
+  });
 }

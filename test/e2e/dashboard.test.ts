@@ -4,7 +4,7 @@
  * store the charts read; every outbound fetch caught by the recording fake upstream). First with no
  * data at all (empty states, not broken charts), then after agents made allowed and denied calls and
  * one merge waits for a person: the charts, the top denials, the live task with its calls against its
- * budget, the pending approval with a link that opens its page, the bundle revision. Each screenshot
+ * budget, the pending approval in its agent's group with a link that opens its page, the bundle revision. Each screenshot
  * is checked where the DOM says the key parts are: ink in their boxes, the effects in their colours.
  */
 import { generateKeyPairSync } from "node:crypto";
@@ -153,6 +153,7 @@ describe("with no data at all", () => {
 describe("after allowed and denied calls, with one approval waiting", () => {
   let triage: { id: string; token: string };
   let approvalId: string;
+  let mergingId: string;
   const sent: Record<string, number> = {};
 
   beforeAll(async () => {
@@ -180,6 +181,7 @@ describe("after allowed and denied calls, with one approval waiting", () => {
     });
     expect([held.status, held.json.reason]).toEqual([403, "approval.required"]);
     approvalId = (held.json.approval as { id: string }).id;
+    mergingId = merging.id;
     await decisionsStored(n + 1);
   });
 
@@ -214,11 +216,14 @@ describe("after allowed and denied calls, with one approval waiting", () => {
     expect(await task.textContent()).toContain(PURPOSE);
     expect(await task.textContent()).toContain("remote:agent-1");
 
-    const approval = page.locator(`tr:has(a[href="/_firebreak/v1/approvals/${approvalId}"])`);
+    // Grouped by agent: the group's caption names the agent and its count.
+    const group = page.locator('section.approval-group[data-agent="remote:agent-1"]');
+    expect(await group.locator("caption").textContent()).toBe("remote:agent-1: 1 waiting, newest first");
+    const approval = group.locator(`tr:has(a[href="/_firebreak/v1/approvals/${approvalId}"])`);
     const cells = await approval.locator("td").allTextContents();
-    expect(cells.slice(0, 3)).toEqual(["github:pulls.merge", "repo:acme/api", "remote:agent-1"]);
-    expect(cells[4]).toMatch(/^\d\d:\d\d:\d\dZ \d+ s ago$/);
-    expect(cells[5]).toMatch(/^\d\d:\d\d:\d\dZ in 1[45] min$|^\d\d-\d\d \d\d:\d\dZ in 1[45] min$/);
+    expect(cells.slice(0, 3)).toEqual(["github:pulls.merge", "repo:acme/api", mergingId]);
+    expect(cells[3]).toMatch(/^\d\d:\d\d:\d\dZ \d+ s ago$/);
+    expect(cells[4]).toMatch(/^\d\d:\d\d:\d\dZ in 1[45] min$|^\d\d-\d\d \d\d:\d\dZ in 1[45] min$/);
     expect(await approval.locator("time").first().getAttribute("datetime")).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await page.locator('dl[aria-label="Bundle in force"] dd').first().textContent()).toBe(REVISION);
     expect(errors).toEqual([]);

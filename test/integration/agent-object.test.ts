@@ -1,6 +1,7 @@
 /**
  * The agent Durable Object inside workerd: the live-task cap under concurrency, starts per sliding hour
- * with Retry-After, slots freed by ending or by the deadline, the kill switch and reinstating. Each test
+ * with Retry-After, slots freed by ending or by the deadline, the kill switch and reinstating; approval
+ * slots (the cap across the agent's tasks, retries, releases, expiry) and the notice window. Each test
  * uses its own agent key, so storage never leaks between tests. Negative cases assert nothing moved.
  */
 import { env } from "cloudflare:workers";
@@ -239,6 +240,113 @@ describe("bad requests", () => {
       expect(String(error)).toMatch(/agent\.bad_request/);
     }
     expect(await stub.inspect(T0)).toEqual(before);
+  });
+});
+
+describe("approval slots", () => {
+  const hold = (
+    stub: Stub,
+    digest: string,
+    over: { now?: number; expires_at?: number; limit?: number; task_id?: string } = {},
+  ) => stub.holdApproval({ task_id: "t-1", digest, expires_at: T0 + 900_000, limit: 2, now: T0, ...over });
+
+  it("holds up to the limit; a digest already waiting is a retry; Retry-After is the first expiry", async () => {
+    const stub = agent();
+    expect(await hold(stub, "d1")).toEqual({ ok: true, held: true });
+    expect(await hold(stub, "d2", { expires_at: T0 + 600_000 })).toEqual({ ok: true, held: true });
+    expect(await hold(stub, "d1")).toEqual({ ok: true, held: false });
+    expect(await hold(stub, "d3", { now: T0 + 1000 })).toEqual({
+      ok: false,
+      reason: "approval.agent_limit",
+      retry_after_s: 599,
+    });
+    expect((await stub.inspect(T0 + 1000)).approvals_waiting).toBe(2);
+    // At the first expiry that slot stops counting by itself.
+    expect(await hold(stub, "d3", { now: T0 + 600_000 })).toEqual({ ok: true, held: true });
+    expect(await hold(stub, "d4", { limit: 0 })).toEqual({ ok: false, reason: "approval.agent_limit" });
+  });
+
+  it("500 concurrent holds against a limit of 20 take exactly 20", async () => {
+    const stub = agent();
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => hold(stub, `d${i}`, { limit: 20, task_id: `t-${i % 10}` })),
+    );
+    expect(results.filter((r) => r.ok && r.held)).toHaveLength(20);
+    expect(results.filter((r) => !r.ok && r.reason === "approval.agent_limit")).toHaveLength(480);
+    expect((await stub.inspect(T0)).approvals_waiting).toBe(20);
+  });
+
+  it("released by approval id once bound, by digest before, and by its task's end; idempotent", async () => {
+    const stub = agent();
+    await start(stub, T0, LIMITS, T0 + 3_600_000, "t-1");
+    for (const d of ["d1", "d2", "d3"]) await hold(stub, d, { limit: 10 });
+    expect(await stub.approvalOpened({ digest: "d1", approval_id: "ap_1", expires_at: T0 + 900_000, now: T0 })).toBe(
+      null,
+    );
+    expect(await stub.releaseApproval({ approval_id: "ap_1" }, T0)).toEqual({ released: true });
+    expect(await stub.releaseApproval({ approval_id: "ap_1" }, T0)).toEqual({ released: false });
+    expect(await stub.releaseApproval({ digest: "d2" }, T0)).toEqual({ released: true });
+    expect((await stub.inspect(T0)).approvals_waiting).toBe(1);
+    await stub.endTask("t-1", T0);
+    expect((await stub.inspect(T0)).approvals_waiting).toBe(0);
+  });
+
+  it("a slot ends with its task's deadline when that comes before the approval's expiry", async () => {
+    const stub = agent();
+    await start(stub, T0, LIMITS, T0 + 60_000, "t-1");
+    await hold(stub, "d1", { limit: 1 });
+    expect((await hold(stub, "d2", { limit: 1 })).ok).toBe(false);
+    expect(await hold(stub, "d2", { limit: 1, now: T0 + 60_000 })).toEqual({ ok: true, held: true });
+  });
+
+  it("throws on a malformed hold and holds nothing", async () => {
+    const stub = agent();
+    const bad: [string, object][] = [
+      ["d1", { limit: -1 }],
+      ["d1", { limit: 1.5 }],
+      ["d1", { expires_at: T0 }],
+      ["d1", { task_id: "" }],
+      ["", {}],
+    ];
+    for (const [digest, over] of bad) {
+      const error = await hold(stub, digest, over).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(String(error)).toMatch(/agent\.bad_request/);
+    }
+    expect((await stub.inspect(T0)).approvals_waiting).toBe(0);
+  });
+});
+
+describe("notice window", () => {
+  const notices = { per_window: 2, window_ms: 60_000 };
+  const opened = (stub: Stub, n: number, now: number) =>
+    stub.approvalOpened({ digest: `d${n}`, approval_id: `ap_${n}`, expires_at: now + 900_000, now, notices });
+
+  it("posts per_window, then one summary, then nothing until the window ends; then a new window", async () => {
+    const stub = agent();
+    for (let n = 0; n < 3; n++)
+      await stub.holdApproval({ task_id: "t", digest: `d${n}`, expires_at: T0 + 900_000, limit: 10, now: T0 });
+    const verdicts = [];
+    for (let n = 0; n < 5; n++) verdicts.push(await opened(stub, n, T0 + n * 1000));
+    expect(verdicts).toEqual([
+      { notify: "post" },
+      { notify: "post" },
+      { notify: "summary", waiting: 3, posted: 2, window_ends: T0 + 60_000 },
+      { notify: "quiet", window_ends: T0 + 60_000 },
+      { notify: "quiet", window_ends: T0 + 60_000 },
+    ]);
+    expect(await opened(stub, 5, T0 + 60_000)).toEqual({ notify: "post" });
+  });
+
+  it("concurrent openings get per_window posts and one summary, never more", async () => {
+    const stub = agent();
+    const verdicts = await Promise.all(Array.from({ length: 50 }, (_, n) => opened(stub, n, T0)));
+    const kinds = verdicts.map((v) => v?.notify);
+    expect(kinds.filter((k) => k === "post")).toHaveLength(2);
+    expect(kinds.filter((k) => k === "summary")).toHaveLength(1);
+    expect(kinds.filter((k) => k === "quiet")).toHaveLength(47);
   });
 });
 

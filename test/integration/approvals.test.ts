@@ -28,6 +28,7 @@ import {
   CANARY,
   expectRefusal,
   gatewayApp,
+  inlineToken,
   newTask,
   recorded,
   type Sent,
@@ -340,7 +341,9 @@ describe("when a person is asked", () => {
   });
 
   it("a notification that fails changes nothing: same answer, recorded failed, the approval still works", async () => {
-    const task = await newTask(app, "approving");
+    // agent-1 of the inline issuer: another agent, whose notification window this file has not used
+    // (agent-1 of remote has had its 5 notices this minute: docs/approvals.md, "Limits").
+    const task = await newTask(app, "approving", await inlineToken());
     const failing = { ...bindings, FIREBREAK_APPROVAL_WEBHOOK: "https://hooks-down.test.example/hook" };
     const sent = await send(app, MERGE, {
       method: "PUT",

@@ -8,6 +8,7 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
+import type { ApprovalView } from "../../src/tasks/approval-types";
 import type { TaskView } from "../../src/tasks/task-object";
 import { agentToken, BASE, bindings, createAppFor, expectRefusal, newTask, recorded, send } from "./support";
 
@@ -163,7 +164,7 @@ describe("a person asked by a rule over the task's state", () => {
     ]);
     expect(second.upstream).toEqual([]);
     expect(second.records[0]?.rules).toEqual(["counted-render-later"]);
-    const approvals = await env.TASKS!.getByName(task.id).listApprovals(Date.now());
+    const approvals = (await env.TASKS!.getByName(task.id).listApprovals(Date.now())) as unknown as ApprovalView[];
     expect(approvals.map((a) => [a.status, a.request.action, a.rules])).toEqual([
       ["pending", "github:markdown.render", ["counted-render-later"]],
     ]);
