@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
+import { writeCanonicalJson } from "../core/canonical-json";
 import { checkCondition } from "../policy/cel";
 import type {
   ActionSpec,
@@ -33,8 +34,16 @@ export type CompileResult = { ok: true; bundle: Bundle } | { ok: false; problems
 
 export function compilePolicies(dir: string, options: CompileOptions = {}): CompileResult {
   const problems = new Problems();
-  const files = readPolicies(dir, Boolean(options.dev), problems);
-  if (problems.any || !files) return { ok: false, problems };
+  const compiled = compileSources(dir, Boolean(options.dev), problems);
+  if (compiled === null || problems.any) return { ok: false, problems };
+  // Assembled once the sources are out of reach: their YAML documents are most of the heap, and the
+  // collector need not walk them again while the index is built and hashed.
+  return { ok: true, bundle: assemble(compiled, Boolean(options.dev)) };
+}
+
+function compileSources(dir: string, dev: boolean, problems: Problems): Compiled | null {
+  const files = readPolicies(dir, dev, problems);
+  if (problems.any || !files) return null;
 
   const { config, configs } = files;
   const declared = new Set(configs.flatMap((c) => (c.data as ConfigData).secrets ?? []));
@@ -46,11 +55,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
   const { services, actions } = compileServices(files.services, configs, declared, problems);
   const rules = compileRules(files.rules, actions, services, settings, issuers, problems);
   const profiles = compileProfiles(files.profiles, actions, services, issuers, settings, problems);
-  if (problems.any) return { ok: false, problems };
-  return {
-    ok: true,
-    bundle: assemble({ settings, issuers, services, actions, rules, profiles }, Boolean(options.dev)),
-  };
+  return { settings, issuers, services, actions, rules, profiles };
 }
 
 /** The policy files that parsed and validated (each one that did not is a problem). */
@@ -112,11 +117,11 @@ function compileRules(
   issuers: IssuerSpec[],
   problems: Problems,
 ): SelectedRule[] {
-  const seen = new Map<string, RuleSpec>();
+  const ctx: RuleContext = { settings, issuers, seen: new Map(), conditions: new Map(), problems };
   const selected: SelectedRule[] = [];
   for (const src of files) {
     (src.data as { rules: RuleData[] }).rules.forEach((r, i) => {
-      const compiled = compileRule(src, r, i, settings, issuers, seen, problems);
+      const compiled = compileRule(src, r, i, ctx);
       if (!compiled) return;
       selected.push({
         spec: compiled,
@@ -124,10 +129,21 @@ function compileRules(
           problems.add(src.at(["rules", i, "actions", k]), msg),
         ),
       });
-      if (!seen.has(compiled.id)) seen.set(compiled.id, compiled);
+      if (!ctx.seen.has(compiled.id)) ctx.seen.set(compiled.id, compiled);
     });
   }
   return selected;
+}
+
+/** What every rule of a compile is checked against, and what the rules before it left. */
+interface RuleContext {
+  settings: Settings;
+  issuers: IssuerSpec[];
+  /** Rule id -> the first rule with that id. */
+  seen: Map<string, RuleSpec>;
+  /** Condition -> its type-check problem (null: none): rules repeat conditions, and a check is costly. */
+  conditions: Map<string, string | null>;
+  problems: Problems;
 }
 
 interface Compiled {
@@ -153,7 +169,7 @@ function assemble(c: Compiled, dev: boolean): Bundle {
   };
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
-    revision: sha256(canonicalJson(content)),
+    revision: revisionOf(content),
     compiler_version: COMPILER_VERSION,
     dev,
     counts: {
@@ -259,20 +275,17 @@ function compileIssuers(configs: SourceFile[], declared: Set<string>, problems: 
   return out;
 }
 
-function compileRule(
-  src: SourceFile,
-  r: RuleData,
-  i: number,
-  settings: Settings,
-  issuers: IssuerSpec[],
-  seen: Map<string, RuleSpec>,
-  problems: Problems,
-): RuleSpec | null {
+function compileRule(src: SourceFile, r: RuleData, i: number, ctx: RuleContext): RuleSpec | null {
+  const { settings, issuers, problems } = ctx;
   const at = (...p: (string | number)[]) => src.at(["rules", i, ...p]);
-  const twin = seen.get(r.id);
+  const twin = ctx.seen.get(r.id);
   if (twin) problems.add(at("id"), `rule id "${r.id}" is used twice (also ${twin.source}): rename one`);
   if (r.when !== undefined) {
-    const err = checkCondition(r.when);
+    let err = ctx.conditions.get(r.when);
+    if (err === undefined) {
+      err = checkCondition(r.when);
+      ctx.conditions.set(r.when, err);
+    }
     if (err) problems.add(at("when"), `CEL: ${err.split("\n")[0]}`);
   }
   if (r.approvers && r.effect !== "approve")
@@ -298,49 +311,12 @@ function compileRule(
   };
 }
 
-/** JSON with object keys sorted at every level: the input of the bundle revision. */
 /**
- * The bundle's content as one string to hash: JSON.stringify's output for the same value with every
- * object's keys sorted, array-index keys ("2", "10") first in numeric order as a JavaScript object
- * holds them. Written into one list of parts and joined once: a 10,000-rule bundle is megabytes.
+ * The revision: sha256 of the content's canonical JSON, keys in the order the revision has always been
+ * taken in (`index-first`), hashed piece by piece (a 10,000-rule bundle's content is tens of megabytes).
  */
-export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  writeCanonical(value, out);
-  return out.join("");
+function revisionOf(content: unknown): string {
+  const hash = createHash("sha256");
+  writeCanonicalJson(content, (piece) => hash.update(piece), "index-first");
+  return hash.digest("hex");
 }
-
-const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
-const isIndex = (k: string) => ARRAY_INDEX.test(k) && Number(k) < 4294967295;
-
-function writeCanonical(v: unknown, out: string[]): void {
-  if (v === null || typeof v !== "object") {
-    out.push(JSON.stringify(v) ?? "null");
-    return;
-  }
-  if (Array.isArray(v)) {
-    out.push("[");
-    v.forEach((x, i) => {
-      if (i > 0) out.push(",");
-      if (x === undefined || typeof x === "function") out.push("null");
-      else writeCanonical(x, out);
-    });
-    out.push("]");
-    return;
-  }
-  const record = v as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
-  const ordered = [...keys.filter(isIndex).sort((a, b) => Number(a) - Number(b)), ...keys.filter((k) => !isIndex(k))];
-  out.push("{");
-  let first = true;
-  for (const k of ordered) {
-    const x = record[k];
-    if (x === undefined || typeof x === "function") continue;
-    out.push(first ? "" : ",", JSON.stringify(k), ":");
-    first = false;
-    writeCanonical(x, out);
-  }
-  out.push("}");
-}
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -14,19 +14,10 @@ const LABELS = {
 /** Own property only: `constructor:x` must not crash the compiler, nor `toString:object` select every action. */
 const isLabel = (head: string): head is keyof typeof LABELS => Object.hasOwn(LABELS, head);
 
-/** The indexes of the actions `keep` accepts, ascending. */
-function indexesWhere(actions: ActionSpec[], keep: (a: ActionSpec) => boolean): number[] {
-  const out: number[] = [];
-  actions.forEach((a, i) => {
-    if (keep(a)) out.push(i);
-  });
-  return out;
-}
-
 /**
- * Resolves a rule's `actions` selectors to action indexes. Names and globs also select the actions
- * that declare `same_effect_as` one of the selected actions, so a rule on merging covers every alias
- * (`aliases: false`, used by task profiles, selects exactly the named actions).
+ * Resolves a rule's `actions` selectors to action indexes, ascending. Names and globs also select the
+ * actions that declare `same_effect_as` one of the selected actions, so a rule on merging covers every
+ * alias (`aliases: false`, used by task profiles, selects exactly the named actions).
  */
 export function resolveSelectors(
   selectors: string[],
@@ -35,41 +26,75 @@ export function resolveSelectors(
   fail: (selectorIndex: number, message: string) => void,
   options: { aliases?: boolean } = {},
 ): number[] {
-  const selected = new Set<number>();
+  const index = indexOf(actions, services);
+  const aliases = options.aliases ?? true;
+  let selected: number[] = [];
   selectors.forEach((sel, k) => {
-    const hits = resolveOne(sel, actions, services, options.aliases ?? true);
+    const hits = resolved(sel, index, actions, services, aliases);
     if (typeof hits === "string") fail(k, hits);
-    else for (const h of hits) selected.add(h);
+    else selected = k === 0 ? hits.slice() : union(selected, hits);
   });
-  return [...selected].sort((a, b) => a - b);
+  return selected;
+}
+
+/**
+ * One selector's actions (ascending) or what to change, worked out once per compile: ten thousand rules
+ * name the same few hundred labels, globs and actions, and a glob is a pass over its service's actions.
+ */
+function resolved(
+  sel: string,
+  index: ActionIndex,
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  aliases: boolean,
+): readonly number[] | string {
+  const cache = aliases ? index.resolved : index.resolvedExactly;
+  let hits = cache.get(sel);
+  if (hits === undefined) {
+    const found = resolveOne(sel, index, actions, services, aliases);
+    hits = typeof found === "string" ? found : [...new Set(found)].sort((a, b) => a - b);
+    cache.set(sel, hits);
+  }
+  return hits;
+}
+
+/** The union of two ascending lists of distinct indexes, ascending. */
+function union(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as number;
+    const y = b[j] as number;
+    if (x <= y) i++;
+    if (y <= x) j++;
+    out.push(Math.min(x, y));
+  }
+  while (i < a.length) out.push(a[i++] as number);
+  while (j < b.length) out.push(b[j++] as number);
+  return out;
 }
 
 function resolveOne(
   sel: string,
+  index: ActionIndex,
   actions: ActionSpec[],
   services: Record<string, ServiceSpec>,
   aliases: boolean,
-): number[] | string {
+): readonly number[] | string {
   if (sel === "*") return actions.map((_, i) => i);
   const colon = sel.indexOf(":");
   if (colon === -1)
     return `"${sel}" is not an action selector: write service:action, service:glob.*, kind:, risk: or data:`;
   const head = sel.slice(0, colon);
   const tail = sel.slice(colon + 1);
-  if (isLabel(head)) {
-    const label = LABELS[head];
-    const hits = indexesWhere(actions, (a) => label(a).includes(tail));
-    return hits.length > 0 ? hits : `no action has ${head} "${tail}": check the label against the catalogs`;
-  }
+  if (isLabel(head))
+    return index.byLabel.get(sel) ?? `no action has ${head} "${tail}": check the label against the catalogs`;
   if (!Object.hasOwn(services, head))
     return `unknown service "${head}" in "${sel}": add policies/services/${head}.yaml or fix the name`;
-  const index = indexOf(actions);
   const exact = tail.includes("*") ? undefined : index.byName.get(sel);
-  const pattern = globRegExp(tail);
   const direct =
-    exact !== undefined
-      ? [exact]
-      : (index.byService.get(head) ?? []).filter((i) => pattern.test(actions[i]!.name.slice(colon + 1)));
+    exact !== undefined ? [exact] : (index.byService.get(head) ?? []).filter(globMatcher(tail, colon + 1, actions));
   if (direct.length === 0) {
     // A glob that matches nothing is not an "unknown action": say so, and where the names come from.
     if (tail.includes("*"))
@@ -80,8 +105,17 @@ function resolveOne(
     );
     return `unknown action "${sel}"${near ? `: did you mean "${near}"?` : ""}`;
   }
-  if (!aliases) return direct;
-  // Aliases are followed transitively: an alias of an alias has the same effect too.
+  return aliases ? withAliases(direct, index, actions) : direct;
+}
+
+/** Whether an action's name after `service:` (`skip` characters) matches the glob. */
+function globMatcher(glob: string, skip: number, actions: ActionSpec[]): (i: number) => boolean {
+  const pattern = globRegExp(glob);
+  return (i) => pattern.test(actions[i]!.name.slice(skip));
+}
+
+/** The actions and, transitively, the actions that declare the same effect (an alias of an alias too). */
+function withAliases(direct: number[], index: ActionIndex, actions: ActionSpec[]): number[] {
   const hits = new Set(direct);
   const todo = [...direct];
   for (let i = todo.pop(); i !== undefined; i = todo.pop()) {
@@ -96,25 +130,46 @@ function resolveOne(
 }
 
 interface ActionIndex {
+  /** The services the selectors were resolved against: another set (another compile) starts afresh. */
+  services: Record<string, ServiceSpec>;
   byName: Map<string, number>;
   byService: Map<string, number[]>;
+  /** `kind:<k>`, `risk:<r>`, `data:<d>` -> the actions that carry it, ascending. */
+  byLabel: Map<string, number[]>;
   /** Action name -> the actions that declare its effect (`same_effect_as`). */
   aliasesOf: Map<string, number[]>;
+  /** Selector -> its actions with their aliases (rules), or what to change. */
+  resolved: Map<string, readonly number[] | string>;
+  /** Selector -> exactly its actions (profiles, budgets), or what to change. */
+  resolvedExactly: Map<string, readonly number[] | string>;
 }
 
 const indexes = new WeakMap<ActionSpec[], ActionIndex>();
 
 /** Lookups over the catalog, built once per compile: a selector costs its hits, not the catalog's size. */
-function indexOf(actions: ActionSpec[]): ActionIndex {
-  let index = indexes.get(actions);
-  if (index) return index;
-  index = { byName: new Map(), byService: new Map(), aliasesOf: new Map() };
+function indexOf(actions: ActionSpec[], services: Record<string, ServiceSpec>): ActionIndex {
+  const known = indexes.get(actions);
+  if (known && known.services === services) return known;
+  const index: ActionIndex = {
+    services,
+    byName: new Map(),
+    byService: new Map(),
+    byLabel: new Map(),
+    aliasesOf: new Map(),
+    resolved: new Map(),
+    resolvedExactly: new Map(),
+  };
+  const add = <K>(map: Map<K, number[]>, key: K, i: number) => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [i]);
+    else list.push(i);
+  };
   for (const [i, a] of actions.entries()) {
     index.byName.set(a.name, i);
-    const mine = index.byService.get(a.service) ?? [];
-    mine.push(i);
-    index.byService.set(a.service, mine);
-    for (const t of a.same_effect_as) index.aliasesOf.set(t, [...(index.aliasesOf.get(t) ?? []), i]);
+    add(index.byService, a.service, i);
+    // A data label listed twice selects the action once.
+    for (const label of new Set(labelsOf(a))) add(index.byLabel, label, i);
+    for (const t of a.same_effect_as) add(index.aliasesOf, t, i);
   }
   indexes.set(actions, index);
   return index;
@@ -131,7 +186,7 @@ export function lookupAction(
 ): ActionSpec | string {
   if (name.includes("*") || isLabel(name.slice(0, name.indexOf(":"))))
     return `"${name}" is a selector: name one action as service:action`;
-  const hits = resolveOne(name, actions, services, false);
+  const hits = resolved(name, indexOf(actions, services), actions, services, false);
   if (typeof hits === "string") return hits;
   const [first] = hits;
   const spec = first === undefined ? undefined : actions[first];
@@ -195,22 +250,34 @@ export interface SelectedRule {
   actions: number[];
 }
 
+/**
+ * The rule index: per action, the rules that select it by subject and those for `any` subject, each in
+ * rule order. Built one action at a time from the rules that select it: a 10,000-rule set has millions
+ * of entries, and filling one bucket's map while it is hot is cheaper than touching them all per rule.
+ */
 export function buildIndex(actions: ActionSpec[], rules: SelectedRule[]): RuleBucket[] {
-  const index: RuleBucket[] = actions.map(() => ({ by_sub: Object.create(null), any: [] }));
+  const selecting: number[][] = actions.map(() => []);
   rules.forEach(({ spec, actions: selected }, r) => {
-    const subs = spec.agents?.sub;
     for (const a of selected) {
-      const bucket = index[a];
-      if (bucket === undefined) throw new Error(`internal: rule ${spec.id} selects action ${a} of ${actions.length}`);
-      if (!subs) bucket.any.push(r);
-      else {
-        // A subject listed twice indexes the rule once (else it shows twice in a decision's rules).
-        for (const s of new Set(subs)) {
-          bucket.by_sub[s] ??= [];
-          bucket.by_sub[s].push(r);
-        }
-      }
+      const list = selecting[a];
+      if (list === undefined) throw new Error(`internal: rule ${spec.id} selects action ${a} of ${actions.length}`);
+      list.push(r);
     }
   });
-  return index;
+  // A subject listed twice indexes the rule once (else it shows twice in a decision's rules).
+  const subjects = rules.map(({ spec }) => (spec.agents?.sub ? [...new Set(spec.agents.sub)] : null));
+  return selecting.map((ruleIndexes) => {
+    const bucket: RuleBucket = { by_sub: Object.create(null), any: [] };
+    for (const r of ruleIndexes) {
+      const subs = subjects[r];
+      if (!subs) bucket.any.push(r);
+      else
+        for (const s of subs) {
+          const list = bucket.by_sub[s];
+          if (list === undefined) bucket.by_sub[s] = [r];
+          else list.push(r);
+        }
+    }
+    return bucket;
+  });
 }

@@ -4,7 +4,7 @@
  * resource templates and aliases.
  */
 import { basename } from "node:path";
-import { insertRoute, own, parseTemplate, sameShape, type TemplateSegment } from "../policy/routes";
+import { insertRoute, own, parseTemplate, type TemplateSegment } from "../policy/routes";
 import type { ActionSpec, Method, ResourcePart, RouteNode, ServiceSpec } from "../policy/types";
 import { actionSpecOf } from "./action-spec";
 import { compileGraphql, type GraphqlData, graphqlActionSpec } from "./graphql";
@@ -139,7 +139,6 @@ interface Routed {
   name: string;
   key: string;
   methods: Method[];
-  segs: TemplateSegment[];
   /** `same_effect_as` as written: names of this service's actions may be unqualified. */
   aliases: string[];
 }
@@ -148,19 +147,21 @@ interface Routed {
 function compileActions(d: ServiceData, src: SourceFile, actions: ActionSpec[], problems: Problems): RouteNode {
   const routes: RouteNode = {};
   const mine: Routed[] = [];
+  // Shape -> the routed actions of that shape, in order: a template is compared with the earlier ones
+  // of its shape, not with every earlier one (a catalog has thousands).
+  const byShape = new Map<string, Routed[]>();
   for (const [key, a] of Object.entries(d.actions)) {
     const at = (...p: string[]) => src.at(["actions", key, ...p]);
     const methods = Array.isArray(a.method) ? a.method : [a.method];
-    if (a.graphql !== undefined) {
-      // Classified by the GraphQL document's root fields (./graphql.ts), never by its path.
-      actions.push(graphqlActionSpec(d.service, key, a, at, problems));
-      mine.push({ name: `${d.service}:${key}`, key, methods: [], segs: [], aliases: a.same_effect_as ?? [] });
-      continue;
-    }
-    if (a.mcp !== undefined) {
-      // Classified by the MCP message's method and name (./mcp.ts), never by its path.
-      actions.push(mcpActionSpec(d.service, key, a, at, problems));
-      mine.push({ name: `${d.service}:${key}`, key, methods: [], segs: [], aliases: a.same_effect_as ?? [] });
+    if (a.graphql !== undefined || a.mcp !== undefined) {
+      // Classified by the GraphQL document's root fields (./graphql.ts) or the MCP message's method and
+      // name (./mcp.ts), never by its path.
+      actions.push(
+        a.graphql !== undefined
+          ? graphqlActionSpec(d.service, key, a, at, problems)
+          : mcpActionSpec(d.service, key, a, at, problems),
+      );
+      mine.push({ name: `${d.service}:${key}`, key, methods: [], aliases: a.same_effect_as ?? [] });
       continue;
     }
     let segs: TemplateSegment[];
@@ -173,30 +174,49 @@ function compileActions(d: ServiceData, src: SourceFile, actions: ActionSpec[], 
       actions.push(declaredOnly(d.service, key, methods, a, at()));
       continue;
     }
-    for (const other of mine) {
+    const routed: Routed = { name: `${d.service}:${key}`, key, methods, aliases: a.same_effect_as ?? [] };
+    const shape = shapeKey(segs);
+    const same = byShape.get(shape) ?? [];
+    for (const other of same) {
       const shared = methods.filter((m) => other.methods.includes(m));
       // A literal next to a parameter is fine (the literal wins, see routes.ts); two templates of the
       // same shape match exactly the same requests, and no precedence could choose between them.
-      if (shared.length > 0 && sameShape(segs, other.segs)) {
+      if (shared.length > 0) {
         problems.add(
           at("path"),
           `${shared.join(",")} ${a.path} has the same shape as ${other.key} (${src.at(["actions", other.key, "path"])}): both match the same requests; make a segment literal or remove one`,
         );
       }
     }
+    if (same.length === 0) byShape.set(shape, same);
+    same.push(routed);
     const index = actions.length;
     actions.push(actionSpec(d.service, key, a, methods, segs, at, problems));
-    mine.push({ name: `${d.service}:${key}`, key, methods, segs, aliases: a.same_effect_as ?? [] });
+    mine.push(routed);
     for (const m of methods) insertRoute(routes, segs, m, index);
   }
+  aliasProblems(d.service, mine, src, problems);
+  return routes;
+}
+
+/**
+ * One string per shape (`sameShape` in routes.ts): literals as written, `{}` for a parameter, `{+}` for
+ * a greedy tail. A literal segment has no `/`, `{` or `}`, so two shapes are the same exactly when their
+ * keys are.
+ */
+function shapeKey(segs: TemplateSegment[]): string {
+  return segs.map((s) => (s.kind === "literal" ? s.value : s.kind === "param" ? "{}" : "{+}")).join("/");
+}
+
+function aliasProblems(service: string, mine: Routed[], src: SourceFile, problems: Problems): void {
+  const names = new Set(mine.map((o) => o.name));
   for (const { key, aliases } of mine) {
     for (const target of aliases) {
-      const name = target.includes(":") ? target : `${d.service}:${target}`;
-      if (!mine.some((o) => o.name === name))
+      const name = target.includes(":") ? target : `${service}:${target}`;
+      if (!names.has(name))
         problems.add(src.at(["actions", key, "same_effect_as"]), `same_effect_as names unknown action "${name}"`);
     }
   }
-  return routes;
 }
 
 function actionSpec(

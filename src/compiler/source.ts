@@ -5,7 +5,17 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { type Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
+import {
+  type Document,
+  isCollection,
+  isMap,
+  isNode,
+  isScalar,
+  LineCounter,
+  type Pair,
+  parseDocument,
+  YAMLMap,
+} from "yaml";
 import { configSchema, profilesSchema, rulesSchema, serviceSchema, testsSchema } from "./schema";
 
 export class Problems {
@@ -32,14 +42,25 @@ export interface SourceFile {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = {
-  config: ajv.compile(configSchema),
-  service: ajv.compile(serviceSchema),
-  rules: ajv.compile(rulesSchema),
-  profiles: ajv.compile(profilesSchema),
-  tests: ajv.compile(testsSchema),
-} satisfies Record<string, ValidateFunction>;
-export type SourceKind = keyof typeof validators;
+const schemas = {
+  config: configSchema,
+  service: serviceSchema,
+  rules: rulesSchema,
+  profiles: profilesSchema,
+  tests: testsSchema,
+};
+export type SourceKind = keyof typeof schemas;
+const validators = new Map<SourceKind, ValidateFunction>();
+
+/** Each schema is compiled when a file of its kind is first read: `compile` never reads tests. */
+function validatorOf(kind: SourceKind): ValidateFunction {
+  let validate = validators.get(kind);
+  if (validate === undefined) {
+    validate = ajv.compile(schemas[kind]);
+    validators.set(kind, validate);
+  }
+  return validate;
+}
 
 /** Policy files of a folder; `*.overrides.yaml` are the catalog importer's input, not policy (docs/design/catalogs.md). */
 export function yamlFiles(dir: string): string[] {
@@ -62,7 +83,7 @@ export function readSource(path: string, kind: SourceKind, root: string, problem
   }
   const data = doc.toJS();
   const at = (path: (string | number)[]) => lineOf(offsetOf(doc, path));
-  const validate = validators[kind];
+  const validate = validatorOf(kind);
   if (!validate(data)) {
     for (const e of validate.errors ?? []) problems.add(at(errorPath(e)), schemaMessage(e));
     return null;
@@ -74,15 +95,46 @@ function offsetOf(doc: Document, path: (string | number)[]): number {
   for (let n = path.length; n >= 0; n--) {
     // A mapping entry is shown on the line of its key: its value may start on a later line (a block
     // mapping), or have no node at all (`key:` with an empty value), and the parent's line says neither.
-    const parent = n > 0 ? doc.getIn(path.slice(0, n - 1), true) : undefined;
+    const parent = n > 0 ? nodeAt(doc, path, n - 1) : undefined;
     if (isMap(parent)) {
-      const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === path[n - 1]);
+      const pair = pairOf(parent, path[n - 1] as string | number);
       if (pair && isNode(pair.key) && pair.key.range) return pair.key.range[0];
     }
-    const node = doc.getIn(path.slice(0, n), true);
+    const node = nodeAt(doc, path, n);
     if (isNode(node) && node.range) return node.range[0];
   }
   return 0;
+}
+
+/**
+ * `doc.getIn(path.slice(0, length), true)`, with each mapping's keys looked up in an index: every
+ * rule and action names its own line, and a catalog's `actions` mapping has thousands of keys.
+ */
+function nodeAt(doc: Document, path: (string | number)[], length: number): unknown {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < length; i++) {
+    if (!isCollection(node)) return undefined;
+    const key = path[i] as string | number;
+    // Subclasses of YAMLMap (`!!set`) read keys their own way: ask them.
+    node = node.constructor === YAMLMap ? (pairOf(node as YAMLMap, key)?.value ?? undefined) : node.get(key, true);
+  }
+  return node;
+}
+
+const keyIndexes = new WeakMap<YAMLMap, Map<unknown, Pair>>();
+
+/** The first entry whose key (a scalar's value) is `key`, as YAMLMap's own lookup finds it. */
+function pairOf(map: YAMLMap, key: string | number): Pair | undefined {
+  let index = keyIndexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const pair of map.items) {
+      const k = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (!index.has(k)) index.set(k, pair as Pair);
+    }
+    keyIndexes.set(map, index);
+  }
+  return index.get(key);
 }
 
 /** Where an error is shown: an unknown key on its own line, not on its parent's first line. */
