@@ -26,7 +26,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Request as MfRequest, Response as MfResponse } from "miniflare";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import demo from "../../demo/src/index";
 import { type Served, serve } from "../helpers/http-server";
 import { type Gateway, ROOT, startGateway } from "./helpers/gateway";
@@ -280,11 +280,17 @@ const AFTER: Record<string, (ran: Ran) => Promise<void> | void> = {
     expect(await merges()).toEqual([]);
     const told = /`(curl -s http:\/\/127\.0\.0\.1:8788\/_demo\/requests\?limit=1)`/.exec(DOC);
     expect(told, "the page says where the approvers' message is").not.toBeNull();
-    const ran = await runBlock(told![1]!, false);
-    const { requests } = JSON.parse(ran.stdout) as { requests: Received[] };
-    expect(requests).toHaveLength(1);
-    expect(requests[0]).toMatchObject({ method: "POST", path: "/_demo/webhook" });
-    expect(requests[0]!.body).toContain(answer.approval.id);
+    // The approvers are told in the background, after the agent's answer: wait for the post to land.
+    await vi.waitFor(
+      async () => {
+        const ran = await runBlock(told![1]!, false);
+        const { requests } = JSON.parse(ran.stdout) as { requests: Received[] };
+        expect(requests).toHaveLength(1);
+        expect(requests[0]).toMatchObject({ method: "POST", path: "/_demo/webhook" });
+        expect(requests[0]!.body).toContain(answer.approval.id);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
   },
   // "it is admitted once": one merge reached GitHub. "The task's log has the request, who approved it
   // and when, the notification, and the one call it admitted."
