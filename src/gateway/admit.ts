@@ -33,7 +33,7 @@ export interface Admission {
 export const NO_ADMISSION: Admission = { taskId: null, settle: async () => null };
 
 /** What admission answers: admitted or refused, with the decisions the object finished (rules reading `task.*`). */
-export type Admitted = ({ ok: true; admission: Admission } | (Refusal & { ok: false })) & {
+export type AdmitResult = ({ ok: true; admission: Admission } | (Refusal & { ok: false })) & {
   decisions?: (Decision | null)[];
 };
 
@@ -41,7 +41,11 @@ export type Admitted = ({ ok: true; admission: Admission } | (Refusal & { ok: fa
  * The request's steps (one for REST; a GraphQL document's root fields, ...), decided where their rules
  * read the task's state, and admitted together or refused: one round trip to the task's object.
  */
-export async function admit(steps: [StepRequest, ...StepRequest[]], task: TaskRef | null, env: Env): Promise<Admitted> {
+export async function admit(
+  steps: [StepRequest, ...StepRequest[]],
+  task: TaskRef | null,
+  env: Env,
+): Promise<AdmitResult> {
   if (task === null) return { ok: true, admission: NO_ADMISSION };
   const ns = env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };

@@ -144,7 +144,7 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
   }
   if (decided === null) return passThrough(call, body, front.rpcMethod, secret, stop);
   const settled = decided.pending ? await decideInObject(call, decided) : { decided, admitted: null };
-  if ("response" in settled) return stop(settled.response);
+  if ("refusal" in settled) return stop(settled.refusal);
   const { decision } = settled.decided;
   if (settled.admitted?.ok)
     return forwardAndSettle(call, settled.admitted.admission, body, secret, stop, front.rpcMethod);
@@ -172,19 +172,19 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
 async function decideInObject(
   call: Call,
   decided: Decided,
-): Promise<{ decided: Decided; admitted: { ok: true; admission: Admission } | null } | { response: Refusal }> {
+): Promise<{ decided: Decided; admitted: { ok: true; admission: Admission } | null } | { refusal: Refusal }> {
   const admitted = await admit(call.steps!, call.task, call.deps.env);
   const finals = admitted.decisions;
-  if (finals === undefined) return admitted.ok ? { decided, admitted } : { response: admitted };
+  if (finals === undefined) return admitted.ok ? { decided, admitted } : { refusal: admitted };
   const complete = completeCall(call.bundle, decided, finals, call.task);
   noteDecided(call.rec, complete);
   if (admitted.ok) return { decided: complete, admitted };
   if (admitted.reason !== "approval.required") {
     const { decision } = complete;
     const message = decision.effect === "deny" ? decision.message : null;
-    return { response: { ...admitted, message, detail: decision.rules.join(",") || admitted.detail } };
+    return { refusal: { ...admitted, message, detail: decision.rules.join(",") || admitted.detail } };
   }
-  if (complete.person === null) return { response: { ok: false, reason: "internal.error", detail: "no approver" } };
+  if (complete.person === null) return { refusal: { ok: false, reason: "internal.error", detail: "no approver" } };
   return { decided: complete, admitted: null };
 }
 

@@ -86,7 +86,9 @@ export function reserveAll(
     const final = step.pending ? finishDecision(step.pending, taskState(store)) : null;
     decisions.push(final);
     if (final?.effect === "deny") throw new StepRefused({ reason: final.reason, ...finished(decisions) });
-    person ||= final === null ? step.person === true : final.effect === "approval_required" || step.person === true;
+    // A person: the step says so (decided by the gateway, or the profile's risk on an allowed step), or
+    // the object's decision asks for one.
+    person ||= step.person === true || final?.effect === "approval_required";
     const refusal = check(store, profile, step);
     if (refusal) throw new StepRefused({ ...refusal, ...finished(decisions) });
     const seq = store.append(callEntry(step, null, by));

@@ -58,14 +58,15 @@ export class TaskLog {
   refused(step: StepRequest, reason: string, by: string | null): number | null {
     this.logged ??= this.sql.exec<{ n: number }>("SELECT coalesce(sum(logged), 0) AS n FROM refusals").one().n;
     const full = this.logged < MAX_REFUSED_ENTRIES && !this.full();
+    const written = full ? 1 : 0;
     this.sql.exec(
       `INSERT INTO refusals (reason, logged, total, summarized) VALUES (?, ?, 1, ?)
        ON CONFLICT (reason) DO UPDATE SET logged = logged + ?, total = total + 1, summarized = summarized + ?`,
       reason,
-      full ? 1 : 0,
-      full ? 1 : 0,
-      full ? 1 : 0,
-      full ? 1 : 0,
+      written,
+      written,
+      written,
+      written,
     );
     if (full) {
       this.store.append(callEntry(step, reason, by));
