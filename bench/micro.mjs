@@ -18,7 +18,7 @@ export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = c
   const { classify, resourceOf } = await import(join(repoRoot, "src/request/classify.ts"));
   const { extractArgs } = await import(join(repoRoot, "src/request/facts.ts"));
   const { decide } = await import(join(repoRoot, "src/policy/evaluate.ts"));
-  const { own } = await import(join(repoRoot, "src/policy/routes.ts"));
+  const { candidateRules } = await import(join(repoRoot, "src/policy/rule-index.ts"));
 
   const tmp = mkdtempSync(join(tmpdir(), "firebreak-bench-"));
   const cases = [];
@@ -104,7 +104,7 @@ export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = c
       throw new Error(`the decided request should be allowed with ${n} rules: ${JSON.stringify(first)}`);
     }
     const c = classify(bundle, req).value;
-    const bucket = bundle.spec.index[c.action];
+    const [mine, others] = candidateRules(bundle.spec, c.action, DECIDED.agent);
     const facts = extractArgs(req.service, c.spec, req.query, null, null);
     const input = {
       agent: DECIDED.agent,
@@ -122,13 +122,12 @@ export async function runMicro(repoRoot, sizes = [10, 100, 1000, 10000], log = c
         shape,
         action: c.spec.name,
         scanned_for_request: {
-          by_sub: (own(bucket.by_sub, DECIDED.agent.sub) ?? []).length,
-          any: bucket.any.length,
-          any_for_everyone: bucket.any.filter((i) => bundle.spec.rules[i].agents === null).length,
-          any_by_issuer_or_claims: bucket.any.filter((i) => bundle.spec.rules[i].agents !== null).length,
-          with_condition: [...(own(bucket.by_sub, DECIDED.agent.sub) ?? []), ...bucket.any].filter(
-            (i) => bundle.conditions[i] !== null,
-          ).length,
+          by_sub: mine.length,
+          any: others.length,
+          any_for_everyone: others.filter((i) => bundle.spec.rules[i].agents === null).length,
+          any_by_issuer_or_claims: others.filter((i) => bundle.spec.rules[i].agents !== null).length,
+          with_condition: [...mine, ...others].filter((i) => bundle.conditions[i] !== null).length,
+          buckets: bundle.spec.index[c.action].length,
         },
         matched_rules: first.rules,
         compile_ms: round(compileMs, 1),

@@ -19,7 +19,7 @@ import type {
 import { BUNDLE_FORMAT } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
 import { compileProfiles } from "./profiles";
-import { buildIndex, resolveSelectors, type SelectedRule } from "./rules";
+import { buildIndex, checkSelectors, type SelectedRule } from "./rules";
 import { compileService, httpsProblem } from "./services";
 import { Problems, readSource, type SourceFile, type SourceKind, yamlFiles } from "./source";
 
@@ -125,7 +125,7 @@ function compileRules(
       if (!compiled) return;
       selected.push({
         spec: compiled,
-        actions: resolveSelectors(r.actions, actions, services, (k, msg) =>
+        selectors: checkSelectors(r.actions, actions, services, (k, msg) =>
           problems.add(src.at(["rules", i, "actions", k]), msg),
         ),
       });
@@ -164,7 +164,7 @@ function assemble(c: Compiled, dev: boolean): Bundle {
     services: c.services,
     actions: c.actions,
     rules,
-    index: buildIndex(c.actions, c.rules),
+    ...buildIndex(c.actions, c.services, c.rules),
     profiles: c.profiles,
   };
   const manifest: Manifest = {

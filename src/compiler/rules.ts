@@ -1,8 +1,9 @@
 /**
- * Rule selectors resolved at compile time, and the rule index the worker walks: for each action, the
- * rules that select it, keyed by the subject they name (or `any`). The worker never scans rules that
- * cannot apply to the request's action and subject.
+ * Rule selectors resolved at compile time, and the rule index the worker walks: per selector, the rules
+ * naming it, keyed by the subject or claim value they select (or `any`); per action, the selectors that
+ * select it. The worker never scans rules that cannot apply to the request's action and agent.
  */
+import { emptyBucket } from "../policy/rule-index";
 import type { ActionSpec, RuleBucket, RuleSpec, ServiceSpec } from "../policy/types";
 
 const LABELS = {
@@ -244,40 +245,79 @@ function distance(a: string, b: string): number {
   return row.at(-1) ?? 0;
 }
 
-/** A compiled rule and the actions its selectors resolved to (indexes into the bundle's actions). */
+/** A compiled rule and its selectors, each one that resolved (distinct, as written). */
 export interface SelectedRule {
   spec: RuleSpec;
-  actions: number[];
+  selectors: string[];
 }
 
 /**
- * The rule index: per action, the rules that select it by subject and those for `any` subject, each in
- * rule order. Built one action at a time from the rules that select it: a 10,000-rule set has millions
- * of entries, and filling one bucket's map while it is hot is cheaper than touching them all per rule.
+ * Checks a rule's selectors, reporting each that does not resolve: those that do, in order, each once.
+ * Resolution is cached per compile, so ten thousand rules naming `kind:read` resolve it once.
  */
-export function buildIndex(actions: ActionSpec[], rules: SelectedRule[]): RuleBucket[] {
-  const selecting: number[][] = actions.map(() => []);
-  rules.forEach(({ spec, actions: selected }, r) => {
-    for (const a of selected) {
-      const list = selecting[a];
-      if (list === undefined) throw new Error(`internal: rule ${spec.id} selects action ${a} of ${actions.length}`);
-      list.push(r);
+export function checkSelectors(
+  selectors: string[],
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  fail: (selectorIndex: number, message: string) => void,
+): string[] {
+  const index = indexOf(actions, services);
+  const ok: string[] = [];
+  selectors.forEach((sel, k) => {
+    const hits = resolved(sel, index, actions, services, true);
+    if (typeof hits === "string") fail(k, hits);
+    else if (!ok.includes(sel)) ok.push(sel);
+  });
+  return ok;
+}
+
+/**
+ * The rule index: one bucket per distinct selector, holding the rules that name it by subject, by claim
+ * or for anyone; and per action, the buckets whose selector selects it. A label selector shared by
+ * thousands of rules is expanded over the catalog once, not once per rule.
+ */
+export function buildIndex(
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  rules: SelectedRule[],
+): { index: number[][]; buckets: RuleBucket[] } {
+  const bucketOf = new Map<string, RuleBucket>();
+  rules.forEach(({ spec, selectors }, r) => {
+    for (const sel of selectors) {
+      let bucket = bucketOf.get(sel);
+      if (bucket === undefined) {
+        bucket = emptyBucket(sel);
+        bucketOf.set(sel, bucket);
+      }
+      place(bucket, spec, r);
     }
   });
-  // A subject listed twice indexes the rule once (else it shows twice in a decision's rules).
-  const subjects = rules.map(({ spec }) => (spec.agents?.sub ? [...new Set(spec.agents.sub)] : null));
-  return selecting.map((ruleIndexes) => {
-    const bucket: RuleBucket = { by_sub: Object.create(null), any: [] };
-    for (const r of ruleIndexes) {
-      const subs = subjects[r];
-      if (!subs) bucket.any.push(r);
-      else
-        for (const s of subs) {
-          const list = bucket.by_sub[s];
-          if (list === undefined) bucket.by_sub[s] = [r];
-          else list.push(r);
-        }
-    }
-    return bucket;
+  const buckets = [...bucketOf.values()];
+  const index: number[][] = actions.map(() => []);
+  const catalog = indexOf(actions, services);
+  buckets.forEach((bucket, b) => {
+    const hits = resolved(bucket.selector, catalog, actions, services, true);
+    if (typeof hits === "string") throw new Error(`internal: rule selector ${bucket.selector}: ${hits}`);
+    for (const a of hits) index[a]!.push(b);
   });
+  return { index, buckets };
+}
+
+/**
+ * Files a rule in a bucket by whom it selects: each subject it names; else each allowed value of its first
+ * claim in sorted order (every claim must match, so one of them is enough to find it by); else anyone.
+ */
+function place(bucket: RuleBucket, spec: RuleSpec, r: number): void {
+  const add = (map: Record<string, number[]>, key: string) => {
+    const list = map[key];
+    if (list === undefined) map[key] = [r];
+    else if (list.at(-1) !== r) list.push(r);
+  };
+  const { sub, claims } = spec.agents ?? {};
+  const claim = claims ? Object.keys(claims).sort()[0] : undefined;
+  if (sub) for (const s of sub) add(bucket.by_sub, s);
+  else if (claims && claim !== undefined) {
+    bucket.by_claim[claim] ??= Object.create(null) as Record<string, number[]>;
+    for (const v of claims[claim] ?? []) add(bucket.by_claim[claim], v);
+  } else bucket.any.push(r);
 }

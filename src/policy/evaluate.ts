@@ -10,7 +10,8 @@ import type { Reason } from "../core/reasons";
 import { type CelContext, type Condition, compileCondition } from "./cel";
 import type { LoadedBundle } from "./load";
 import { own } from "./routes";
-import type { ActionSpec, AgentMatch, RuleBucket, RuleSpec } from "./types";
+import { forEachCandidate } from "./rule-index";
+import type { ActionSpec, AgentMatch, RuleSpec } from "./types";
 
 export interface Agent {
   /** Name of the issuer in the bundle (`dev`, `github-actions`). */
@@ -115,8 +116,7 @@ export function decideOrDefer(
   defer: boolean,
 ): { decision: Decision; pending: null } | { decision: null; pending: PendingDecision } {
   const action = bundle.spec.actions[input.action];
-  const bucket = bundle.spec.index[input.action];
-  if (action === undefined || bucket === undefined) return { decision: invalidBundle(), pending: null };
+  if (action === undefined) return { decision: invalidBundle(), pending: null };
   if (action.forbidden !== null) {
     const forbidden: Decision = {
       effect: "deny",
@@ -128,7 +128,7 @@ export function decideOrDefer(
     return { decision: forbidden, pending: null };
   }
   const deferred: TaskRule[] = [];
-  const m = matchRules(bundle, action, bucket, input, defer ? deferred : null);
+  const m = matchRules(bundle, action, input, defer ? deferred : null);
   if (m === null) return { decision: invalidBundle(), pending: null };
   const mode = bundle.spec.settings.mode;
   if (deferred.length === 0 || m.denyEnforce.length > 0) return { decision: verdict(m, mode), pending: null };
@@ -208,51 +208,46 @@ const invalidBundle = (): Decision => ({
 });
 
 /**
- * The rules that match, binned by effect and mode; null when the bucket names a rule the bundle lacks.
- * With `deferred`, a rule reading the task's state that selects this agent goes there instead.
+ * The rules that match, binned by effect and mode; null when the index names a bucket or a rule the
+ * bundle lacks. With `deferred`, a rule reading the task's state that selects this agent goes there instead.
  */
 function matchRules(
   bundle: LoadedBundle,
   action: ActionSpec,
-  bucket: RuleBucket,
   input: DecisionInput,
   deferred: TaskRule[] | null,
 ): Matched | null {
   const m: Matched = { denyEnforce: [], denyReport: [], approveEnforce: [], approveReport: [], allow: [], errors: [] };
-  const bySub = own(bucket.by_sub, input.agent.sub) ?? [];
   const reads = deferred === null ? null : taskReaders(bundle);
   let ctx: CelContext | undefined;
-  let order = 0;
-  for (const list of [bySub, bucket.any]) {
-    for (const i of list) {
-      const rule = bundle.spec.rules[i];
-      if (rule === undefined) return null;
-      order += 1;
-      if (!agentMatches(rule.agents, input.agent)) continue;
-      const cond = bundle.conditions[i];
-      if (cond && reads?.[i] && rule.when !== null) {
-        deferred!.push({
-          id: rule.id,
-          effect: rule.effect,
-          mode: rule.mode,
-          message: rule.message,
-          when: rule.when,
-          order,
-        });
-        continue;
-      }
-      if (cond) {
-        ctx ??= celContext(action, input);
-        const result = evaluateCondition(cond, ctx);
-        if (result === "error") {
-          if (rule.effect === "allow") continue;
-          m.errors.push(rule.id);
-        } else if (!result) continue;
-      }
-      bin(m, rule).push({ id: rule.id, message: rule.message, order });
+  const walked = forEachCandidate(bundle.spec, input.action, input.agent, (i, order) => {
+    const rule = bundle.spec.rules[i];
+    if (rule === undefined) return false;
+    if (!agentMatches(rule.agents, input.agent)) return true;
+    const cond = bundle.conditions[i];
+    if (cond && reads?.[i] && rule.when !== null) {
+      deferred!.push({
+        id: rule.id,
+        effect: rule.effect,
+        mode: rule.mode,
+        message: rule.message,
+        when: rule.when,
+        order,
+      });
+      return true;
     }
-  }
-  return m;
+    if (cond) {
+      ctx ??= celContext(action, input);
+      const result = evaluateCondition(cond, ctx);
+      if (result === "error") {
+        if (rule.effect === "allow") return true;
+        m.errors.push(rule.id);
+      } else if (!result) return true;
+    }
+    bin(m, rule).push({ id: rule.id, message: rule.message, order });
+    return true;
+  });
+  return walked ? m : null;
 }
 
 function bin(m: Matched, rule: Pick<RuleSpec, "effect" | "mode">): Hit[] {

@@ -51,7 +51,9 @@ export function loadBundle(json: unknown): LoadedBundle {
     m.counts.services !== Object.keys(spec.services).length ||
     !Array.isArray(spec.profiles) ||
     m.counts.profiles !== spec.profiles.length ||
-    spec.index.length !== spec.actions.length
+    !Array.isArray(spec.index) ||
+    spec.index.length !== spec.actions.length ||
+    !Array.isArray(spec.buckets)
   ) {
     throw new BundleError("bundle counts do not match its manifest");
   }

@@ -1,10 +1,10 @@
 /**
  * The bundle model shared by the compiler (Node) and the worker. A bundle is plain JSON: the worker
  * never parses YAML, validates a schema or builds a catalog per request; it only walks what the
- * compiler precomputed (route tries, rule index by action and subject).
+ * compiler precomputed (route tries, rule index by selector, subject and claim).
  */
 
-export const BUNDLE_FORMAT = 1;
+export const BUNDLE_FORMAT = 2;
 
 export type Effect = "allow" | "deny" | "approve";
 export type Mode = "enforce" | "report";
@@ -216,9 +216,15 @@ export interface RuleSpec {
   source: string;
 }
 
-/** Rules that may apply to one action: those naming a subject, keyed by it, and those for any subject. */
+/**
+ * The rules that name one selector (`kind:read`, `github:issues.*`), by whom they select: those naming
+ * subjects under each subject; those naming claims (and no subject) under their first claim in sorted
+ * order, once per allowed value; the rest under `any`. Each list ascending.
+ */
 export interface RuleBucket {
+  selector: string;
   by_sub: Record<string, number[]>;
+  by_claim: Record<string, Record<string, number[]>>;
   any: number[];
 }
 
@@ -229,8 +235,14 @@ export interface Bundle {
   services: Record<string, ServiceSpec>;
   actions: ActionSpec[];
   rules: RuleSpec[];
-  /** Action index -> rules selecting that action (sorted ascending). */
-  index: RuleBucket[];
+  /**
+   * Action index -> the buckets whose selector selects that action, ascending. A selector is stored
+   * once however many rules and actions share it, so the index grows with the rules, not with
+   * rules x actions.
+   */
+  index: number[][];
+  /** One per distinct selector the rules name, in order of first use. */
+  buckets: RuleBucket[];
   /** Task profiles (policies/profiles/), in file then declaration order; names are unique. */
   profiles: ProfileSpec[];
 }

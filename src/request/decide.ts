@@ -5,6 +5,7 @@
  */
 import { type Agent, agentMatches, type Decision, taskReaders } from "../policy/evaluate";
 import type { LoadedBundle } from "../policy/load";
+import { forEachCandidate, rulesSelecting } from "../policy/rule-index";
 import type { ActionSpec, AgentMatch, ProfileSpec, Risk } from "../policy/types";
 
 const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2, critical: 3 };
@@ -50,7 +51,7 @@ const NOBODY: AgentMatch = { issuer: [] };
 const readsState = new WeakMap<object, boolean[]>();
 
 /**
- * Whether a rule that can decide this action (any rule of its index bucket) reads the task's state:
+ * Whether a rule that can decide this action (any rule selecting it) reads the task's state:
  * then, for a task's call, those rules are evaluated by the task's object when it admits the step.
  * Computed once per bundle, per action.
  */
@@ -58,9 +59,7 @@ export function readsTaskState(bundle: LoadedBundle, action: number): boolean {
   let perAction = readsState.get(bundle.spec);
   if (perAction === undefined) {
     const reads = taskReaders(bundle);
-    perAction = bundle.spec.index.map(
-      (b) => b.any.some((i) => reads[i]) || Object.values(b.by_sub).some((list) => list.some((i) => reads[i])),
-    );
+    perAction = bundle.spec.index.map((_, a) => rulesSelecting(bundle.spec, a).some((i) => reads[i]));
     readsState.set(bundle.spec, perAction);
   }
   return perAction[action] ?? false;
@@ -74,18 +73,18 @@ export function readsTaskState(bundle: LoadedBundle, action: number): boolean {
  */
 export function mayCall(bundle: LoadedBundle, agent: Agent, action: number): boolean {
   const spec = bundle.spec.actions[action];
-  const bucket = bundle.spec.index[action];
-  if (spec === undefined || bucket === undefined || spec.forbidden !== null) return false;
-  // A report-mode bundle blocks nothing it does not forbid.
-  if (bundle.spec.settings.mode === "report") return true;
+  if (spec === undefined || spec.forbidden !== null) return false;
   let allows = false;
-  for (const list of [Object.hasOwn(bucket.by_sub, agent.sub) ? (bucket.by_sub[agent.sub] ?? []) : [], bucket.any]) {
-    for (const i of list) {
-      const rule = bundle.spec.rules[i];
-      if (rule === undefined || rule.mode !== "enforce" || !agentMatches(rule.agents, agent)) continue;
-      if (rule.effect === "deny" && rule.when === null) return false;
-      if (rule.effect !== "deny") allows = true;
-    }
-  }
-  return allows;
+  // The walk stops (false) at a rule the bundle lacks, or at an enforce deny without a condition.
+  const walked = forEachCandidate(bundle.spec, action, agent, (i) => {
+    const rule = bundle.spec.rules[i];
+    if (rule === undefined) return false;
+    if (rule.mode !== "enforce" || !agentMatches(rule.agents, agent)) return true;
+    if (rule.effect === "deny") return rule.when !== null;
+    allows = true;
+    return true;
+  });
+  if (!walked) return false;
+  // A report-mode bundle blocks nothing it does not forbid.
+  return bundle.spec.settings.mode === "report" || allows;
 }

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { compilePolicies } from "../../src/compiler/compile";
 import { profilesSchema, SCHEMAS } from "../../src/compiler/schema";
 import { loadBundle } from "../../src/policy/load";
+import { candidateRules } from "../../src/policy/rule-index";
 import type { Bundle, ProfileSpec } from "../../src/policy/types";
 import { CI_ISSUER, writePolicySet } from "../helpers/policy-set";
 
@@ -134,7 +135,8 @@ describe("the example profiles (policies/profiles/)", () => {
       const sub = p.agents?.sub?.[0] as string;
       for (const name of p.actions) {
         const i = prod.actions.findIndex((a) => a.name === name);
-        const rules = prod.index[i]?.by_sub[sub] ?? [];
+        const agent = { issuer: p.agents?.issuer?.[0] ?? "", iss: "", sub, claims: {} };
+        const [rules] = candidateRules(prod, i, agent) ?? [[]];
         expect(
           rules.some((r) => prod.rules[r] !== undefined && prod.rules[r].effect !== "deny"),
           `${p.name}: ${name} is never allowed for ${sub}`,

@@ -1,15 +1,17 @@
 /**
  * Rule selectors and the rule index at scale, against plain scans: every label, name and glob of the
  * shipped catalogs resolves (with and without aliases) to what a pass over every action finds, lists
- * of selectors to the union of their parts, and the index holds what adding the rules one by one gives,
- * in the same key order (the bundle is written in it).
+ * of selectors to the union of their parts, and the index finds for every agent and action exactly the
+ * rules a scan of every rule finds, in the same order.
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compilePolicies } from "../../src/compiler/compile";
 import { buildIndex, labelsOf, resolveSelectors, type SelectedRule } from "../../src/compiler/rules";
 import { canonicalJson, type Json } from "../../src/core/canonical-json";
-import type { ActionSpec, RuleBucket, RuleSpec } from "../../src/policy/types";
+import { type Agent, agentMatches } from "../../src/policy/evaluate";
+import { candidateRules, rulesSelecting } from "../../src/policy/rule-index";
+import type { ActionSpec, Bundle, RuleSpec } from "../../src/policy/types";
 
 const result = compilePolicies(join(import.meta.dirname, "..", "..", "policies"));
 if (!result.ok) throw new Error(result.problems.format());
@@ -122,59 +124,106 @@ describe("resolveSelectors over the shipped catalogs", () => {
   });
 });
 
-/** The index as the rules are added one by one, each subject once per rule. */
-function indexRuleByRule(n: number, rules: SelectedRule[]): RuleBucket[] {
-  const index: RuleBucket[] = Array.from({ length: n }, () => ({ by_sub: Object.create(null), any: [] }));
-  rules.forEach(({ spec, actions: selected }, r) => {
-    for (const a of selected) {
-      const bucket = index[a]!;
-      if (!spec.agents?.sub) bucket.any.push(r);
-      else
-        for (const s of new Set(spec.agents.sub)) {
-          bucket.by_sub[s] ??= [];
-          bucket.by_sub[s].push(r);
-        }
-    }
-  });
-  return index;
-}
-
 describe("buildIndex", () => {
   const SUBJECTS = ["agent-1", "agent-2", "b", "a", "10", "2", "__proto__", "constructor", "😀", ""];
-  const rule = (i: number, sub: string[] | null): RuleSpec => ({
-    id: `r${i}`,
-    effect: "allow",
-    mode: "enforce",
-    agents: sub === null ? null : { sub },
-    when: null,
-    message: null,
-    approvers: null,
-    source: `rules.yaml:${i}`,
+  const TEAMS = ["platform", "infra", "__proto__", "toString"];
+  const SELECTORS = [
+    ...labels.slice(0, 12),
+    "github:issues.*",
+    "github:pulls.*",
+    "slack:chat.*",
+    "stripe:*",
+    "*",
+    ...actions.filter((_, i) => i % 97 === 0).map((a) => a.name),
+    ...actions.filter((a) => a.same_effect_as.length > 0).map((a) => a.same_effect_as[0] as string),
+  ];
+  let seed = 9;
+  const next = (m: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % m;
+  };
+  const some = <T>(xs: T[], max: number) => Array.from({ length: next(max) + 1 }, () => xs[next(xs.length)] as T);
+  const agents = (): RuleSpec["agents"] => {
+    const pick = next(6);
+    if (pick === 0) return null;
+    if (pick === 1) return { issuer: ["workloads"] };
+    if (pick <= 3) return { sub: some(SUBJECTS, 2), ...(next(2) ? { issuer: ["workloads"] } : {}) };
+    // Claims, sometimes two of them, sometimes a value listed twice, sometimes with a subject too.
+    const claims: Record<string, string[]> = { team: some(TEAMS, 2) };
+    if (next(3) === 0) claims.env = ["prod"];
+    return next(5) === 0 ? { sub: some(SUBJECTS, 1), claims } : { claims };
+  };
+  const rule = (i: number): SelectedRule => ({
+    spec: {
+      id: `r${i}`,
+      effect: "allow",
+      mode: "enforce",
+      agents: agents(),
+      when: null,
+      message: null,
+      approvers: null,
+      source: `rules.yaml:${i}`,
+    },
+    selectors: [...new Set(some(SELECTORS, 3))],
+  });
+  const rules: SelectedRule[] = Array.from({ length: 1500 }, (_, i) => rule(i));
+  const built = buildIndex(actions, services, rules);
+  const bundle = { ...result.bundle, rules: rules.map((r) => r.spec), ...built } as Bundle;
+  const scans = new Map(SELECTORS.map((sel) => [sel, scan(sel, true) as number[]]));
+  /** Per action, by a pass over every rule: the rules whose selectors select it, ascending. */
+  const selecting: number[][] = actions.map(() => []);
+  rules.forEach(({ selectors }, r) => {
+    for (const a of new Set(selectors.flatMap((sel) => scans.get(sel) ?? []))) selecting[a]!.push(r);
   });
 
-  it("holds what adding the rules one by one gives, in the same key order", () => {
-    let seed = 9;
-    const next = (m: number) => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed % m;
-    };
-    const rules: SelectedRule[] = Array.from({ length: 3000 }, (_, i) => {
-      const sub =
-        next(4) === 0 ? null : Array.from({ length: next(3) }, () => SUBJECTS[next(SUBJECTS.length)] as string);
-      const selected = [...new Set(Array.from({ length: next(40) }, () => next(actions.length)))].sort((a, b) => a - b);
-      return { spec: rule(i, sub), actions: selected };
+  it("finds, for every agent and action, exactly the rules a scan of every rule finds, in the same order", () => {
+    const probes: Agent[] = [];
+    for (const sub of SUBJECTS)
+      for (const team of [...TEAMS, undefined, ["platform", "infra"], 7]) {
+        const claims: Record<string, unknown> = team === undefined ? {} : { team };
+        if (next(2)) claims.env = "prod";
+        probes.push({ issuer: next(2) ? "workloads" : "people", iss: "https://x", sub, claims });
+      }
+    let checked = 0;
+    for (const agent of probes)
+      for (let a = 0; a < actions.length; a += 7) {
+        const applies = (r: number) => agentMatches(rules[r]!.spec.agents, agent);
+        // The order of a decision's rules: those naming the agent's subject, then the rest, each in rule order.
+        const mine = (r: number) => rules[r]!.spec.agents?.sub !== undefined;
+        const want = [selecting[a]!.filter(mine), selecting[a]!.filter((r) => !mine(r))].map((list) =>
+          list.filter(applies),
+        );
+        const got = candidateRules(bundle, a, agent);
+        expect(got, `${agent.sub} ${JSON.stringify(agent.claims)} ${actions[a]!.name}`).not.toBeNull();
+        for (const list of got!) expect(new Set(list).size).toBe(list.length);
+        expect(got!.map((list) => list.filter(applies))).toEqual(want);
+        checked += want[0]!.length + want[1]!.length;
+      }
+    expect(checked).toBeGreaterThan(10_000);
+  });
+
+  it("stores each selector once, and an action lists only the selectors that select it", () => {
+    expect(new Set(built.buckets.map((b) => b.selector)).size).toBe(built.buckets.length);
+    const named = new Set(rules.flatMap((r) => r.selectors));
+    expect(built.buckets.map((b) => b.selector).sort()).toEqual([...named].sort());
+    const want: number[][] = actions.map(() => []);
+    built.buckets.forEach((b, id) => {
+      for (const a of scans.get(b.selector) ?? []) want[a]!.push(id);
     });
-    const built = buildIndex(actions, rules);
-    const want = indexRuleByRule(actions.length, rules);
-    expect(JSON.stringify(built)).toBe(JSON.stringify(want));
-    expect(canonicalJson(built as unknown as Json, "index-first")).toBe(
-      canonicalJson(want as unknown as Json, "index-first"),
+    expect(built.index).toEqual(want);
+    expect(actions.map((_, a) => rulesSelecting(bundle, a))).toEqual(selecting);
+  });
+
+  it("is written the same way by the same rules (the bundle's revision is a hash of it)", () => {
+    const again = buildIndex(structuredClone(actions), services, structuredClone(rules));
+    expect(canonicalJson(again as unknown as Json, "index-first")).toBe(
+      canonicalJson(built as unknown as Json, "index-first"),
     );
   });
 
-  it("refuses an action index outside the catalog", () => {
-    expect(() => buildIndex(actions, [{ spec: rule(0, null), actions: [actions.length] }])).toThrow(
-      `internal: rule r0 selects action ${actions.length} of ${actions.length}`,
+  it("refuses a selector that does not resolve", () => {
+    expect(() => buildIndex(actions, services, [{ spec: rules[0]!.spec, selectors: ["github:nope"] }])).toThrow(
+      'internal: rule selector github:nope: unknown action "github:nope"',
     );
   });
 });

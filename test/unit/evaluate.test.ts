@@ -337,11 +337,57 @@ describe("decide: agents", () => {
 });
 
 describe("decide: the rule index", () => {
-  it("consults both the subject's bucket and the any bucket", () => {
+  it("consults both the subject's rules and the rules for anyone", () => {
     const b = bundleOf([allow("mine", { agents: { sub: ["bot"] } }), deny("everyone")]);
     const i = b.actionIndex.get("svc:items.get") as number;
-    expect(b.spec.index[i]).toEqual({ by_sub: { bot: [0] }, any: [1] });
+    expect(b.spec.index[i]).toEqual([0]);
+    expect(b.spec.buckets).toEqual([{ selector: "svc:items.*", by_sub: { bot: [0] }, by_claim: {}, any: [1] }]);
     expect(decide(b, input(b, "items.get"))).toMatchObject({ effect: "deny", rules: ["everyone"] });
+  });
+
+  it("stores a selector once and lists, per action, the selectors that select it", () => {
+    const b = bundleOf([
+      allow("a", { actions: ["svc:items.get", "kind:read"] }),
+      deny("b", { actions: ["kind:read"], when: "false" }),
+      allow("c", { actions: ["svc:items.update"] }),
+    ]);
+    expect(b.spec.buckets.map((k) => [k.selector, k.any])).toEqual([
+      ["svc:items.get", [0]],
+      ["kind:read", [0, 1]],
+      ["svc:items.update", [2]],
+    ]);
+    expect(b.spec.index[b.actionIndex.get("svc:items.get") as number]).toEqual([0, 1]);
+    expect(b.spec.index[b.actionIndex.get("svc:items.update") as number]).toEqual([2]);
+    // A rule reached through two of its selectors is evaluated, and reported, once.
+    expect(decide(b, input(b, "items.get")).rules).toEqual(["a"]);
+  });
+
+  it("finds a rule selecting by claim through the agent's claim value, and only then", () => {
+    const b = bundleOf([
+      allow("infra", { agents: { claims: { team: ["infra"] } } }),
+      allow("data", { agents: { claims: { team: ["data"] } } }),
+      allow("ops-infra", { agents: { claims: { team: ["infra"], groups: ["ops"] } } }),
+      allow("anyone"),
+    ]);
+    const i = b.actionIndex.get("svc:items.get") as number;
+    const bucket = b.spec.buckets[b.spec.index[i]![0]!]!;
+    // Under the first claim in sorted order (groups before team), once per allowed value.
+    expect(bucket.by_claim).toEqual({ team: { infra: [0], data: [1] }, groups: { ops: [2] } });
+    expect(bucket.any).toEqual([3]);
+    const as = (claims: Record<string, unknown>) => decide(b, input(b, "items.get", { agent: { ...BOT, claims } }));
+    expect(as({ team: "infra", groups: ["dev", "ops"] }).rules).toEqual(["infra", "ops-infra", "anyone"]);
+    expect(as({ team: ["data", "infra"] }).rules).toEqual(["infra", "data", "anyone"]);
+    expect(as({ team: "data", groups: "ops" }).rules).toEqual(["data", "anyone"]);
+    expect(as({ team: 7, groups: { ops: true } }).rules).toEqual(["anyone"]);
+    expect(as({}).rules).toEqual(["anyone"]);
+  });
+
+  it.each(["__proto__", "constructor", "toString"])("a claim value %s does not reach the prototype", (value) => {
+    const b = bundleOf([allow("infra", { agents: { claims: { team: ["infra"] } } })]);
+    const agent = { ...BOT, claims: { team: value } };
+    expect(decide(b, input(b, "items.get", { agent }))).toMatchObject({ effect: "deny", reason: "policy.no_match" });
+    const odd = bundleOf([allow("odd", { agents: { claims: { team: [value] } } })]);
+    expect(decide(odd, input(odd, "items.get", { agent })).rules).toEqual(["odd"]);
   });
 
   it("collects allows from both buckets, subject rules first", () => {
@@ -386,17 +432,23 @@ describe("decide: a bundle whose positions do not resolve", () => {
     expect(decide(b, input(b, "items.get", { action: b.spec.actions.length }))).toMatchObject(invalid);
   });
 
-  it("refuses an action without its rule bucket", () => {
+  it("refuses an action without its index entry", () => {
     const b = bundleOf([allow("all")]);
     const i = b.actionIndex.get("svc:items.get") as number;
     const spec = { ...b.spec, index: b.spec.index.slice(0, i) };
     expect(decide({ ...b, spec }, input(b, "items.get"))).toMatchObject(invalid);
   });
 
+  it("refuses an action whose index names a bucket that does not exist", () => {
+    const b = bundleOf([allow("all")]);
+    const i = b.actionIndex.get("svc:items.get") as number;
+    const index = b.spec.index.map((ids, a) => (a === i ? [...ids, b.spec.buckets.length] : ids));
+    expect(decide({ ...b, spec: { ...b.spec, index } }, input(b, "items.get"))).toMatchObject(invalid);
+  });
+
   it("refuses, even in a report bundle, when a bucket names a rule that does not exist", () => {
     const b = bundleOf([allow("all")], "report");
-    const i = b.actionIndex.get("svc:items.get") as number;
-    const index = b.spec.index.map((bucket, a) => (a === i ? { ...bucket, any: [...bucket.any, 7] } : bucket));
-    expect(decide({ ...b, spec: { ...b.spec, index } }, input(b, "items.get"))).toMatchObject(invalid);
+    const buckets = b.spec.buckets.map((bucket) => ({ ...bucket, any: [...bucket.any, 7] }));
+    expect(decide({ ...b, spec: { ...b.spec, buckets } }, input(b, "items.get"))).toMatchObject(invalid);
   });
 });
