@@ -15,6 +15,7 @@
  *   field: [name, type, args?]    arg / input field: [name, type, default?]   default: a GraphQL literal
  */
 import {
+  astFromValue,
   DirectiveLocation,
   type GraphQLArgument,
   type GraphQLField,
@@ -22,13 +23,13 @@ import {
   type GraphQLSchema,
   type IntrospectionQuery,
   type IntrospectionTypeRef,
-  introspectionFromSchema,
   isEnumType,
   isInputObjectType,
   isInterfaceType,
   isObjectType,
   isScalarType,
   isUnionType,
+  print,
 } from "graphql";
 
 type Value = [string, string] | [string, string, string];
@@ -61,36 +62,22 @@ const EXECUTABLE = new Set<string>([
 
 /** The compact string of a (validated) schema: what the compiler writes into the bundle. */
 export function compactSchema(schema: GraphQLSchema): string {
-  // Default values printed as GraphQL literals, exactly as introspection gives them.
-  const defaults = new Map<string, string>();
-  for (const t of introspectionFromSchema(schema, { descriptions: false }).__schema.types) {
-    const values = [
-      ...("fields" in t && t.fields
-        ? t.fields.flatMap((f) => f.args.map((a) => [`${t.name}.${f.name}(${a.name})`, a] as const))
-        : []),
-      ...("inputFields" in t && t.inputFields ? t.inputFields.map((f) => [`${t.name}.${f.name}`, f] as const) : []),
-    ];
-    for (const [key, v] of values)
-      if (v.defaultValue !== null && v.defaultValue !== undefined) defaults.set(key, v.defaultValue);
-  }
-  const value = (key: string, v: GraphQLArgument | GraphQLInputField): Value => {
-    const d = defaults.get(key);
-    return d === undefined ? [v.name, String(v.type)] : [v.name, String(v.type), d];
+  const value = (v: GraphQLArgument | GraphQLInputField, withDefault = true): Value => {
+    const d = withDefault ? defaultOf(v) : null;
+    return d === null ? [v.name, String(v.type)] : [v.name, String(v.type), d];
   };
-  const field = (owner: string, f: GraphQLField<unknown, unknown>): Field =>
-    f.args.length === 0
-      ? [f.name, String(f.type)]
-      : [f.name, String(f.type), f.args.map((a) => value(`${owner}.${f.name}(${a.name})`, a))];
+  const field = (f: GraphQLField<unknown, unknown>): Field =>
+    f.args.length === 0 ? [f.name, String(f.type)] : [f.name, String(f.type), f.args.map((a) => value(a))];
   const types: CompactType[] = [];
   for (const t of Object.values(schema.getTypeMap())) {
     if (t.name.startsWith("__")) continue;
     if (isObjectType(t) || isInterfaceType(t)) {
-      const fields = Object.values(t.getFields()).map((f) => field(t.name, f));
+      const fields = Object.values(t.getFields()).map(field);
       types.push([isObjectType(t) ? "O" : "I", t.name, fields, t.getInterfaces().map((i) => i.name)]);
     } else if (isUnionType(t)) types.push(["U", t.name, t.getTypes().map((m) => m.name)]);
     else if (isEnumType(t)) types.push(["E", t.name, t.getValues().map((v) => v.name)]);
     else if (isInputObjectType(t)) {
-      const fields = Object.values(t.getFields()).map((f) => value(`${t.name}.${f.name}`, f));
+      const fields = Object.values(t.getFields()).map((f) => value(f));
       types.push(t.isOneOf ? ["N", t.name, fields, 1] : ["N", t.name, fields]);
     } else if (isScalarType(t)) types.push(["S", t.name]);
   }
@@ -102,9 +89,20 @@ export function compactSchema(schema: GraphQLSchema): string {
     d: schema
       .getDirectives()
       .filter((d) => d.locations.some((l) => EXECUTABLE.has(l)))
-      .map((d) => [d.name, [...d.locations], d.args.map((a) => value(`@${d.name}(${a.name})`, a))]),
+      .map((d) => [d.name, [...d.locations], d.args.map((a) => value(a, false))]),
   };
   return JSON.stringify(compact);
+}
+
+/**
+ * A default value as a GraphQL literal, printed as introspection prints it. What a bundle holds is what
+ * `introspectionFromSchema` gave (default options), so as there: none for a deprecated argument or input
+ * field (default introspection leaves them out), and none for directive arguments (see the caller).
+ */
+function defaultOf(v: GraphQLArgument | GraphQLInputField): string | null {
+  if (v.deprecationReason != null) return null;
+  const ast = astFromValue(v.defaultValue, v.type);
+  return ast ? print(ast) : null;
 }
 
 /** The introspection result a compact string stands for, as buildClientSchema reads it. */
