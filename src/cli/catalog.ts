@@ -4,14 +4,18 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { coverageOf } from "../catalog/coverage";
 import { diffCatalogs, formatDiff } from "../catalog/diff";
 import { catalogText, generate } from "../catalog/generate";
+import { githubPermissionMap, permissionMapText } from "../catalog/github-permissions";
 import { type ActionEntry, readOverrides } from "../catalog/overrides";
 import type { CatalogSource } from "../catalog/source";
 import { loadSource, SOURCE_NAMES } from "../catalog/sources";
+
+const GITHUB_PERMISSIONS = fileURLToPath(new URL("../credentials/github-permissions.json", import.meta.url));
 
 const USAGE = `firebreak catalog <command> [options]
 
@@ -79,6 +83,12 @@ async function importCommand(names: string[], dir: string, check: boolean): Prom
     const before = existsSync(file) ? readFileSync(file, "utf8") : "";
     console.log(`${name}: ${formatDiff(diffCatalogs(actionsIn(before), generated.actions))}`);
     if (source.graphqlSchema && !writeOrCheck(join(dir, `${name}.graphql`), source.graphqlSchema(), check)) status = 1;
+    // GitHub's: the App permission each action needs (src/catalog/github-permissions.ts), read by the worker.
+    if (
+      name === "github" &&
+      !writeOrCheck(GITHUB_PERMISSIONS, permissionMapText(githubPermissionMap(generated.actions)), check)
+    )
+      status = 1;
     for (const id of generated.unused) console.error(`${name}: overrides name "${id}", which the source does not have`);
     if (check) {
       if (text !== before) {

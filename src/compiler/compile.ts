@@ -18,6 +18,7 @@ import type {
 } from "../policy/types";
 import { BUNDLE_FORMAT } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
+import { compileCredentials } from "./credentials";
 import { compileProfiles } from "./profiles";
 import { buildIndex, checkSelectors, type SelectedRule } from "./rules";
 import { compileService, httpsProblem } from "./services";
@@ -55,6 +56,7 @@ function compileSources(dir: string, dev: boolean, problems: Problems): Compiled
   const { services, actions } = compileServices(files.services, configs, declared, problems);
   const rules = compileRules(files.rules, actions, services, settings, issuers, problems);
   const profiles = compileProfiles(files.profiles, actions, services, issuers, settings, problems);
+  compileCredentials(configs, services, profiles, declared, problems);
   return { settings, issuers, services, actions, rules, profiles };
 }
 

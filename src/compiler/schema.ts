@@ -66,6 +66,45 @@ const identitySelector = {
   },
 };
 
+const credentialId = { type: ["string", "integer"], pattern: "^[A-Za-z0-9._-]{1,64}$", minimum: 1 };
+
+/** `credentials` in firebreak.yaml; which keys each provider needs is src/compiler/credentials.ts's check, with words. */
+const credentialsSchema = {
+  type: "object",
+  description:
+    "Service -> where its upstream credential comes from (docs/credentials.md); absent: its static credential.secret",
+  additionalProperties: {
+    type: "object",
+    additionalProperties: false,
+    required: ["provider"],
+    properties: {
+      provider: { enum: ["static", "github_app", "oauth2_client_credentials", "token_exchange"] },
+      secret: { ...secretName, description: "static: the Worker secret" },
+      app_id: { ...credentialId, description: "github_app: the App's id (or client id), the JWT's iss" },
+      installation_id: {
+        ...credentialId,
+        description: "github_app: the installation's id (its settings URL ends in it)",
+      },
+      account: {
+        type: "string",
+        pattern: "^[A-Za-z0-9-]{1,39}$",
+        description: "github_app: the account the App is installed on",
+      },
+      private_key: { ...secretName, description: "github_app: the Worker secret holding the App's private key (PEM)" },
+      token_url: { type: "string", description: "OAuth: https URL of the token endpoint" },
+      revocation_url: { type: "string", description: "OAuth: https URL of the RFC 7009 revocation endpoint" },
+      client_id: { type: "string", minLength: 1, maxLength: 256 },
+      client_secret: { ...secretName, description: "OAuth: the Worker secret holding the client secret (HTTP Basic)" },
+      audience: { type: "string", minLength: 1, description: "token_exchange: the audience of the exchanged token" },
+      scopes: {
+        type: "array",
+        items: { type: "string", pattern: "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$" },
+        uniqueItems: true,
+      },
+    },
+  },
+};
+
 export const configSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://firebreak.dev/schema/firebreak.schema.json",
@@ -115,6 +154,7 @@ export const configSchema = {
     },
     secrets: { type: "array", items: secretName, description: "Worker secrets and vars the policies may reference" },
     issuers: { type: "array", items: issuer },
+    credentials: credentialsSchema,
     upstreams: {
       type: "object",
       description: "Dev overlay only: service -> local upstream base URL",

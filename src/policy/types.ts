@@ -71,6 +71,45 @@ export interface CredentialSpec {
 }
 
 /**
+ * Where a service's credential comes from, from `credentials:` in policies/firebreak.yaml (src/compiler/
+ * credentials.ts, docs/credentials.md). Absent on a service: `static`, its `credential.secret`. Fields
+ * named after secrets hold Worker secret names, never values.
+ */
+export type CredentialProviderSpec =
+  | { provider: "static"; secret: string }
+  | {
+      provider: "github_app";
+      app_id: string;
+      installation_id: string;
+      /** The account (organization or user) the installation belongs to: `repo:<account>/<name>` resources. */
+      account: string;
+      /** Secret: the App's private key (PEM, PKCS#1 as GitHub gives it or PKCS#8, or a JWK). */
+      private_key: string;
+      /** Base URL of GitHub's REST API (the service's upstream). */
+      api: string;
+    }
+  | {
+      provider: "oauth2_client_credentials";
+      token_url: string;
+      client_id: string;
+      /** Secret: the client secret, sent with HTTP Basic. */
+      client_secret: string;
+      scopes: string[];
+      /** RFC 7009 revocation endpoint, or null. */
+      revocation_url: string | null;
+    }
+  | {
+      provider: "token_exchange";
+      token_url: string;
+      client_id: string | null;
+      /** Secret, or null for a public client. */
+      client_secret: string | null;
+      audience: string;
+      scopes: string[];
+      revocation_url: string | null;
+    };
+
+/**
  * A node of a service's route trie. `l`: literal children; `p`: the single-segment parameter child;
  * `g`: a greedy tail parameter (`{name+}`) -> method -> action index; `m`: method -> action index for
  * a path ending here.
@@ -119,6 +158,8 @@ export interface ServiceSpec {
   /** https origin plus optional base path, no trailing slash. */
   upstream: string;
   credential: CredentialSpec;
+  /** How the credential is obtained when not the static `credential.secret` (phase 2 of issue 14 wires it). */
+  provider?: CredentialProviderSpec;
   args_in: ArgSource[];
   /** Lower-case parameter names that would carry an agent's own credential. */
   reject_params: string[];

@@ -286,6 +286,27 @@ const CASES: Case[] = [
     where: "services/svc.yaml:13",
     says: "the service has no graphql endpoint: add graphql: or remove this",
   },
+  // credentials (issue 14): where a service's upstream credential comes from
+  {
+    dir: "credentials-unknown-provider",
+    where: "firebreak.yaml:12",
+    says: '"credentials.svc.provider" must be one of static, github_app, oauth2_client_credentials, token_exchange',
+  },
+  {
+    dir: "credentials-secret-undeclared",
+    where: "firebreak.yaml:16",
+    says: 'secret GITHUB_APP_KEY is not declared: add it to "secrets" in policies/firebreak.yaml',
+  },
+  {
+    dir: "credentials-github-app-no-installation",
+    where: "firebreak.yaml:12",
+    says: "github_app needs installation_id: add it",
+  },
+  {
+    dir: "credentials-github-app-unmapped",
+    where: "profiles/profiles.yaml:3",
+    says: "profile ops allows github:actions.list_repo_variables, which no GitHub App permission covers",
+  },
 ];
 
 /** Several mistakes in several files: every one is reported, in one run. */
@@ -311,6 +332,7 @@ const COMPILES = [
   "profile-ok",
   "profile-alias-effects-ok",
   "graphql-ok",
+  "credentials-ok",
 ];
 
 function serviceOf(bundle: Bundle, name: string): ServiceSpec {

@@ -19,9 +19,13 @@
  *   slowbody.test.example                   headers at once, the body's second half 1.5 s later
  *   unreachable.test.example                network error
  *   hooks-down.test.example                 recorded, then 500 (an approval webhook that fails)
+ *   api.github.com (App endpoints, minted tokens), oauth.test.example
+ *                                           the fake token servers of test/helpers/token-servers.ts
+ *                                           (their record: recorder.test/token-servers)
  *   any other host                          unmocked egress: 599, and the test file fails
  */
 import keys from "../fixtures/keys.json" with { type: "json" };
+import { resetTokenServers, tokenServersAnswer, tokenServersRecord } from "./token-servers.ts";
 
 export interface Recorded {
   method: string;
@@ -38,7 +42,11 @@ const publicJwks = JSON.stringify({ keys: [keys.rs256.public, keys.es256.public,
 export async function outbound(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.hostname === "recorder.test") {
-    if (url.pathname === "/reset") recorded.length = 0;
+    if (url.pathname === "/reset") {
+      recorded.length = 0;
+      resetTokenServers();
+    }
+    if (url.pathname === "/token-servers") return Response.json(tokenServersRecord());
     if (url.pathname === "/unmocked") return Response.json(unmocked);
     if (url.pathname === "/unmocked-clear") unmocked.length = 0;
     return Response.json(recorded);
@@ -59,6 +67,8 @@ export async function outbound(request: Request): Promise<Response> {
   });
   const body = await request.text();
   recorded.push({ method: request.method, url: request.url, headers, body });
+  const minted = await tokenServersAnswer(request, url, body);
+  if (minted) return minted;
   if (url.hostname === "slow.test.example") await new Promise((r) => setTimeout(r, 3000));
   if (url.hostname === "slowbody.test.example") return slowBody();
   if (url.hostname === "hooks-down.test.example") return new Response("webhook down", { status: 500 });

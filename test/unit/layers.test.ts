@@ -13,7 +13,7 @@ const SRC = resolve(__dirname, "../../src");
 const LAYERS: string[][] = [
   ["core", "env.ts", "ui"],
   ["policy"],
-  ["protocols"],
+  ["protocols", "credentials"],
   ["identity", "request"],
   ["decisions"],
   ["tasks"],
