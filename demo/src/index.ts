@@ -5,12 +5,14 @@
  *
  * The dev overlay (policies/dev/dev.yaml) points each service at http://127.0.0.1:8788/<service>, so
  * paths arrive as /github/..., /slack/..., /stripe/.... Credentials are never stored or shown in full:
- * a recorded Authorization header reads like `Bearer dev-git…(25 chars)`.
+ * a recorded Authorization header reads like `Bearer dev-git…(25 chars)`. /github is also the dev GitHub
+ * App's side of GitHub (demo/src/dev-app.ts): installation tokens for the dev overlay's `credentials:`.
  *
  * State lives in module memory: one `wrangler dev` isolate, reset on every restart. Local only.
  */
 import { type Context, Hono } from "hono";
 import { crm } from "./crm";
+import { githubAppRoutes } from "./dev-app";
 import { calendar, drive, gmail } from "./google";
 import { jira, notion } from "./jira-notion";
 
@@ -121,6 +123,9 @@ gh.use("*", async (c, next) => {
   }
   await next();
 });
+// The dev GitHub App (demo/src/dev-app.ts): installation tokens, their revocation, and refusals of what a
+// token it minted does not cover. The static dev token goes on to the routes below.
+gh.use("*", githubAppRoutes());
 
 const user = (login: string, id: number) => ({ login, id, type: "User", html_url: `https://github.com/${login}` });
 

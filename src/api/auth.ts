@@ -8,6 +8,7 @@
  *   operator(tokenOf)       c.var.caller  a token of `settings.admins` (any issuer), never a task token
  *   person()                c.var.caller  a person (a `kind: person` issuer), never an agent
  *   ownTask()               c.var.caller, c.var.task  the task token of exactly the task in the path
+ *                           (a renewal also calls `sameAgent`: the agent's workload token beside it)
  *   taskReader()            c.var.caller, c.var.task  that, or an operator naming any task
  *
  * Each refusal is answered by `answer`: the JSON refusal by default, a page for people's routes. A
@@ -168,6 +169,29 @@ async function verified<E extends ApiEnv>(
   const token = tokenOf(c.req.raw);
   if (!token.ok) return token;
   return verifyCaller(token.token, bundle.spec, envOf(c), c.var.now(), issuers?.(bundle));
+}
+
+/** The header a renewal carries the agent's own workload token in; the bearer stays the task token. */
+export const AGENT_TOKEN_HEADER = "firebreak-agent-token";
+
+/**
+ * The task's agent, proven again: a workload token (never a task token) in `Firebreak-Agent-Token`, of
+ * the same issuer and subject as the task token's. A task token alone cannot renew its task, so a
+ * stolen one dies at its own expiry instead of living as long as the task. Who renewed, as the log names it.
+ */
+export async function sameAgent(c: Ctx<TaskEnv>): Promise<Result<{ by: string }>> {
+  const { bundle, caller } = c.var;
+  const header = c.req.raw.headers.get(AGENT_TOKEN_HEADER);
+  if (header === null) return { ok: false, reason: "task.agent_token_required" };
+  const token = bearerToken(`Bearer ${header.trim()}`);
+  if (!token.ok) return token;
+  const who = await verifyCaller(token.token, bundle.spec, envOf(c), c.var.now());
+  if (!who.ok) return who;
+  if (who.caller.task !== null)
+    return { ok: false, reason: "task.agent_token_required", detail: "a workload token, not a task token" };
+  const { issuer, sub } = who.caller.agent;
+  if (issuer !== caller.agent.issuer || sub !== caller.agent.sub) return { ok: false, reason: "task.agent_mismatch" };
+  return { ok: true, by: `${issuer} ${sub}` };
 }
 
 function taskOf<E extends ApiEnv>(c: Ctx<E>, caller: Caller): Result<{ caller: TaskCaller; task: TaskHandle }> {

@@ -1,8 +1,10 @@
 /**
  * The tasks API under /_firebreak/v1/tasks:
  *
- *   POST /tasks                 workload JWT + `{ profile, purpose }` -> 201 task id, task token, budget
- *   POST /tasks/:id/renew       the task's own token only -> a fresh token, never past the task's deadline
+ *   POST /tasks                 workload JWT + `{ profile, purpose, scope? }` -> 201 task id, task token,
+ *                               budget (and the scope, within the profile's: src/policy/scope.ts)
+ *   POST /tasks/:id/renew       the task's own token and its agent's workload token (Firebreak-Agent-Token)
+ *                               -> a fresh token, never past the task's deadline; logged
  *   POST /tasks/:id/complete    the task's own token only -> the task ends; later calls: `task.completed`
  *   GET  /tasks/:id             the task's own token or an operator -> state, budget use, one page of
  *                               its step log (`?cursor=&limit=`) and the chain check
@@ -20,23 +22,24 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { Reason } from "../core/reasons";
 import type { Refusal, Result } from "../core/result";
 import { readBody } from "../gateway/body";
 import { newTaskId } from "../identity/task-token";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
+import { checkTaskScope } from "../policy/scope";
 import { agentKey } from "../tasks/agent-object";
 import { note, taskEnded } from "../tasks/directory";
 import { type Minted, mintTaskToken, type TaskSigner, taskSigner } from "../tasks/mint";
 import { rpcCall } from "../tasks/rpc";
 import { startTask } from "../tasks/start";
-import type { EndResult, TaskView } from "../tasks/task-object";
+import type { EndResult, RenewResult, TaskView } from "../tasks/task-object";
 import {
   type AgentEnv,
   operator,
   ownTask,
   type ReaderEnv,
+  sameAgent,
   type TaskEnv,
   taskReader,
   withBundle,
@@ -72,6 +75,10 @@ async function start(c: Context<AgentEnv>): Promise<Response> {
   if (!body.ok) return fail(c, body);
   const profile = bundle.spec.profiles.find((p) => p.name === body.profile);
   if (!profile || !agentMatches(profile.agents, agent)) return fail(c, { ok: false, reason: "task.profile_denied" });
+  // Before any object is called: a refused scope leaves nothing to undo.
+  const scoped = checkTaskScope(body.scope, profile.scope);
+  if (!scoped.ok) return fail(c, scoped);
+  const { scope } = scoped;
   const signer = await signerOf(c);
   if (!signer.ok) return fail(c, signer);
   const { TASKS, AGENTS } = c.env ?? {};
@@ -81,42 +88,47 @@ async function start(c: Context<AgentEnv>): Promise<Response> {
   const now = nowMs(c);
   const objects = { agent: AGENTS.getByName(agentKey(agent)), task: TASKS.getByName(task_id) };
   const limits = bundle.spec.settings.agent_limits;
-  const started = await startTask(objects, { task_id, profile, agent, purpose: body.purpose, limits, now });
+  const started = await startTask(objects, { task_id, profile, agent, purpose: body.purpose, scope, limits, now });
   if (!started.ok) return fail(c, started);
   const { deadline } = started;
   const listed = { task_id, agent: { issuer: agent.issuer, sub: agent.sub }, profile: profile.name, deadline };
   note(c.env, background(c), { kind: "task.started", ...listed, purpose: body.purpose, started: now });
   try {
     const minted = await mintTaskToken(signer.signer, { task_id, agent, profile }, deadline, now);
-    const answer = { ...tokenAnswer(task_id, minted, deadline), profile: profile.name, budget: profile.budgets };
+    const answer = {
+      ...tokenAnswer(task_id, minted, deadline),
+      profile: profile.name,
+      budget: profile.budgets,
+      ...(scope ? { scope } : {}),
+    };
     return c.json(answer, 201, NO_STORE);
   } catch (e) {
     return fail(c, unreachable("start", e));
   }
 }
 
-// A fresh token for the same task, with the current one, while the task is live: exp = min(now + ttl,
-// deadline); the deadline (start + max_lifetime) never moves, so renewal cannot pass it.
+// A fresh token for the same task, with the current one and the agent's own workload token, while the
+// task is live: exp = min(now + ttl, deadline); the deadline (start + max_lifetime) never moves, so
+// renewal cannot pass it. The task's object checks and logs the renewal in one step.
 async function renew(c: Context<TaskEnv>): Promise<Response> {
   const { bundle, caller, task } = c.var;
+  const proof = await sameAgent(c);
+  if (!proof.ok) return fail(c, proof);
   const signer = await signerOf(c);
   if (!signer.ok) return fail(c, signer);
   const profile = bundle.spec.profiles.find((p) => p.name === caller.task.profile);
   if (!profile) return fail(c, { ok: false, reason: "task.profile_denied", detail: "profile no longer in the bundle" });
   const now = nowMs(c);
   try {
-    const view = await rpcCall<{ state: string; deadline: number } | null>(task.stub.view());
-    if (view === null) return fail(c, { ok: false, reason: "task.unknown" });
-    if (view.state !== "live") return fail(c, { ok: false, reason: `task.${view.state}` as Reason });
-    // Within a second of the deadline no token with a later exp than now can be signed.
-    if (now + 1000 >= view.deadline) return fail(c, { ok: false, reason: "task.expired" });
+    const renewed = await rpcCall<RenewResult>(task.stub.renew(now, proof.by));
+    if (!renewed.ok) return fail(c, { ok: false, reason: renewed.reason });
     const minted = await mintTaskToken(
       signer.signer,
       { task_id: task.id, agent: caller.agent, profile },
-      view.deadline,
+      renewed.deadline,
       now,
     );
-    return c.json(tokenAnswer(task.id, minted, view.deadline), 200, NO_STORE);
+    return c.json(tokenAnswer(task.id, minted, renewed.deadline), 200, NO_STORE);
   } catch (e) {
     return fail(c, unreachable("renew", e));
   }
@@ -171,7 +183,10 @@ function tokenAnswer(task_id: string, minted: Minted, deadline: number) {
   };
 }
 
-async function startBody(request: Request): Promise<{ ok: true; profile: string; purpose: string } | Refusal> {
+/** The start body's fields; `scope` as sent (checked against the profile by `checkTaskScope`). */
+async function startBody(
+  request: Request,
+): Promise<{ ok: true; profile: string; purpose: string; scope: unknown } | Refusal> {
   const bad = (detail: string): Refusal => ({ ok: false, reason: "request.body_invalid", detail });
   // Bounded before and while reading: a long body is refused without being buffered.
   const read = await readBody(request, MAX_START_BODY);
@@ -184,8 +199,8 @@ async function startBody(request: Request): Promise<{ ok: true; profile: string;
     return bad("not JSON");
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) return bad("not an object");
-  const { profile, purpose } = body as Record<string, unknown>;
+  const { profile, purpose, scope } = body as Record<string, unknown>;
   if (typeof profile !== "string" || profile === "") return bad("profile");
   if (typeof purpose !== "string" || purpose.length > MAX_PURPOSE) return bad("purpose");
-  return { ok: true, profile, purpose };
+  return { ok: true, profile, purpose, scope };
 }

@@ -3,10 +3,11 @@
  * never committed), its public JWKS written to .dev.vars for `wrangler dev`, and `firebreak token`.
  * Only the dev overlay (policies/dev/) trusts it, and only `--dev` bundles include that overlay.
  * Also the dev task-signing key (.dev/task-key.json), written to .dev.vars as FIREBREAK_TASK_KEY: the
- * local stand-in for the Worker secret (.dev.vars is git-ignored too).
+ * local stand-in for the Worker secret (.dev.vars is git-ignored too); and the dev GitHub App's key
+ * (.dev/github-app-key.json, RS256), the dev overlay's `credentials: github` (docs/credentials.md).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { newTaskKey } from "../identity/task-token";
 
@@ -28,40 +29,48 @@ interface DevKey {
   public: JWK;
 }
 
+/**
+ * The dev keys (generated once, kept in .dev/), then .dev.vars for the gateway and demo/.dev.vars for
+ * the demo upstream (`wrangler dev -c demo/wrangler.toml` reads the one beside its config): the dev
+ * GitHub App's private key is the gateway's GITHUB_APP_PRIVATE_KEY (a JWK: one line), its public half
+ * is how the demo's fake GitHub (demo/src/dev-app.ts) checks the App JWT.
+ */
 export async function ensureDevKeys(root: string): Promise<DevKey> {
   const dir = join(root, ".dev");
-  const file = join(dir, "issuer-key.json");
-  let key: DevKey;
-  if (existsSync(file)) {
-    key = JSON.parse(readFileSync(file, "utf8"));
-  } else {
-    const pair = await generateKeyPair("ES256", { extractable: true });
-    const kid = `dev-${Date.now().toString(36)}`;
-    key = {
-      private: { ...(await exportJWK(pair.privateKey)), kid, alg: "ES256" },
-      public: { ...(await exportJWK(pair.publicKey)), kid, alg: "ES256", use: "sig" },
-    };
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
-  }
-  const taskKeyFile = join(dir, "task-key.json");
-  let taskKey: JWK;
-  if (existsSync(taskKeyFile)) {
-    taskKey = JSON.parse(readFileSync(taskKeyFile, "utf8"));
-  } else {
-    taskKey = await newTaskKey("dev-task");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(taskKeyFile, `${JSON.stringify(taskKey, null, 2)}\n`, { mode: 0o600 });
-  }
+  const key = await kept(join(dir, "issuer-key.json"), () => keyPair("ES256", `dev-${Date.now().toString(36)}`));
+  const taskKey = await kept(join(dir, "task-key.json"), () => newTaskKey("dev-task"));
+  const appKey = await kept(join(dir, "github-app-key.json"), () => keyPair("RS256", "dev-github-app"));
   const vars = [
     `DEV_ISSUER_JWKS='${JSON.stringify({ keys: [key.public] })}'`,
     `FIREBREAK_TASK_KEY='${JSON.stringify(taskKey)}'`,
+    `GITHUB_APP_PRIVATE_KEY='${JSON.stringify(appKey.private)}'`,
     ...Object.entries(DEV_SECRETS).map(([k, v]) => `${k}=${v}`),
     // Approval notifications go to the demo upstream, which records them (GET /_demo/requests).
     "FIREBREAK_APPROVAL_WEBHOOK=http://127.0.0.1:8788/_demo/webhook",
   ];
-  writeFileSync(join(root, ".dev.vars"), `# written by firebreak dev-keys; local only\n${vars.join("\n")}\n`);
+  writeFileSync(join(root, ".dev.vars"), `${HEADER}${vars.join("\n")}\n`);
+  mkdirSync(join(root, "demo"), { recursive: true });
+  writeFileSync(join(root, "demo", ".dev.vars"), `${HEADER}GITHUB_APP_PUBLIC_KEY='${JSON.stringify(appKey.public)}'\n`);
   return key;
+}
+
+const HEADER = "# written by firebreak dev-keys; local only\n";
+
+/** The JSON in `file`, or `make()` written there first (owner-only: it holds a private key). */
+async function kept<T>(file: string, make: () => Promise<T>): Promise<T> {
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as T;
+  const value = await make();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  return value;
+}
+
+async function keyPair(alg: "ES256" | "RS256", kid: string): Promise<DevKey> {
+  const pair = await generateKeyPair(alg, { extractable: true });
+  return {
+    private: { ...(await exportJWK(pair.privateKey)), kid, alg },
+    public: { ...(await exportJWK(pair.publicKey)), kid, alg, use: "sig" },
+  };
 }
 
 export async function mintDevToken(

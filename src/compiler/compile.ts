@@ -18,7 +18,7 @@ import type {
 } from "../policy/types";
 import { BUNDLE_FORMAT } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
-import { compileCredentials } from "./credentials";
+import { checkProfileCredentials, compileCredentials } from "./credentials";
 import { compileProfiles } from "./profiles";
 import { buildIndex, checkSelectors, type SelectedRule } from "./rules";
 import { compileService, httpsProblem } from "./services";
@@ -54,9 +54,10 @@ function compileSources(dir: string, dev: boolean, problems: Problems): Compiled
   if ((config.data as ConfigData).upstreams !== undefined)
     problems.add(config.at(["upstreams"]), "upstreams is only read from the dev overlay: move it to policies/dev/");
   const { services, actions } = compileServices(files.services, configs, declared, problems);
+  compileCredentials(configs, services, declared, problems);
   const rules = compileRules(files.rules, actions, services, settings, issuers, problems);
   const profiles = compileProfiles(files.profiles, actions, services, issuers, settings, problems);
-  compileCredentials(configs, services, profiles, declared, problems);
+  checkProfileCredentials(services, profiles, problems);
   return { settings, issuers, services, actions, rules, profiles };
 }
 

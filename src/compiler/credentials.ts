@@ -4,6 +4,8 @@
  * entry keeps its static `credential.secret`. Checked here with file:line: the service exists, the
  * provider has what it needs and nothing it does not read, every secret it names is declared, token
  * URLs are https, and a GitHub App can be narrowed to every GitHub action a task profile allows.
+ * The providers are set before the profiles are compiled, so a profile's `scope:` is checked against
+ * its services' (src/compiler/scope.ts); the actions are checked once the profiles are.
  */
 import { unmappedActions } from "../credentials/permissions";
 import type { CredentialProviderSpec, ProfileSpec, ServiceSpec } from "../policy/types";
@@ -51,7 +53,6 @@ const URL_KEYS: (keyof CredentialData)[] = ["token_url", "revocation_url"];
 export function compileCredentials(
   configs: SourceFile[],
   services: Record<string, ServiceSpec>,
-  profiles: ProfileSpec[],
   declared: Set<string>,
   problems: Problems,
 ): void {
@@ -69,10 +70,17 @@ export function compileCredentials(
       if (spec) chosen.set(name, spec);
     }
   });
-  for (const [name, spec] of chosen) {
-    services[name]!.provider = spec;
-    if (spec.provider === "github_app") checkNarrowable(name, profiles, problems);
-  }
+  for (const [name, spec] of chosen) services[name]!.provider = spec;
+}
+
+/** Every GitHub App service: each profile's actions of it are covered by the permission map. */
+export function checkProfileCredentials(
+  services: Record<string, ServiceSpec>,
+  profiles: ProfileSpec[],
+  problems: Problems,
+): void {
+  for (const [name, service] of Object.entries(services))
+    if (service.provider?.provider === "github_app") checkNarrowable(name, profiles, problems);
 }
 
 function checkEntry(

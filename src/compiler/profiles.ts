@@ -15,6 +15,7 @@ import type {
 } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
 import { labelProblem, lookupAction, resolveSelectors } from "./rules";
+import { compileScope, type ScopeData } from "./scope";
 import type { Problems, SourceFile } from "./source";
 
 export const DEFAULT_TTL_S = 600;
@@ -42,6 +43,7 @@ export interface ProfileData {
     correlate?: { action: string; read_by: string[] }[];
   };
   approvals?: { ttl?: number; risk?: Risk; approvers?: MatchData };
+  scope?: ScopeData;
 }
 
 type Path = (string | number)[];
@@ -98,6 +100,7 @@ function compileProfile(
   const scope = profileScope(at, actions, services, inProfile, problems);
   const budgets = compileBudgets(p.budgets ?? {}, scope);
   const sequence = compileSequence(p.sequence ?? {}, scope);
+  const reach = compileScope(p.scope, at, selected, services, problems);
 
   return {
     name: p.name,
@@ -109,6 +112,7 @@ function compileProfile(
     sequence,
     effects: effectsOf(selected, actions),
     approvals,
+    ...(reach ? { scope: reach } : {}),
     source: at(),
   };
 }

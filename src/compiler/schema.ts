@@ -2,6 +2,8 @@
  * JSON Schemas of the policy files. Published to policies/schema/ by `firebreak schema` so editors
  * complete and check policy files; the compiler validates with the same objects.
  */
+import { MAX_SCOPE_PATTERNS } from "../policy/scope";
+
 const name = { type: "string", pattern: "^[a-z][a-z0-9-]*$", maxLength: 40 };
 const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", maxLength: 64 };
 const strings = { type: "array", items: { type: "string", minLength: 1 } };
@@ -463,6 +465,28 @@ const sequence = {
   },
 };
 
+/** `scope` of a profile; the patterns' syntax is the compiler's check (src/compiler/scope.ts), with words. */
+const profileScope = {
+  type: "object",
+  description:
+    "Per service, the most a task of this profile may reach; each task names its own repositories within it when it starts (docs/credentials.md)",
+  propertyNames: name,
+  additionalProperties: {
+    type: "object",
+    additionalProperties: false,
+    required: ["repositories"],
+    properties: {
+      repositories: {
+        type: "array",
+        minItems: 1,
+        maxItems: MAX_SCOPE_PATTERNS,
+        items: { type: "string", minLength: 1, maxLength: 140 },
+        description: "Repository patterns: owner/name, or owner/* for every repository of owner",
+      },
+    },
+  },
+};
+
 const profile = {
   type: "object",
   additionalProperties: false,
@@ -482,6 +506,7 @@ const profile = {
     actions: { ...selectors, description: "Selectors of the actions a task may call at all (as in rules)" },
     budgets,
     sequence,
+    scope: profileScope,
     approvals: {
       type: "object",
       additionalProperties: false,

@@ -90,7 +90,11 @@ export const REASONS = [
   // tasks: starting one, the task token, the task's Durable Object admitting the step
   "task.required",
   "task.profile_denied",
+  "task.scope_required",
+  "task.scope_denied",
   "task.mismatch",
+  "task.agent_token_required",
+  "task.agent_mismatch",
   "task.unknown",
   "task.completed",
   "task.revoked",
@@ -174,6 +178,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "request.arg_ambiguous":
     case "request.agent_credential":
     case "decisions.invalid_query":
+    case "task.scope_required":
       return { status: 400, error: "invalid_request" };
     case "graphql.method":
     case "graphql.batch":
@@ -210,6 +215,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "identity.bad_audience":
     case "identity.missing_claim":
     case "identity.bad_spiffe_id":
+    case "task.agent_token_required":
       return { status: 401, error: "unauthorized" };
     case "action.unknown":
     case "action.forbidden":
@@ -219,7 +225,9 @@ export function httpFor(reason: Reason): HttpOutcome {
       return { status: 403, error: "forbidden" };
     case "task.required":
     case "task.profile_denied":
+    case "task.scope_denied":
     case "task.mismatch":
+    case "task.agent_mismatch":
     case "task.unknown":
     case "task.completed":
     case "task.revoked":
@@ -367,7 +375,12 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "approver.agent_identity": "Agent and task tokens can never approve.",
   "task.required": "Calls need a task token: start a task at /_firebreak/v1/tasks.",
   "task.profile_denied": "No task profile of that name may be started by this agent.",
+  "task.scope_required": "Tasks of this profile name the repositories they reach: add scope to the start body.",
+  "task.scope_denied": "The task's scope reaches beyond what its profile allows.",
   "task.mismatch": "The task token is not for this task.",
+  "task.agent_token_required":
+    "Renewing a task needs the agent's own workload token in Firebreak-Agent-Token beside the task token.",
+  "task.agent_mismatch": "The workload token is not the task's agent (another issuer or subject).",
   "task.unknown": "The task does not exist.",
   "task.completed": "The task has been completed.",
   "task.revoked": "The task has been revoked.",

@@ -4,6 +4,8 @@
  * compiler precomputed (route tries, rule index by selector, subject and claim).
  */
 
+import type { Scope } from "./scope";
+
 export const BUNDLE_FORMAT = 2;
 
 export type Effect = "allow" | "deny" | "approve";
@@ -312,6 +314,12 @@ export interface ProfileSpec {
    */
   effects: Record<string, string[]>;
   approvals: ApprovalSettings;
+  /**
+   * Per service, the most a task may reach (src/policy/scope.ts): lower-case repository patterns,
+   * `owner/name` or `owner/*`. Every task of the profile names its own within it when it starts.
+   * Absent: the profile sets none, and its tasks name none.
+   */
+  scope?: Scope;
   source: string;
 }
 

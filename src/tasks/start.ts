@@ -2,7 +2,7 @@
  * Starting a task across its two objects (docs/design/tasks.md):
  *
  *   1. reserve  the agent object takes a live slot and a start (the caps, the kill switch);
- *   2. open     the task object is created with the profile and the agent;
+ *   2. open     the task object is created with the profile, the agent and the task's scope;
  *   3. confirm  the agent object is asked again with the same id (a retry moves nothing): a `revokeAll`
  *               that ran between 1 and 2 listed this id but found no task to revoke, so the start is
  *               refused now rather than handing out a token the kill switch missed.
@@ -14,6 +14,7 @@
  */
 import type { Result } from "../core/result";
 import type { Agent } from "../policy/evaluate";
+import type { Scope } from "../policy/scope";
 import type { ProfileSpec } from "../policy/types";
 import type { AgentLimits, StartRequest, StartResult } from "./agent-object";
 import { rpcCall } from "./rpc";
@@ -39,6 +40,11 @@ export interface StartInput {
   profile: ProfileSpec;
   agent: Agent;
   purpose: string;
+  /**
+   * What the task declared it reaches, checked against its profile's (src/policy/scope.ts `checkTaskScope`);
+   * null or absent: the profile sets no scope.
+   */
+  scope?: Scope | null;
   limits: AgentLimits;
   /** Epoch milliseconds. */
   now: number;
@@ -80,7 +86,17 @@ async function reserve(agent: StartObjects["agent"], request: StartRequest): Pro
 async function open(task: StartObjects["task"], input: StartInput): Promise<Started> {
   const { task_id, profile, agent, purpose, now } = input;
   const owner = { issuer: agent.issuer, sub: agent.sub };
-  const init = { task_id, profile, agent: owner, claims: { ...agent.claims }, purpose, now };
+  // `scope` is for the object to keep (issue 14, phase 2: OpenInit.scope); until then it ignores it.
+  const scope = input.scope ?? null;
+  const init: OpenInit & { scope: Scope | null } = {
+    task_id,
+    profile,
+    agent: owner,
+    claims: { ...agent.claims },
+    purpose,
+    scope,
+    now,
+  };
   const opened = await attempt(() => rpcCall<OpenResult>(task.open(init)));
   if (!opened.ok) return opened;
   // A fresh random id cannot belong to another agent; if it does, refuse rather than share it.

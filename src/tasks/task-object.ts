@@ -57,6 +57,8 @@ export type OpenResult = { ok: true; deadline: number } | { ok: false; reason: "
 
 export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
 
+export type RenewResult = { ok: true; deadline: number } | Exclude<EndResult, { ok: true }>;
+
 /** What rules may read as CEL `task`, and renew reads: state, deadline, calls, services, data read. */
 export interface TaskStateView {
   state: TaskState;
@@ -293,6 +295,23 @@ export class TaskObject extends DurableObject<Env> {
     return this.txn(() => {
       const task = this.store.task();
       return task ? { state: task.state, deadline: task.deadline, ...taskState(this.store) } : null;
+    });
+  }
+
+  /**
+   * A renewal by the task's agent (`by`, proven by its workload token): the task must be live and more
+   * than a second before its deadline (no later `exp` could be signed). Logged, so the log shows every
+   * token the task was given. The deadline is what the new token may not pass.
+   */
+  renew(now: number, by: string): RenewResult {
+    return this.txn((): RenewResult => {
+      const task = this.store.task();
+      if (!task) return { ok: false, reason: "task.unknown" };
+      const refusal = liveness(this.store, task, now);
+      if (refusal) return { ok: false, reason: refusal.reason as `task.${Exclude<TaskState, "live">}` };
+      if (now + 1000 >= task.deadline) return { ok: false, reason: "task.expired" };
+      this.store.append({ ts: now, kind: "renew", by });
+      return { ok: true, deadline: task.deadline };
     });
   }
 

@@ -28,7 +28,8 @@ export interface TaskRow {
 export interface Entry {
   ts: number;
   /**
-   * `open`, `call` (admitted or refused), `settle`, `complete`, `revoke`, `expire`; approvals:
+   * `open`, `call` (admitted or refused), `settle`, `renew` (a new task token), `complete`, `revoke`,
+   * `expire`; approvals:
    * `approval` (a call asked for a person), `approve` / `deny` (a person's answer), `notify` (whether the
    * approvers were told); `refusals`: refused calls counted, not written one by one (src/tasks/task-log.ts).
    */
@@ -36,6 +37,7 @@ export interface Entry {
     | "open"
     | "call"
     | "settle"
+    | "renew"
     | "refusals"
     | "complete"
     | "revoke"
@@ -63,7 +65,10 @@ export interface Entry {
    * `firebreak replay` re-decides with a candidate bundle. Never a header, a body or a token.
    */
   facts?: string | null;
-  /** Who ended the task (revoke), opened it or decided an approval (`issuer sub`); `approval <id>` on a call it admitted. */
+  /**
+   * Who ended the task (revoke), opened or renewed it, or decided an approval (`issuer sub`); `approval <id>`
+   * on a call it admitted.
+   */
   by?: string | null;
 }
 

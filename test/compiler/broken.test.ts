@@ -307,6 +307,48 @@ const CASES: Case[] = [
     where: "profiles/profiles.yaml:3",
     says: "profile ops allows github:actions.list_repo_variables, which no GitHub App permission covers",
   },
+  // a profile's scope (src/compiler/scope.ts); scope-ok is the valid set each changes one line of
+  { dir: "scope-unknown-service", where: "profiles/profiles.yaml:8", says: 'scope names unknown service "gitlab"' },
+  {
+    dir: "scope-service-not-called",
+    where: "profiles/profiles.yaml:8",
+    says: "scope.svc: this profile allows no svc action: remove it, or add the actions",
+  },
+  {
+    dir: "scope-no-repository-resource",
+    where: "profiles/profiles.yaml:11",
+    says: "scope.svc.repositories narrows nothing: none of this profile's svc actions has a repository resource",
+  },
+  {
+    dir: "scope-bad-pattern",
+    where: "profiles/profiles.yaml:7",
+    says: '"acme/api/issues" is not owner/name or owner/*',
+  },
+  {
+    dir: "scope-bad-name",
+    where: "profiles/profiles.yaml:7",
+    says: '"acme/a b": the name must be 1-100 letters, digits, ".", "_" or "-"',
+  },
+  {
+    dir: "scope-duplicate",
+    where: "profiles/profiles.yaml:7",
+    says: '"ACME/*" is listed twice (also item 0): remove one',
+  },
+  {
+    dir: "scope-other-account",
+    where: "profiles/profiles.yaml:7",
+    says: '"evil/*" is not of github\'s GitHub App installation account acme: its token could never cover it',
+  },
+  {
+    dir: "scope-empty",
+    where: "profiles/profiles.yaml:7",
+    says: '"profiles.0.scope.github.repositories" must NOT have fewer than 1 items',
+  },
+  {
+    dir: "scope-missing-for-app",
+    where: "profiles/profiles.yaml:5",
+    says: 'this profile calls github, whose credential is a GitHub App: its tokens are minted for the repositories a task names, so add scope: { github: { repositories: ["<owner>/*"] } }',
+  },
 ];
 
 /** Several mistakes in several files: every one is reported, in one run. */
@@ -333,6 +375,7 @@ const COMPILES = [
   "profile-alias-effects-ok",
   "graphql-ok",
   "credentials-ok",
+  "scope-ok",
 ];
 
 function serviceOf(bundle: Bundle, name: string): ServiceSpec {

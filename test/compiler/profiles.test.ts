@@ -407,3 +407,36 @@ describe("the profiles schema", () => {
     }
   });
 });
+
+describe("a profile's scope", () => {
+  const SCOPE_OK = join(REPO, "test", "fixtures", "broken", "scope-ok");
+
+  it("the example profiles that call GitHub scope it to acme's repositories; the others set none", () => {
+    const acme = { github: { repositories: ["acme/*"] } };
+    for (const p of prod.profiles) {
+      if (p.actions.some((a) => a.startsWith("github:"))) expect(p.scope, p.name).toEqual(acme);
+      else expect(p, p.name).not.toHaveProperty("scope");
+    }
+    expect(prod.profiles.filter((p) => p.scope).map((p) => p.name)).toEqual(["release", "support", "triage"]);
+  });
+
+  it("is compiled lower-case, unique and sorted, per service; a profile without one has none", () => {
+    const b = compileOk(SCOPE_OK);
+    expect(profile(b, "ops").scope).toEqual({ github: { repositories: ["acme/*", "acme/api"] } });
+    expect(profile(b, "lookup")).not.toHaveProperty("scope");
+  });
+
+  it("the dev overlay's GitHub App compiles with the example profiles' scopes (npm start)", () => {
+    const result = compilePolicies(POLICIES, { dev: true });
+    if (!result.ok) throw new Error(result.problems.format());
+    expect(result.bundle.services.github?.provider).toMatchObject({ provider: "github_app", account: "acme" });
+    expect(profile(result.bundle, "triage").scope).toEqual({ github: { repositories: ["acme/*"] } });
+  });
+
+  it("is in the published schema: per service, repositories, bounded", () => {
+    const scope = (profilesSchema.properties.profiles.items.properties as Record<string, unknown>).scope as {
+      additionalProperties: { properties: { repositories: { minItems: number; maxItems: number } } };
+    };
+    expect(scope.additionalProperties.properties.repositories).toMatchObject({ minItems: 1, maxItems: 100 });
+  });
+});

@@ -4,7 +4,8 @@
  * A policy edit that breaks the build (a failing policy test, then a YAML syntax error) is said in one
  * terminal line naming file:line, and the gateway goes on answering at once with the last good bundle's
  * decisions; the next good edit reloads and a changed decision shows. `firebreak compile` run beside it
- * changes nothing it serves.
+ * changes nothing it serves. GitHub is a GitHub App there: the demo mints installation tokens for the
+ * key `firebreak dev-keys` wrote to demo/.dev.vars.
  *
  * Edits are plain file writes: wrangler's watch of policies/ (wrangler.toml `watch_dir`) picks them up.
  * Every request has a timeout, so a hang fails the test instead of stalling it; waiting is only ever for
@@ -17,6 +18,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compilePolicies } from "../../src/compiler/compile";
+import { providerFor } from "../../src/credentials/providers";
+import { systemClock } from "../../src/credentials/types";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const HOST = "127.0.0.1";
@@ -170,7 +174,12 @@ beforeAll(async () => {
   const started = await fetch(`${gateway}/_firebreak/v1/tasks`, {
     method: "POST",
     headers: { authorization: `Bearer ${minted.stdout.trim()}`, "content-type": "application/json" },
-    body: JSON.stringify({ profile: "triage", purpose: "the dev-loop test" }),
+    body: JSON.stringify({
+      profile: "triage",
+      purpose: "the dev-loop test",
+      // Every repository expectDecisions calls.
+      scope: { github: { repositories: ["acme/api", "acme/e2e-probe"] } },
+    }),
     signal: AbortSignal.timeout(10_000),
   });
   expect(started.status).toBe(201);
@@ -192,6 +201,33 @@ describe("npm start under policy edits", () => {
     expect(h.dev).toBe(true);
     good = h.revision;
     await expectDecisions("open");
+  });
+
+  it("runs GitHub as a GitHub App: the demo, as wrangler dev runs it, mints for the key dev-keys made", async () => {
+    // The provider the dev bundle configures, with the gateway's .dev.vars (before any policy edit).
+    const compiled = compilePolicies(join(dir, "policies"), { dev: true });
+    if (!compiled.ok) throw new Error(compiled.problems.format());
+    const secrets = Object.fromEntries(
+      readFileSync(join(dir, ".dev.vars"), "utf8")
+        .split("\n")
+        .map((l) => /^([A-Z_][A-Z0-9_]*)='?(.*?)'?$/.exec(l))
+        .filter((m) => m !== null)
+        .map((m) => [m[1], m[2]]),
+    );
+    const github = compiled.bundle.services.github!;
+    const triage = compiled.bundle.profiles.find((p) => p.name === "triage")!;
+    const app = providerFor(github, { fetch: (r) => fetch(r), clock: systemClock, secret: (n) => secrets[n] });
+    const minted = await app.mint({ actions: triage.actions, repositories: ["acme/api"] });
+    if (!minted.ok) throw new Error(`${minted.code}: ${minted.detail}`);
+    const read = (token: string, repo: string) =>
+      fetch(`${new URL(github.upstream).origin}/github/repos/acme/${repo}/issues/1`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(ANSWER_MS),
+      });
+    expect((await read(minted.credential.secret, "api")).status).toBe(200);
+    expect((await read(minted.credential.secret, "web")).status).toBe(404);
+    expect(await app.revoke(minted.credential)).toEqual({ ok: true, revoked: true });
+    expect((await read(minted.credential.secret, "api")).status).toBe(401);
   });
 
   it("a failing policy test: one line names it, the last good bundle answers at once; compile beside it changes nothing", async () => {

@@ -259,20 +259,24 @@ const AFTER: Record<string, (ran: Ran) => Promise<void> | void> = {
     expect(posts).toHaveLength(2);
   },
   // "the deadline never moves"; the fresh token lives the ttl again.
-  'curl -s -X POST -H "Authorization: Bearer $TASK" http://127.0.0.1:8787/_firebreak/v1/tasks/$TASK_ID/renew': async ({
-    stdout,
-  }) => {
-    const renewed = JSON.parse(stdout) as { task_id: string; task_token: string; expires_at: string; deadline: string };
-    const before = jwtClaims(await exported("TASK"));
-    const after = jwtClaims(renewed.task_token);
-    expect(renewed.task_id).toBe(await exported("TASK_ID"));
-    expect(after.task_id).toBe(before.task_id);
-    expect(after.jti).not.toBe(before.jti);
-    expect(after.exp).toBeGreaterThanOrEqual(before.exp);
-    near(Date.parse(renewed.expires_at) - Date.now(), 600_000, 5_000);
-    const inspected = JSON.parse(printed.get(stepsWith(INSPECT)[0]!)!) as { task: { deadline: number } };
-    expect(Date.parse(renewed.deadline)).toBe(inspected.task.deadline);
-  },
+  'curl -s -X POST -H "Authorization: Bearer $TASK" -H "Firebreak-Agent-Token: $TOKEN" http://127.0.0.1:8787/_firebreak/v1/tasks/$TASK_ID/renew':
+    async ({ stdout }) => {
+      const renewed = JSON.parse(stdout) as {
+        task_id: string;
+        task_token: string;
+        expires_at: string;
+        deadline: string;
+      };
+      const before = jwtClaims(await exported("TASK"));
+      const after = jwtClaims(renewed.task_token);
+      expect(renewed.task_id).toBe(await exported("TASK_ID"));
+      expect(after.task_id).toBe(before.task_id);
+      expect(after.jti).not.toBe(before.jti);
+      expect(after.exp).toBeGreaterThanOrEqual(before.exp);
+      near(Date.parse(renewed.expires_at) - Date.now(), 600_000, 5_000);
+      const inspected = JSON.parse(printed.get(stepsWith(INSPECT)[0]!)!) as { task: { deadline: number } };
+      expect(Date.parse(renewed.deadline)).toBe(inspected.task.deadline);
+    },
   // "Nothing was forwarded. ... expires in 15 minutes ... the message is in `curl -s .../_demo/requests?limit=1`"
   "export RELEASE_TOKEN=$(npx firebreak token --agent release-bot)": async ({ stdout }) => {
     const answer = JSON.parse(stdout) as { approval: { id: string; expires_at: string } };

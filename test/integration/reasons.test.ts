@@ -34,6 +34,7 @@ import {
 } from "./approval-support";
 import {
   type App,
+  agentToken,
   BASE,
   bindings,
   expectRefusal,
@@ -125,7 +126,11 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "approver.agent_identity": [403, "forbidden"],
   "task.required": [403, "forbidden"],
   "task.profile_denied": [403, "forbidden"],
+  "task.scope_required": [400, "invalid_request"],
+  "task.scope_denied": [403, "forbidden"],
   "task.mismatch": [403, "forbidden"],
+  "task.agent_token_required": [401, "unauthorized"],
+  "task.agent_mismatch": [403, "forbidden"],
   "task.unknown": [403, "forbidden"],
   "task.completed": [403, "forbidden"],
   "task.revoked": [403, "forbidden"],
@@ -557,9 +562,39 @@ const E2E: Partial<Record<Reason, Case>> = {
   "upstream.timeout": { path: "/slow/thing" },
   "task.required": { path: ISSUE, app: withSettings({ bare_workload_tokens: false }) },
   "task.profile_denied": { path: TASKS_PATH, init: startInit("closed") },
+  // `scoped` scopes github to acme's repositories (and octo-org/docs): a start must name its own, within them.
+  "task.scope_required": { path: TASKS_PATH, init: startInit("scoped") },
+  "task.scope_denied": {
+    path: TASKS_PATH,
+    init: async () => ({
+      method: "POST",
+      headers: JSON_TYPE,
+      body: JSON.stringify({
+        profile: "scoped",
+        purpose: "reasons",
+        scope: { github: { repositories: ["evil/api"] } },
+      }),
+    }),
+  },
   "task.mismatch": {
     path: `${TASKS_PATH}/${newTaskId()}/complete`,
     init: async () => ({ method: "POST", bearer: (await newTask(app, "basic")).token }),
+  },
+  "task.agent_token_required": {
+    path: ISSUE,
+    init: async () => {
+      const task = await newTask(app, "basic");
+      return { path: `${TASKS_PATH}/${task.id}/renew`, method: "POST", bearer: task.token };
+    },
+  },
+  "task.agent_mismatch": {
+    path: ISSUE,
+    init: async () => {
+      const task = await newTask(app, "basic");
+      const other = await agentToken({ sub: "agent-2" });
+      const headers = { "firebreak-agent-token": other };
+      return { path: `${TASKS_PATH}/${task.id}/renew`, method: "POST", bearer: task.token, headers };
+    },
   },
   "task.unknown": { path: ISSUE, init: async () => ({ bearer: await handMadeTaskToken() }) },
   "task.completed": {
@@ -678,7 +713,11 @@ const NOT_PIPELINE = new Set<Reason>([
   "route.not_found",
   // the tasks API answers for itself: no proxied call, no decision record
   "task.profile_denied",
+  "task.scope_required",
+  "task.scope_denied",
   "task.mismatch",
+  "task.agent_token_required",
+  "task.agent_mismatch",
   "agent.live_tasks",
   "agent.start_rate",
   "agent.revoked",

@@ -240,18 +240,19 @@ export interface Started {
   text: string;
 }
 
-/** POST /_firebreak/v1/tasks with a workload token (default agentToken()) and `{ profile, purpose }`. */
+/** POST /_firebreak/v1/tasks with a workload token (default agentToken()) and `{ profile, purpose, scope? }`. */
 export async function startTask(
   app: App,
   profile: string,
-  opts: { bearer?: string; purpose?: string; env?: Record<string, unknown> } = {},
+  opts: { bearer?: string; purpose?: string; scope?: unknown; env?: Record<string, unknown> } = {},
 ): Promise<Started> {
   const bearer = opts.bearer ?? (await agentToken());
+  const scope = opts.scope === undefined ? {} : { scope: opts.scope };
   const res = await app.fetch(
     new Request(`${BASE}${TASKS_PATH}`, {
       method: "POST",
       headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-      body: JSON.stringify({ profile, purpose: opts.purpose ?? "test" }),
+      body: JSON.stringify({ profile, purpose: opts.purpose ?? "test", ...scope }),
     }),
     (opts.env ?? bindings) as never,
   );

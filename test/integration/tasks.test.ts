@@ -486,9 +486,20 @@ describe("the deadline alarm", () => {
 });
 
 describe("renew", () => {
+  /** A renewal as an agent sends it: the task token as the bearer, its own workload token beside it. */
+  const renew = async (id: string, token: string) => {
+    const headers = { authorization: `Bearer ${token}`, "firebreak-agent-token": await agentToken() };
+    const res = await app.fetch(
+      new Request(`${BASE}/_firebreak/v1/tasks/${id}/renew`, { method: "POST", headers }),
+      bindings as never,
+    );
+    const text = await res.text();
+    return { res, text, json: JSON.parse(text) as Record<string, unknown> };
+  };
+
   it("gives a fresh token for the same task that works, never past the deadline", async () => {
     const task = await newTask(app, "basic");
-    const r = await taskRoute(app, `/${task.id}/renew`, task.token, "POST");
+    const r = await renew(task.id, task.token);
     expect(r.res.status, r.text).toBe(200);
     const fresh = r.json?.task_token as string;
     expect(fresh).not.toBe(task.token);
@@ -518,16 +529,16 @@ describe("renew", () => {
       { sub: "agent-1", agent_issuer: "remote", task_id, profile: "basic" },
       { audience: ORIGIN, issuer: ORIGIN, ttl_s: 60, deadline_ms: Date.now() + 60_000, now: new Date() },
     );
-    const expired = await taskRoute(app, `/${task_id}/renew`, old, "POST");
+    const expired = await renew(task_id, old);
     expect([expired.res.status, expired.json?.reason]).toEqual([403, "task.expired"]);
 
     const done = await newTask(app, "basic");
     await taskRoute(app, `/${done.id}/complete`, done.token, "POST");
-    const completed = await taskRoute(app, `/${done.id}/renew`, done.token, "POST");
+    const completed = await renew(done.id, done.token);
     expect([completed.res.status, completed.json?.reason]).toEqual([403, "task.completed"]);
 
     const other = await newTask(app, "basic");
-    const mismatch = await taskRoute(app, `/${other.id}/renew`, done.token, "POST");
+    const mismatch = await renew(other.id, done.token);
     expect([mismatch.res.status, mismatch.json?.reason]).toEqual([403, "task.mismatch"]);
   });
 });

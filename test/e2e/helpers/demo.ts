@@ -19,7 +19,8 @@ export interface Demo {
   dispose(): Promise<void>;
 }
 
-export async function startDemo(): Promise<Demo> {
+/** `bindings`: what `wrangler dev` would read from demo/.dev.vars (the dev GitHub App's public key). */
+export async function startDemo(options: { bindings?: Record<string, string> } = {}): Promise<Demo> {
   const result = await build({
     entryPoints: [join(ROOT, "demo", "src", "index.ts")],
     bundle: true,
@@ -40,6 +41,7 @@ export async function startDemo(): Promise<Demo> {
     script: result.outputFiles[0]!.text,
     compatibilityDate: config.compatibility_date,
     compatibilityFlags: config.compatibility_flags,
+    bindings: options.bindings ?? {},
   });
   const url = await mf.ready;
   return {
