@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Where the task path's cost goes (issue 3): the Firebreak worker bundled several times, each time
-// with one part of admission taken out (or, for the task-token cache, a proposed change put in) at
-// bundle time (src/ is not touched). Every variant is its own worker with its own Durable Objects;
+// Where the task path's cost goes (issues 3 and 13): the Firebreak worker bundled several times, each
+// time with one part of admission taken out at bundle time (src/ is not touched). Every variant is its own worker with its own Durable Objects;
 // each gets 50 tasks started through its own API, and the load carries their task tokens (one task
 // per connection, or all on one task with --hot). The figure to read is workerd CPU per request, at
 // the same offered load for every worker (as bench/ablate.mjs does), over rotating short slices.
@@ -28,36 +27,6 @@ const C = 50;
 
 const src = (p) => JSON.stringify(join(ROOT, "src", p));
 
-/**
- * The proposed change (docs/benchmarks.md, "Proposed src changes"): verified task tokens remembered
- * per isolate like workload tokens (src/identity/token-cache.ts): the exact token string, for the same
- * imported key set, audience and issuer, at most 60 s, exp and nbf re-checked on every use.
- */
-const TASK_TOKEN_CACHE = `
-export * from ${src("identity/task-token.ts")};
-import { TASK_CLOCK_TOLERANCE_S, verifyTaskToken as verifyUncached } from ${src("identity/task-token.ts")};
-const TTL_MS = 60_000;
-const MAX_ENTRIES = 10_000;
-const verified = new Map();
-export async function verifyTaskToken(token, keys, opts) {
-  const set = "ok" in keys ? (keys.ok ? keys.keys : null) : keys;
-  const t = opts.now.getTime();
-  const s = t / 1000;
-  const e = set === null ? undefined : verified.get(token);
-  if (e) {
-    const c = e.claims;
-    if (e.keys === set && e.audience === opts.audience && e.issuer === opts.issuer && t - e.storedAt < TTL_MS &&
-        c.exp > s - TASK_CLOCK_TOLERANCE_S && c.nbf <= s + TASK_CLOCK_TOLERANCE_S) return { ok: true, claims: c };
-    verified.delete(token);
-  }
-  const r = await verifyUncached(token, keys, opts);
-  if (r.ok && set !== null) {
-    if (verified.size >= MAX_ENTRIES) verified.delete(verified.keys().next().value);
-    verified.set(token, { keys: set, audience: opts.audience, issuer: opts.issuer, claims: r.claims, storedAt: t });
-  }
-  return r;
-}`;
-
 /** The task object with some of its work taken out (a subclass; the class name is the binding's). */
 const taskObject = (body) => `
 export * from ${src("tasks/task-object.ts")};
@@ -71,50 +40,47 @@ ${body}
 const ADMIT_READS = `
     const task = this.store.task();
     if (!task) return { ok: false, reason: "task.unknown" };
+    const step = steps[0];
     const refusal = liveness(this.store, task, step.now) ?? check(this.store, task.profile, step);
     this.store.head();
     if (refusal) return { ok: false, ...refusal };`;
 
+/** src/gateway/admit.ts with `admit` replaced (the pipeline imports it from there). */
+const gatewayAdmit = (name, body) =>
+  replaceImport(
+    ROOT,
+    name,
+    join("gateway", "pipeline.ts"),
+    "./admit",
+    `export * from ${src("gateway/admit.ts")};
+import { admit as real, NO_ADMISSION } from ${src("gateway/admit.ts")};
+${body}`,
+  );
+
 const VARIANTS = [
   {
-    name: "tc-token-cache",
-    what: "verified task tokens cached (proposed): no EdDSA verification on a repeated token",
-    plugins: [replaceImport(ROOT, "task-token-cache", join("identity", "caller.ts"), "./task-token", TASK_TOKEN_CACHE)],
-  },
-  {
-    name: "tc-no-view",
-    what: "no view() RPC before decide (the fixture's rule lookups-early-in-a-task reads task.calls)",
-    plugins: [
-      replaceImport(
-        ROOT,
-        "no-view",
-        join("gateway", "pipeline.ts"),
-        "./admit",
-        `export * from ${src("gateway/admit.ts")};\nexport async function taskView() { return null; }`,
-      ),
-    ],
-  },
-  {
     name: "tc-no-settle",
-    what: "no settle RPC after the upstream answered",
+    what: "no settle at all: nothing held, carried or sent after the upstream answered",
     plugins: [
-      replaceImport(
-        ROOT,
+      gatewayAdmit(
         "no-settle",
-        join("gateway", "pipeline.ts"),
-        "./admit",
-        `export * from ${src("gateway/admit.ts")};
-import { admit as real } from ${src("gateway/admit.ts")};
-export async function admit(step, task, env) {
-  const r = await real(step, task, env);
-  return r.ok ? { ok: true, admission: { taskId: r.admission.taskId, settle: async () => null } } : r;
+        `export async function admit(steps, task, env, background) {
+  const r = await real(steps, task, env, background);
+  return r.ok ? { ...r, admission: { taskId: r.admission.taskId, settle: () => undefined } } : r;
 }`,
       ),
     ],
   },
   {
+    name: "tc-no-object",
+    what: "no Durable Object call at all: the task path's gateway side only (admitted without asking)",
+    plugins: [
+      gatewayAdmit("no-object", "export async function admit() { return { ok: true, admission: NO_ADMISSION }; }"),
+    ],
+  },
+  {
     name: "tc-no-hash",
-    what: "step log entries not hashed (canonical JSON + SHA-256 of each appended entry)",
+    what: "step log entries not hashed (SHA-256 of each appended entry)",
     plugins: [
       replaceImport(
         ROOT,
@@ -123,49 +89,34 @@ export async function admit(step, task, env) {
         "./hash-chain",
         `export * from ${src("tasks/hash-chain.ts")};
 import { GENESIS } from ${src("tasks/hash-chain.ts")};
-export function chainHash() { return GENESIS; }`,
+export function chainHashText() { return GENESIS; }`,
       ),
     ],
   },
   {
     name: "tc-no-timers",
-    what: "setTimeout/clearTimeout are no-ops: no 5-s bound on the three RPCs (nor on the upstream fetch)",
+    what: "setTimeout/clearTimeout are no-ops: no RPC bound, no carry wait, no upstream timeout",
     banner: "globalThis.setTimeout = () => 0; globalThis.clearTimeout = () => {};",
   },
   {
     name: "tc-one-write",
-    what: "admit and settle do their reads and one counter upsert each (one commit each, few statements)",
+    what: "admitAll does its reads and one counter upsert (one commit, few statements); settles dropped",
     object: `
-  admit(step) {
+  admitAll(steps) {
     return this.ctx.storage.transactionSync(() => {${ADMIT_READS}
       this.store.addCounter("calls", 1);
-      return { ok: true, seq: 1 };
+      this.store.flush();
+      return { ok: true, seqs: [1] };
     });
   }
-  settle(seq) {
-    this.ctx.storage.transactionSync(() => { this.store.task(); this.store.step(seq); this.store.addCounter("settled", 1); });
-  }`,
-  },
-  {
-    name: "tc-no-writes",
-    what: "admit and settle do their reads only: no write, no commit",
-    object: `
-  admit(step) {
-    return this.ctx.storage.transactionSync(() => {${ADMIT_READS}
-      return { ok: true, seq: 1 };
-    });
-  }
-  settle(seq) {
-    this.ctx.storage.transactionSync(() => { this.store.task(); this.store.step(seq); });
-  }`,
+  settleMany() {}`,
   },
   {
     name: "tc-rpc-only",
-    what: "view, admit and settle answer at once: the three RPCs and nothing in the object",
+    what: "admitAll and settleMany answer at once: the RPCs and nothing in the object",
     object: `
-  view() { return { state: "live", deadline: Date.now() + 3600_000, calls: 0, services: [], labels_read: [] }; }
-  admit() { return { ok: true, seq: 1 }; }
-  settle() {}`,
+  admitAll() { return { ok: true, seqs: [1] }; }
+  settleMany() {}`,
   },
 ];
 for (const v of VARIANTS) {

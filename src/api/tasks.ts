@@ -24,6 +24,7 @@
 import { type Context, Hono } from "hono";
 import type { Refusal, Result } from "../core/result";
 import { readBody } from "../gateway/body";
+import { flushTask } from "../gateway/settles";
 import { newTaskId } from "../identity/task-token";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
@@ -138,6 +139,7 @@ async function complete(c: Context<TaskEnv>): Promise<Response> {
   const { caller, task } = c.var;
   const now = nowMs(c);
   try {
+    await flushTask(task.id);
     const ended = await rpcCall<EndResult>(task.stub.complete(now));
     if (!ended.ok) return fail(c, { ok: false, reason: ended.reason });
     note(c.env, background(c), taskEnded(task.id, "completed", now));
@@ -154,6 +156,7 @@ async function inspect(c: Context<ReaderEnv>): Promise<Response> {
   const cursor = Number(c.req.query("cursor") ?? "0");
   const limit = Number(c.req.query("limit") ?? "50");
   try {
+    await flushTask(c.var.task.id);
     const view = await rpcCall<TaskView | null>(
       stub.inspect(Number.isSafeInteger(cursor) && cursor >= 0 ? cursor : 0, Number.isSafeInteger(limit) ? limit : 50),
     );

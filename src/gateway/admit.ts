@@ -1,7 +1,8 @@
 /**
  * Stage 5, admit: the task's Durable Object checks and reserves the step atomically (budgets, windows,
  * running totals, sequences, and the rules reading the task's state) before anything is forwarded;
- * `settle` records the upstream's answer, after the response.
+ * `settle` records the upstream's answer, after the response: held in this isolate and carried by the
+ * task's next admit, or sent on its own shortly after (src/gateway/settles.ts).
  * A call without a task (a workload token, `bare_workload_tokens: true`) is admitted as is.
  *
  * Fail closed: an exception from the object, or no answer within TASK_RPC_TIMEOUT_MS, is 503
@@ -15,6 +16,7 @@ import type { Decision } from "../policy/evaluate";
 import type { AdmitAll, AdmitReason } from "../tasks/admission";
 import { rpcCall } from "../tasks/rpc";
 import type { StepRequest } from "../tasks/types";
+import { carrying, holdSettle } from "./settles";
 
 /**
  * How the upstream call ended: its status, `null` when no connection was made, or `"timeout"` when no
@@ -23,14 +25,19 @@ import type { StepRequest } from "../tasks/types";
  */
 export type UpstreamOutcome = number | null | "timeout";
 
+type Background = (work: Promise<unknown>) => void;
+
 export interface Admission {
   taskId: string | null;
-  /** Never throws: a settle that fails is reported as a detail, the reservation stays (fail closed). */
-  settle(outcome: UpstreamOutcome, now: number): Promise<string | null>;
+  /**
+   * Records the upstream's answer: held, then carried by the task's next admit or sent in
+   * `background`. Never throws; a settle that cannot be sent is logged and its reservation stays.
+   */
+  settle(outcome: UpstreamOutcome, now: number, background: Background, decisionId: string): void;
 }
 
 /** A call admitted without a task's object: a bare workload token, or an MCP message that names no action. */
-export const NO_ADMISSION: Admission = { taskId: null, settle: async () => null };
+export const NO_ADMISSION: Admission = { taskId: null, settle: () => undefined };
 
 /** What admission answers: admitted or refused, with the decisions the object finished (rules reading `task.*`). */
 export type AdmitResult = ({ ok: true; admission: Admission } | (Refusal & { ok: false })) & {
@@ -39,19 +46,23 @@ export type AdmitResult = ({ ok: true; admission: Admission } | (Refusal & { ok:
 
 /**
  * The request's steps (one for REST; a GraphQL document's root fields, ...), decided where their rules
- * read the task's state, and admitted together or refused: one round trip to the task's object.
+ * read the task's state, and admitted together or refused: one round trip to the task's object, which
+ * also carries the settles of this isolate's earlier calls of the task.
  */
 export async function admit(
   steps: [StepRequest, ...StepRequest[]],
   task: TaskRef | null,
   env: Env,
+  background: Background,
 ): Promise<AdmitResult> {
   if (task === null) return { ok: true, admission: NO_ADMISSION };
   const ns = env.TASKS;
   if (!ns) return { ok: false, reason: "task.unavailable", detail: "TASKS binding missing" };
   let result: AdmitAll;
   try {
-    result = await rpcCall<AdmitAll>(ns.getByName(task.id).admitAll(steps));
+    result = await carrying(ns, task.id, background, (settles) =>
+      rpcCall<AdmitAll>(ns.getByName(task.id).admitAll(steps, settles)),
+    );
   } catch (e) {
     return {
       ok: false,
@@ -73,18 +84,13 @@ export async function admit(
   return { ok: true, admission: settling(ns, task.id, result.seqs), ...decisions };
 }
 
-/** The admission of reserved steps `seqs`: its settle records the upstream's answer, bounded in time. */
+/** The admission of reserved steps `seqs`: its settle records the upstream's answer (src/gateway/settles.ts). */
 export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seqs: number[]): Admission {
   return {
     taskId,
-    settle: async (outcome, now) => {
-      try {
-        const status = outcome === "timeout" ? null : outcome;
-        await rpcCall(ns.getByName(taskId).settleAll(seqs, status, now, outcome === "timeout"));
-        return null;
-      } catch (e) {
-        return `settle failed: ${(e as Error)?.message ?? "error"}`.slice(0, 200);
-      }
+    settle: (outcome, now, background, decisionId) => {
+      const note = { seqs, status: outcome === "timeout" ? null : outcome, now, timedOut: outcome === "timeout" };
+      holdSettle(ns, taskId, { note, decisionId }, background);
     },
   };
 }

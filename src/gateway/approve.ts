@@ -29,6 +29,7 @@ import { rpcCall } from "../tasks/rpc";
 import type { TaskObject } from "../tasks/task-object";
 import type { StepRequest } from "../tasks/types";
 import { type Admission, logRefused, settling } from "./admit";
+import { carrying } from "./settles";
 
 export const APPROVAL_HEADER = "firebreak-approval";
 /** Where operators see waiting approvals, grouped by agent (src/dashboard/page.tsx). */
@@ -74,7 +75,9 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
   try {
     if (presented === null) return await open(input, stub, digest, body_sha256);
     const id = presented.trim();
-    const result = await rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.steps));
+    const result = await carrying(ns, input.task.id, input.background, (settles) =>
+      rpcCall<Redeemed>(stub.redeemApproval(id, digest, input.steps, settles)),
+    );
     if (!result.ok) return { ok: false, reason: result.reason, detail: `approval ${id.slice(0, 60)}` };
     note(input.env, input.background, approvalSettled(id, input.task.id, "used", input.steps[0].now));
     // Decided already (the decision released the slot); this is the backstop if that release was lost.
@@ -129,7 +132,9 @@ async function open(
   }
   // An exception here leaves the slot held: whether the approval was opened is unknown, and a retry
   // of this request finds the slot (the cap errs on the side of fewer approvals, until it expires).
-  const opened = await rpcCall<RequestResult>(stub.requestApproval(newApproval(input, digest, body_sha256)));
+  const opened = await carrying(input.env.TASKS!, task.id, input.background, (settles) =>
+    rpcCall<RequestResult>(stub.requestApproval(newApproval(input, digest, body_sha256), settles)),
+  );
   if (!opened.ok) {
     if (slot.held) await releaseSlot(input.env, agent, { digest }, now);
     const retry = opened.retry_after_s !== undefined ? { retryAfter: opened.retry_after_s } : {};

@@ -158,7 +158,7 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
   }
   const admitted: Admitted =
     settled.decided.person === null
-      ? await admit(call.steps!, task, deps.env)
+      ? await admit(call.steps!, task, deps.env, deps.background)
       : await approveStep(call, settled.decided, body, refuseStep);
   if (!admitted.ok) return "response" in admitted ? admitted.response : stop(admitted);
   return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret, stop, front.rpcMethod);
@@ -173,7 +173,7 @@ async function decideInObject(
   call: Call,
   decided: Decided,
 ): Promise<{ decided: Decided; admitted: { ok: true; admission: Admission } | null } | { refusal: Refusal }> {
-  const admitted = await admit(call.steps!, call.task, call.deps.env);
+  const admitted = await admit(call.steps!, call.task, call.deps.env, call.deps.background);
   const finals = admitted.decisions;
   if (finals === undefined) return admitted.ok ? { decided, admitted } : { refusal: admitted };
   const complete = completeCall(call.bundle, decided, finals, call.task);

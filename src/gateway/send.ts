@@ -1,11 +1,11 @@
 /**
  * The call's way out, once admitted: forwarded with the service's credential (and, for an MCP server,
  * the session id the pipeline checked), its answer recorded in the task's log (settle, after the
- * response), the upstream's
- * new session id bound to the task and a `tools/list` answer filtered (src/gateway/mcp.ts).
+ * response, src/gateway/settles.ts), the upstream's new session id bound to the task and a
+ * `tools/list` answer filtered (src/gateway/mcp.ts).
  */
 import type { Refusal } from "../core/result";
-import { type Admission, NO_ADMISSION, type UpstreamOutcome } from "./admit";
+import { type Admission, NO_ADMISSION } from "./admit";
 import type { Call } from "./call";
 import { forward } from "./forward";
 import { agentAnswer } from "./mcp";
@@ -32,26 +32,13 @@ export async function forwardAndSettle(
   });
   const outcome = forwarded.ok ? forwarded.response.status : forwarded.reason === "upstream.timeout" ? "timeout" : null;
   // Recorded after the answer: the task object counts the step from admission whatever comes of it.
-  if (admission !== NO_ADMISSION) deps.background(settleLater(admission, outcome, deps.now().getTime(), rec));
+  admission.settle(outcome, deps.now().getTime(), deps.background, rec.decision_id);
   if (!forwarded.ok) return stop(forwarded);
   rec.upstream_status = forwarded.response.status;
   if (mcp === null) return decisionResponse(forwarded.response, rec);
   const answer = { req, endpoint: mcp, bundle, agent: call.agent, task: call.task, env: deps.env };
   const answered = await agentAnswer(forwarded.response, { ...answer, method: rpcMethod, decisionId: rec.decision_id });
   return answered.ok ? decisionResponse(answered.response, rec) : stop(answered);
-}
-
-/** A settle that failed is one log line: the step stays reserved and the task's alarm closes it. */
-async function settleLater(
-  admission: Admission,
-  outcome: UpstreamOutcome,
-  now: number,
-  rec: { decision_id: string },
-): Promise<void> {
-  const problem = await admission.settle(outcome, now);
-  if (problem !== null) {
-    console.log(JSON.stringify({ msg: "settle", decision_id: rec.decision_id, task_id: admission.taskId, problem }));
-  }
 }
 
 /**

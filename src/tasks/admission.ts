@@ -183,9 +183,8 @@ function checkSequence(store: TaskStore, profile: ProfileSpec, step: StepRequest
     return { reason: "sequence.requires" };
   }
   if (s.forbid_after.length > 0) {
-    const read = new Set(store.labelsRead());
     for (const rule of s.forbid_after) {
-      if (!rule.read.some((l) => read.has(l))) continue;
+      if (!rule.read.some((l) => store.hasRead(l))) continue;
       if (!rule.deny.some((l) => step.labels.includes(l))) continue;
       if (!rule.allow_services.includes(step.service)) return { reason: "sequence.forbidden_after" };
     }

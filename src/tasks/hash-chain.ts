@@ -13,15 +13,20 @@ export type { Json };
 export const GENESIS = "0".repeat(64);
 
 export function chainHash(prevHash: string, entry: Json): string {
-  return createHash("sha256").update(prevHash).update(canonicalJson(entry)).digest("hex");
+  return chainHashText(prevHash, canonicalJson(entry));
+}
+
+/** The same hash over an entry already written as canonical JSON (`entryText`, src/tasks/entry.ts). */
+export function chainHashText(prevHash: string, entryJson: string): string {
+  return createHash("sha256").update(prevHash).update(entryJson).digest("hex");
 }
 
 export interface ChainLink {
   seq: number;
   prev_hash: string;
   hash: string;
-  /** The hashed content of the entry, rebuilt from the stored columns (never a stored blob). */
-  entry: Json;
+  /** Canonical JSON of the hashed content, rebuilt from the stored columns (never a stored blob). */
+  text: string;
 }
 
 /**
@@ -38,7 +43,7 @@ export function verifyChain(
   let { seq, hash: prev } = start;
   for (const link of links) {
     seq += 1;
-    if (link.seq !== seq || link.prev_hash !== prev || chainHash(prev, link.entry) !== link.hash) {
+    if (link.seq !== seq || link.prev_hash !== prev || chainHashText(prev, link.text) !== link.hash) {
       return { ok: false, broken_at: seq };
     }
     prev = link.hash;

@@ -10,17 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, type Json } from "../core/canonical-json";
 import type { Env } from "../env";
 import type { ProfileSpec } from "../policy/types";
-import {
-  type Admit,
-  type AdmitAll,
-  effectsOf,
-  liveness,
-  type Refusal,
-  release,
-  reserveAll,
-  StepRefused,
-  taskState,
-} from "./admission";
+import { type Admit, type AdmitAll, liveness, type Refusal, reserveAll, StepRefused, taskState } from "./admission";
 import { ApprovalLedger } from "./approval-ledger";
 import { ApprovalStore } from "./approval-store";
 import type {
@@ -32,12 +22,14 @@ import type {
   RedeemReason,
   RequestResult,
 } from "./approval-types";
+import { closeMissing, HeldSettles, MAX_HELD, SETTLE_GRACE_MS } from "./settle";
 import { TaskLog } from "./task-log";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
 import { type TaskView, viewOf } from "./task-view";
-import type { StepRequest } from "./types";
+import type { SettleNote, StepRequest } from "./types";
 
 export type { Admit, AdmitAll, AdmitReason } from "./admission";
+export { SETTLE_GRACE_MS } from "./settle";
 export type { StepView } from "./steps";
 export type { TaskState } from "./task-store";
 export type { TaskView } from "./task-view";
@@ -71,30 +63,13 @@ export interface TaskStateView {
 /** Thrown to roll back a check that reserved nothing for real (`wouldRefuse`). */
 const DRY_RUN = new Error("dry run");
 
-/**
- * How long a reserved call may go without its settle before the alarm closes it as unknown: longer
- * than any upstream timeout (the settle is sent when the upstream's headers arrive, or it times out).
- */
-export const SETTLE_GRACE_MS = 5 * 60_000;
-
-/** An upstream answer received and not yet written: applied by the next transaction (admit, read, alarm). */
-interface HeldSettle {
-  seqs: number[];
-  status: number | null;
-  now: number;
-  timedOut: boolean;
-}
-
-/** Settles held at once, at most: one more writes them first (a burst of answers with no admit between). */
-const MAX_HELD = 256;
-
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly approvals: ApprovalStore;
   private readonly ledger: ApprovalLedger;
   private readonly log: TaskLog;
-  /** Settles received since the last transaction (see `settleAll`). */
-  private held: HeldSettle[] = [];
+  /** Settles received since the last transaction (src/tasks/settle.ts). */
+  private readonly held = new HeldSettles();
   /** When the alarm is set for (null: none, or not known yet). */
   private alarmAt: number | null = null;
 
@@ -113,32 +88,26 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * One synchronous transaction, the held settles written first so that every check sees them. A
-   * transaction that throws is rolled back: the store's in-memory copies are dropped and the settles
-   * stay held for the next one.
+   * One synchronous transaction, the held settles written first so that every check sees them, and
+   * the store's counters and log head written last (`flush`). A transaction that throws is rolled
+   * back: the store's in-memory copies are dropped and the settles stay held for the next one.
    */
   private txn<T>(work: () => T): T {
-    const n = this.held.length;
+    const n = this.held.size;
     try {
       const result = this.ctx.storage.transactionSync(() => {
-        this.applyHeld(n);
-        return work();
+        this.held.apply(this.store, n);
+        const out = work();
+        this.store.flush();
+        return out;
       });
-      this.held.splice(0, n);
+      this.held.drop(n);
       return result;
     } catch (e) {
       this.store.forget();
       this.log.forget();
       throw e;
     }
-  }
-
-  private applyHeld(n: number): void {
-    if (n === 0) return;
-    const task = this.store.task();
-    if (!task) return;
-    for (const h of this.held.slice(0, n))
-      for (const seq of h.seqs) this.settleOne(task, seq, h.status, h.now, h.timedOut);
   }
 
   /**
@@ -191,9 +160,12 @@ export class TaskObject extends DurableObject<Env> {
 
   /**
    * The steps of one request, checked in order (each against what the ones before it reserved) and
-   * reserved together, or all refused and logged so, moving no counter.
+   * reserved together, or all refused and logged so, moving no counter. `settles`: the answers to
+   * earlier calls of this task that the gateway isolate carried with this call instead of sending
+   * them alone; they are written first, in the same transaction, so the checks see them.
    */
-  admitAll(steps: [StepRequest, ...StepRequest[]]): AdmitAll {
+  admitAll(steps: [StepRequest, ...StepRequest[]], settles: SettleNote[] = []): AdmitAll {
+    this.held.hold(settles);
     return this.reserving(steps, null, (task) => {
       const reserved = reserveAll(this.store, task.profile, steps, null, "admit");
       this.armFor(steps[0].now);
@@ -243,48 +215,23 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Records the upstream answer of a reserved step, once. 2xx: the step's action joins the succeeded
-   * set and its resource resources_read (its `data:*` labels were read from admission). No answer (null)
-   * or >= 500: its running-total reservations are given back; its calls stay counted (the attempt
-   * happened). Anything else (3xx, 4xx) keeps the reservation. `timedOut` (no answer in time: the
-   * upstream may have acted) records status null and keeps the reservation. Unknown, refused or settled
-   * seqs: no-op.
-   *
-   * The settle arrives after the agent has its answer, so it is held in memory and written by the next
-   * transaction (the next admit, a read of the task, or the alarm): no commit of its own. Everything
-   * that could be decided wrongly without it is fail closed while it is held: the step counts from
-   * admission, a `requires` on it answers `sequence.pending`. A settle lost with the object's memory
-   * leaves the step reserved until the alarm closes it as unknown.
+   * Records the upstream answer of a reserved step, once: held in memory and written by the next
+   * transaction, no commit of its own (src/tasks/settle.ts says what each answer does and what stays
+   * fail closed meanwhile).
    */
   settle(seq: number, status: number | null, now: number, timedOut = false): void {
-    this.settleAll([seq], status, now, timedOut);
+    this.settleMany([{ seqs: [seq], status, now, timedOut }]);
   }
 
   /** The one upstream answer to a request of several steps, recorded for each of them at once. */
   settleAll(seqs: number[], status: number | null, now: number, timedOut = false): void {
-    if (this.held.length >= MAX_HELD) this.txn(() => undefined);
-    this.held.push({ seqs: [...seqs], status, now, timedOut });
+    this.settleMany([{ seqs, status, now, timedOut }]);
   }
 
-  private settleOne(
-    task: TaskRow,
-    seq: number,
-    status: number | null,
-    now: number,
-    timedOut: boolean,
-    reason: string | null = timedOut ? "upstream.timeout" : null,
-  ): void {
-    const step = this.store.step(seq);
-    if (step?.kind !== "call" || step.outcome !== "reserved" || step.settled) return;
-    this.store.markSettled(seq, status);
-    this.store.append({ ts: now, kind: "settle", ref: seq, status, reason });
-    const action = step.action!;
-    if (status !== null && status >= 200 && status < 300) {
-      const labels = JSON.parse(step.labels!) as string[];
-      for (const name of effectsOf(task.profile, action)) this.store.recordSuccess(name, step.resource!, labels);
-    } else if (!timedOut && (status === null || status >= 500)) {
-      release(this.store, task.profile, action, JSON.parse(step.args!) as Record<string, number>);
-    }
+  /** The answers to several calls (a gateway isolate's held settles of this task, sent together). */
+  settleMany(notes: SettleNote[]): void {
+    if (this.held.size + notes.length > MAX_HELD) this.txn(() => undefined);
+    this.held.hold(notes);
   }
 
   /**
@@ -315,8 +262,9 @@ export class TaskObject extends DurableObject<Env> {
     });
   }
 
-  /** A call that needs a person: a new approval, or the one waiting for this exact request. */
-  requestApproval(a: NewApproval): RequestResult {
+  /** A call that needs a person: a new approval, or the one waiting for this exact request (`settles`: as admitAll's). */
+  requestApproval(a: NewApproval, settles: SettleNote[] = []): RequestResult {
+    this.held.hold(settles);
     // No await between the check and the request: nothing can run in between.
     const refused = this.wouldRefuse(a.steps ?? [a.step]);
     return this.txn((): RequestResult => {
@@ -349,7 +297,9 @@ export class TaskObject extends DurableObject<Env> {
     id: string,
     digest: string,
     steps: [StepRequest, ...StepRequest[]],
+    settles: SettleNote[] = [],
   ): AdmitAll | { ok: false; reason: RedeemReason } {
+    this.held.hold(settles);
     return this.reserving(steps, `approval ${id}`, (task) => this.ledger.redeem(task, id, digest, steps));
   }
 
@@ -426,11 +376,7 @@ export class TaskObject extends DurableObject<Env> {
       const task = this.store.task();
       if (!task) return null;
       this.log.summarize(now);
-      const open = this.store.openCalls();
-      for (const c of open)
-        if (c.ts <= now - SETTLE_GRACE_MS) this.settleOne(task, c.seq, null, now, true, "settle.missing");
-      const oldest = open.find((c) => c.ts > now - SETTLE_GRACE_MS);
-      const due = oldest === undefined ? null : Math.max(oldest.ts, now) + SETTLE_GRACE_MS;
+      const due = closeMissing(this.store, task, now);
       if (task.state !== "live") return due;
       if (now >= task.deadline) {
         liveness(this.store, task, now);
@@ -454,7 +400,7 @@ export class TaskObject extends DurableObject<Env> {
       return { ok: true };
     });
     // The alarm stays while calls are in flight: it closes those whose settle never comes.
-    if (result.ok && this.store.openCalls().length === 0) {
+    if (result.ok && !this.store.hasOpenCalls()) {
       this.alarmAt = null;
       await this.ctx.storage.deleteAlarm();
     }

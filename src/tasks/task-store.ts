@@ -5,7 +5,11 @@
  */
 
 import type { ProfileSpec } from "../policy/types";
-import { type ChainLink, chainHash, GENESIS, type Json } from "./hash-chain";
+import { blank, type Entry, entryText, type StepRow } from "./entry";
+import { type ChainLink, chainHashText, GENESIS } from "./hash-chain";
+import { migrateTaskTables } from "./task-schema";
+
+export type { Entry, StepRow } from "./entry";
 
 export type TaskState = "live" | "completed" | "revoked" | "expired";
 
@@ -24,107 +28,6 @@ export interface TaskRow {
   ended_by: string | null;
 }
 
-/** What one log entry says; `null` where a field does not apply to its kind. */
-export interface Entry {
-  ts: number;
-  /**
-   * `open`, `call` (admitted or refused), `settle`, `renew` (a new task token), `complete`, `revoke`,
-   * `expire`; approvals:
-   * `approval` (a call asked for a person), `approve` / `deny` (a person's answer), `notify` (whether the
-   * approvers were told); `refusals`: refused calls counted, not written one by one (src/tasks/task-log.ts).
-   */
-  kind:
-    | "open"
-    | "call"
-    | "settle"
-    | "renew"
-    | "refusals"
-    | "complete"
-    | "revoke"
-    | "expire"
-    | "approval"
-    | "approve"
-    | "deny"
-    | "notify";
-  decision_id?: string | null;
-  action?: string | null;
-  service?: string | null;
-  resource?: string | null;
-  /** Canonical JSON of the step's labels and declared arguments. */
-  labels?: string | null;
-  args?: string | null;
-  /** `reserved` or `refused` (call entries). */
-  outcome?: string | null;
-  reason?: string | null;
-  /** The call a settle entry settles. */
-  ref?: number | null;
-  /** Upstream status of a settle entry (null: no answer). */
-  status?: number | null;
-  /**
-   * Canonical JSON of a call's request facts (method, path, query, declared arguments): what
-   * `firebreak replay` re-decides with a candidate bundle. Never a header, a body or a token.
-   */
-  facts?: string | null;
-  /**
-   * Who ended the task (revoke), opened or renewed it, or decided an approval (`issuer sub`); `approval <id>`
-   * on a call it admitted.
-   */
-  by?: string | null;
-}
-
-export interface StepRow extends Required<Entry> {
-  seq: number;
-  /** Call entries only, set by settle (not hashed: the settle entry carries the status in the chain). */
-  settled: number;
-  prev_hash: string;
-  hash: string;
-}
-
-const HASHED = [
-  "seq",
-  "ts",
-  "kind",
-  "decision_id",
-  "action",
-  "service",
-  "resource",
-  "labels",
-  "args",
-  "outcome",
-  "reason",
-  "ref",
-  "by",
-] as const;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS task (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  task_id TEXT NOT NULL, issuer TEXT NOT NULL, sub TEXT NOT NULL, purpose TEXT NOT NULL,
-  profile TEXT NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, deadline INTEGER NOT NULL,
-  ended_at INTEGER, ended_by TEXT, head_seq INTEGER NOT NULL, head_hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS window_calls (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS window_calls_ts ON window_calls (ts);
-CREATE TABLE IF NOT EXISTS labels_read (label TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS resources_read (action TEXT NOT NULL, resource TEXT NOT NULL, PRIMARY KEY (action, resource));
-CREATE TABLE IF NOT EXISTS succeeded (action TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS steps (
-  seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,
-  decision_id TEXT, action TEXT, service TEXT, resource TEXT, labels TEXT, args TEXT,
-  outcome TEXT, reason TEXT, ref INTEGER, status INTEGER, by TEXT,
-  settled INTEGER NOT NULL DEFAULT 0, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS steps_open ON steps (seq) WHERE kind = 'call' AND outcome = 'reserved' AND settled = 0;`;
-
-/** Columns added after objects were first created: added to older objects' tables on load. */
-const ADDED_COLUMNS: [table: string, column: string][] = [
-  ["task", "claims TEXT"],
-  ["steps", "facts TEXT"],
-  ["task", "verified_seq INTEGER NOT NULL DEFAULT 0"],
-  ["task", "verified_hash TEXT"],
-];
-
 /** Counter keys: budget use, and the running totals with their in-flight reservations. */
 export const key = {
   calls: "calls",
@@ -134,35 +37,84 @@ export const key = {
   total: (action: string, arg: string) => `total:${action}:${arg}`,
 };
 
+/** A call reserved and not settled yet (in flight): what its settle and the sequence checks read. */
+export interface OpenCall {
+  seq: number;
+  ts: number;
+  action: string;
+  resource: string;
+  decision_id: string;
+  /** Canonical JSON, as stored. */
+  labels: string;
+  args: string;
+}
+
+/** `(action, resource)` pairs known to be in resources_read, remembered at most (then forgotten at once). */
+const MAX_KNOWN_READS = 1_000;
+/** Counter rows per upsert statement (two bound values each). */
+const UPSERT_ROWS = 100;
+
+type HeadRow = TaskRow & { head_seq: number; head_hash: string };
+
 /**
- * The task's row, counters and labels read are kept in memory as well as in SQLite: an admit reads
- * them all, and a materialised SELECT costs more than the write. Every write goes through this class,
- * so the copies stay equal to the tables; a transaction that throws rolls the tables back, and its
- * caller calls `forget()` so the copies are read again.
+ * The task's row, counters, labels read, succeeded actions and calls in flight are kept in memory as
+ * well as in SQLite: an admit and a settle read them all, and a materialised SELECT costs more than a
+ * write. Every write goes through this class, so the copies stay equal to the tables; a transaction
+ * that throws rolls the tables back, and its caller calls `forget()` so the copies are read again.
+ *
+ * Counter deltas and the log head are written once per transaction, by `flush()` (the task object
+ * calls it last in every transaction): one upsert for every counter the transaction moved and one
+ * UPDATE of the head, however many steps, settles and entries it wrote.
  */
 export class TaskStore {
   /** The profile never changes after open: parse it once, not on every admit. */
   private parsed: { raw: string; profile: ProfileSpec } | null = null;
-  private row: (TaskRow & { head_seq: number; head_hash: string }) | null = null;
+  private row: HeadRow | null = null;
   private counterCache: Map<string, number> | null = null;
   private labelCache: Set<string> | null = null;
+  private succeededCache: Set<string> | null = null;
+  private open: Map<number, OpenCall> | null = null;
+  private knownReads = new Set<string>();
+  /** Counter deltas and head not written yet (this transaction's). */
+  private dirty = new Map<string, number>();
+  private headDirty = false;
 
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Drops the in-memory copies (after a rolled-back transaction). */
+  /** Drops the in-memory copies and unwritten deltas (after a rolled-back transaction). */
   forget(): void {
     this.row = null;
     this.counterCache = null;
     this.labelCache = null;
+    this.succeededCache = null;
+    this.open = null;
+    this.knownReads.clear();
+    this.dirty.clear();
+    this.headDirty = false;
   }
 
   migrate(): void {
-    this.sql.exec(SCHEMA);
-    for (const [table, column] of ADDED_COLUMNS) {
-      const name = column.split(" ")[0];
-      const has = this.sql.exec(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`, name).toArray();
-      if (has.length === 0) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+    migrateTaskTables(this.sql);
+  }
+
+  /** Writes what this transaction moved: the counters' deltas (one upsert) and the log head. */
+  flush(): void {
+    if (this.dirty.size > 0) {
+      const rows = [...this.dirty];
+      this.dirty.clear();
+      for (let i = 0; i < rows.length; i += UPSERT_ROWS) {
+        const part = rows.slice(i, i + UPSERT_ROWS);
+        this.sql.exec(
+          `INSERT INTO counters (key, n) VALUES ${part.map(() => "(?, ?)").join(", ")}
+           ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`,
+          ...part.flat(),
+        );
+      }
     }
+    if (this.headDirty && this.row !== null) {
+      this.sql.exec("UPDATE task SET head_seq = ?, head_hash = ? WHERE id = 1", this.row.head_seq, this.row.head_hash);
+    }
+    this.headDirty = false;
   }
 
   task(): TaskRow | null {
@@ -172,10 +124,7 @@ export class TaskStore {
     if (!row) return null;
     const raw = row.profile as string;
     if (this.parsed?.raw !== raw) this.parsed = { raw, profile: JSON.parse(raw) as ProfileSpec };
-    this.row = {
-      ...(row as unknown as TaskRow & { head_seq: number; head_hash: string }),
-      profile: this.parsed.profile,
-    };
+    this.row = { ...(row as unknown as HeadRow), profile: this.parsed.profile };
     return this.row;
   }
 
@@ -215,16 +164,11 @@ export class TaskStore {
     return this.counterMap().get(k) ?? 0;
   }
 
+  /** Moves a counter now in memory; the row is written by `flush()` at the end of the transaction. */
   addCounter(k: string, delta: number): void {
-    // Loaded before the write: loading after it would count the delta twice.
     const map = this.counterMap();
-    this.sql.exec(
-      "INSERT INTO counters (key, n) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = n + ?",
-      k,
-      delta,
-      delta,
-    );
     map.set(k, (map.get(k) ?? 0) + delta);
+    this.dirty.set(k, (this.dirty.get(k) ?? 0) + delta);
   }
 
   counters(): Record<string, number> {
@@ -241,7 +185,9 @@ export class TaskStore {
   }
 
   distinctServices(): number {
-    return this.services().length;
+    let n = 0;
+    for (const k of this.counterMap().keys()) if (k.startsWith("service:")) n += 1;
+    return n;
   }
 
   /** Admitted calls after `since` (a count: the window check reads no rows until a window is full). */
@@ -275,6 +221,11 @@ export class TaskStore {
     return [...this.labelSet()].sort();
   }
 
+  /** Whether the task has read `label` (a reserved read counts). */
+  hasRead(label: string): boolean {
+    return this.labelSet().has(label);
+  }
+
   /** The step's `data:*` labels join those the task has read. */
   recordRead(labels: string[]): void {
     const read = this.labelSet();
@@ -285,13 +236,30 @@ export class TaskStore {
     }
   }
 
+  private openMap(): Map<number, OpenCall> {
+    if (this.open === null) {
+      this.open = new Map();
+      const rows = this.sql.exec<Omit<OpenCall, "labels" | "args"> & { labels: string | null; args: string | null }>(
+        `SELECT seq, ts, action, resource, decision_id, labels, args FROM steps
+         WHERE kind = 'call' AND outcome = 'reserved' AND settled = 0 ORDER BY seq`,
+      );
+      for (const r of rows) this.open.set(r.seq, { ...r, labels: r.labels ?? "[]", args: r.args ?? "{}" });
+    }
+    return this.open;
+  }
+
   /** Calls reserved and not settled yet (in flight), oldest first. */
-  openCalls(): { seq: number; ts: number; action: string; resource: string; decision_id: string }[] {
-    return this.sql
-      .exec<{ seq: number; ts: number; action: string; resource: string; decision_id: string }>(
-        "SELECT seq, ts, action, resource, decision_id FROM steps WHERE kind = 'call' AND outcome = 'reserved' AND settled = 0 ORDER BY seq",
-      )
-      .toArray();
+  openCalls(): OpenCall[] {
+    return [...this.openMap().values()];
+  }
+
+  hasOpenCalls(): boolean {
+    return this.openMap().size > 0;
+  }
+
+  /** The call `seq` if it is in flight (reserved, not settled); else undefined. */
+  openCall(seq: number): OpenCall | undefined {
+    return this.openMap().get(seq);
   }
 
   resourcesRead(): { action: string; resource: string }[] {
@@ -302,24 +270,41 @@ export class TaskStore {
       .toArray();
   }
 
+  private succeededSet(): Set<string> {
+    this.succeededCache ??= new Set(
+      this.sql
+        .exec<{ action: string }>("SELECT action FROM succeeded")
+        .toArray()
+        .map((r) => r.action),
+    );
+    return this.succeededCache;
+  }
+
   /** Whether one of `actions` succeeded in this task (and, when given, returned `resource`). */
   succeededAny(actions: string[], resource?: string): boolean {
     if (actions.length === 0) return false;
+    if (resource === undefined) return actions.some((a) => this.succeededSet().has(a));
     const marks = actions.map(() => "?").join(",");
-    const cursor =
-      resource === undefined
-        ? this.sql.exec(`SELECT 1 FROM succeeded WHERE action IN (${marks}) LIMIT 1`, ...actions)
-        : this.sql.exec(
-            `SELECT 1 FROM resources_read WHERE resource = ? AND action IN (${marks}) LIMIT 1`,
-            resource,
-            ...actions,
-          );
+    const cursor = this.sql.exec(
+      `SELECT 1 FROM resources_read WHERE resource = ? AND action IN (${marks}) LIMIT 1`,
+      resource,
+      ...actions,
+    );
     return cursor.toArray().length > 0;
   }
 
   recordSuccess(action: string, resource: string, labels: string[]): void {
-    this.sql.exec("INSERT OR IGNORE INTO succeeded (action) VALUES (?)", action);
-    this.sql.exec("INSERT OR IGNORE INTO resources_read (action, resource) VALUES (?, ?)", action, resource);
+    const succeeded = this.succeededSet();
+    if (!succeeded.has(action)) {
+      this.sql.exec("INSERT OR IGNORE INTO succeeded (action) VALUES (?)", action);
+      succeeded.add(action);
+    }
+    const pair = `${action}\n${resource}`;
+    if (!this.knownReads.has(pair)) {
+      this.sql.exec("INSERT OR IGNORE INTO resources_read (action, resource) VALUES (?, ?)", action, resource);
+      if (this.knownReads.size >= MAX_KNOWN_READS) this.knownReads.clear();
+      this.knownReads.add(pair);
+    }
     this.recordRead(labels);
   }
 
@@ -335,13 +320,14 @@ export class TaskStore {
 
   markSettled(seq: number, status: number | null): void {
     this.sql.exec("UPDATE steps SET settled = 1, status = ? WHERE seq = ?", status, seq);
+    this.open?.delete(seq);
   }
 
-  /** Appends one entry to the chain and moves the head; returns its seq. */
+  /** Appends one entry to the chain and moves the head (written by `flush()`); returns its seq. */
   append(entry: Entry): number {
     const head = this.head();
     const row = { ...blank(), ...entry, seq: head.seq + 1 };
-    const hash = chainHash(head.hash, hashedEntry(row));
+    const hash = chainHashText(head.hash, entryText(row));
     this.sql.exec(
       `INSERT INTO steps (seq, ts, kind, decision_id, action, service, resource, labels, args, outcome, reason, ref,
          status, by, facts, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -363,15 +349,32 @@ export class TaskStore {
       head.hash,
       hash,
     );
-    this.sql.exec("UPDATE task SET head_seq = ?, head_hash = ? WHERE id = 1", row.seq, hash);
-    if (this.row !== null) this.row = { ...this.row, head_seq: row.seq, head_hash: hash };
+    // The row is this store's own copy: moved in place, written by flush().
+    const task = this.task() as HeadRow;
+    task.head_seq = row.seq;
+    task.head_hash = hash;
+    this.headDirty = true;
+    if (row.kind === "call" && row.outcome === "reserved") this.noteOpen(row);
     return row.seq;
+  }
+
+  private noteOpen(row: Required<Entry> & { seq: number }): void {
+    // Only when the open calls are loaded: loading them later reads this row from the table.
+    this.open?.set(row.seq, {
+      seq: row.seq,
+      ts: row.ts,
+      action: row.action ?? "",
+      resource: row.resource ?? "",
+      decision_id: row.decision_id ?? "",
+      labels: row.labels ?? "[]",
+      args: row.args ?? "{}",
+    });
   }
 
   head(): { seq: number; hash: string } {
     const task = this.task();
     if (task === null) throw new Error("no task");
-    const { head_seq, head_hash } = task as TaskRow & { head_seq: number; head_hash: string };
+    const { head_seq, head_hash } = task as HeadRow;
     return { seq: head_seq, hash: head_hash };
   }
 
@@ -393,42 +396,10 @@ export class TaskStore {
     for (;;) {
       const rows = this.steps(after, page);
       for (const row of rows) {
-        yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, entry: hashedEntry(row), row };
+        yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, text: entryText(row), row };
       }
       if (rows.length < page) return;
       after = rows[rows.length - 1]!.seq;
     }
   }
-}
-
-function blank(): Required<Entry> {
-  return {
-    ts: 0,
-    kind: "call",
-    decision_id: null,
-    action: null,
-    service: null,
-    resource: null,
-    labels: null,
-    args: null,
-    outcome: null,
-    reason: null,
-    ref: null,
-    status: null,
-    by: null,
-    facts: null,
-  };
-}
-
-/**
- * The hashed content of a stored entry. A call's `status` is written later by settle, so it is left
- * out here; the settle entry that set it is hashed with its status, and verifyLog checks the two agree.
- */
-export function hashedEntry(row: Required<Entry> & { seq: number }): Json {
-  const entry: Record<string, Json> = {};
-  for (const k of HASHED) entry[k] = row[k];
-  // Added later: hashed when present, so entries written before it existed keep their hashes.
-  if (row.facts !== null && row.facts !== undefined) entry.facts = row.facts;
-  if (row.kind !== "call") entry.status = row.status;
-  return entry;
 }

@@ -24,3 +24,14 @@ export interface StepRequest {
    */
   person?: boolean;
 }
+
+/**
+ * The upstream's answer to one reserved call (all its steps `seqs`): its status (null: no answer),
+ * when it came, and whether the upstream timed out (the upstream may have acted: the reservation stays).
+ */
+export interface SettleNote {
+  seqs: number[];
+  status: number | null;
+  now: number;
+  timedOut: boolean;
+}

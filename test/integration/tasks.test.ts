@@ -7,6 +7,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
+import { flushSettles } from "../../src/gateway/settles";
 import { newTaskId, signTaskToken, taskKeys } from "../../src/identity/task-token";
 import type { ProfileSpec } from "../../src/policy/types";
 import type { TaskView } from "../../src/tasks/task-object";
@@ -140,6 +141,7 @@ describe("calls through a task", () => {
     expectAllowed(sent);
     expect(sent.records[0]?.task_id).toBe(task.id);
     expect(sent.records[0]?.agent_sub).toBe("agent-1");
+    // Held in this isolate until a call carries it; reading the task through this isolate sends it first.
     const view = (await taskRoute(app, `/${task.id}`, task.token)).json as unknown as TaskView & {
       log: { ok: boolean };
     };
@@ -461,6 +463,8 @@ describe("the deadline alarm", () => {
     const timed = gatewayApp({ clock: clock.now });
     const task = await newTask(timed, "brief", await agentToken({ now: clock.seconds() })); // max_lifetime 1 s
     expectAllowed(await send(timed, ISSUE, { bearer: task.token }));
+    // Sent now rather than CARRY_MS later (no call carries it; the alarm below reads the object).
+    await flushSettles();
     const stub = env.TASKS!.getByName(task.id);
     const deadline = (await stub.view())!.deadline;
     clock.set(deadline + 1);
@@ -574,6 +578,7 @@ describe("settle after a failed upstream call", () => {
     } finally {
       down.restore();
     }
+    // The first call's settle rode on the second call's admit; the read sends the second's first.
     const view = (await taskRoute(app, `/${task.id}`, task.token)).json as unknown as TaskView;
     expect(view.counters["total:down:pay.create:amount"]).toBe(0);
     expect(view.counters.calls).toBe(2);
