@@ -20,7 +20,7 @@ import { createMiddleware } from "hono/factory";
 import { personToken, verifyPerson } from "../approvals/approvers";
 import type { Refusal, Result } from "../core/result";
 import type { Env } from "../env";
-import { bearerToken } from "../identity/bearer";
+import { bearerToken, tokenShape } from "../identity/bearer";
 import { type Caller, type TaskRef, verifyCaller } from "../identity/caller";
 import { isTaskId } from "../identity/task-token";
 import type { Agent } from "../policy/evaluate";
@@ -183,7 +183,7 @@ export async function sameAgent(c: Ctx<TaskEnv>): Promise<Result<{ by: string }>
   const { bundle, caller } = c.var;
   const header = c.req.raw.headers.get(AGENT_TOKEN_HEADER);
   if (header === null) return { ok: false, reason: "task.agent_token_required" };
-  const token = bearerToken(`Bearer ${header.trim()}`);
+  const token = tokenShape(header.trim());
   if (!token.ok) return token;
   const who = await verifyCaller(token.token, bundle.spec, envOf(c), c.var.now());
   if (!who.ok) return who;

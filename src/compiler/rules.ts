@@ -27,15 +27,28 @@ export function resolveSelectors(
   fail: (selectorIndex: number, message: string) => void,
   options: { aliases?: boolean } = {},
 ): number[] {
+  let selected: number[] | null = null;
+  eachResolved(selectors, actions, services, options.aliases ?? true, fail, (_, hits) => {
+    selected = selected === null ? hits.slice() : union(selected, hits);
+  });
+  return selected ?? [];
+}
+
+/** Each selector resolved (cached per compile): `fail` for one that does not resolve, `hit` for one that does. */
+function eachResolved(
+  selectors: string[],
+  actions: ActionSpec[],
+  services: Record<string, ServiceSpec>,
+  aliases: boolean,
+  fail: (selectorIndex: number, message: string) => void,
+  hit: (sel: string, hits: readonly number[]) => void,
+): void {
   const index = indexOf(actions, services);
-  const aliases = options.aliases ?? true;
-  let selected: number[] = [];
   selectors.forEach((sel, k) => {
     const hits = resolved(sel, index, actions, services, aliases);
     if (typeof hits === "string") fail(k, hits);
-    else selected = k === 0 ? hits.slice() : union(selected, hits);
+    else hit(sel, hits);
   });
-  return selected;
 }
 
 /**
@@ -261,12 +274,9 @@ export function checkSelectors(
   services: Record<string, ServiceSpec>,
   fail: (selectorIndex: number, message: string) => void,
 ): string[] {
-  const index = indexOf(actions, services);
   const ok: string[] = [];
-  selectors.forEach((sel, k) => {
-    const hits = resolved(sel, index, actions, services, true);
-    if (typeof hits === "string") fail(k, hits);
-    else if (!ok.includes(sel)) ok.push(sel);
+  eachResolved(selectors, actions, services, true, fail, (sel) => {
+    if (!ok.includes(sel)) ok.push(sel);
   });
   return ok;
 }

@@ -12,6 +12,11 @@ export function bearerToken(authorization: string | null): Result<{ token: strin
   if (authorization === null) return refuse("identity.missing");
   const [scheme, token] = authorization.trim().split(/\s+/);
   if (scheme?.toLowerCase() !== "bearer" || !token) return refuse("identity.missing", "not a bearer credential");
+  return tokenShape(token);
+}
+
+/** A token however it was carried (a bearer, `Firebreak-Agent-Token`): size first, then the compact JWS shape. */
+export function tokenShape(token: string): Result<{ token: string }> {
   if (token.length > MAX_TOKEN_LENGTH) return refuse("identity.token_too_large", String(token.length));
   if (!JWT_SHAPE.test(token)) return refuse("identity.malformed");
   return { ok: true, token };

@@ -267,6 +267,22 @@ export async function newTask(app: App, profile: string, bearer?: string): Promi
   return { id: started.json?.task_id as string, token: started.json?.task_token as string };
 }
 
+/**
+ * A renewal as an agent sends it: the task token as the bearer, its own workload token (default
+ * agentToken()) in Firebreak-Agent-Token; `null` sends none.
+ */
+export async function renewTask(app: App, taskId: string, taskToken: string, agent?: string | null): Promise<Started> {
+  const headers: Record<string, string> = { authorization: `Bearer ${taskToken}` };
+  const proof = agent === undefined ? await agentToken() : agent;
+  if (proof !== null) headers["firebreak-agent-token"] = proof;
+  const res = await app.fetch(
+    new Request(`${BASE}${TASKS_PATH}/${taskId}/renew`, { method: "POST", headers }),
+    bindings as never,
+  );
+  const text = await res.text();
+  return { res, text, json: parseJson(text) };
+}
+
 /** A task route (`/tasks/:id/complete`, `/tasks/:id`) with a bearer token. */
 export async function taskRoute(
   app: App,

@@ -7,18 +7,14 @@ import { env as workerEnv } from "cloudflare:workers";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
-import { agentToken, BASE, bindings, gatewayApp, inlineToken, newTask, TASKS_PATH } from "./support";
+import { agentToken, gatewayApp, inlineToken, newTask, renewTask } from "./support";
 
 const env = workerEnv as unknown as Env;
 const app = gatewayApp();
 
 async function renew(taskId: string, bearer: string, agent: string | null) {
-  const headers: Record<string, string> = { authorization: `Bearer ${bearer}` };
-  if (agent !== null) headers["firebreak-agent-token"] = agent;
-  const req = new Request(`${BASE}${TASKS_PATH}/${taskId}/renew`, { method: "POST", headers });
-  const res = await app.fetch(req, bindings as never);
-  const text = await res.text();
-  return { status: res.status, text, json: JSON.parse(text) as Record<string, unknown> };
+  const r = await renewTask(app, taskId, bearer, agent);
+  return { status: r.res.status, text: r.text, json: (r.json ?? {}) as Record<string, unknown> };
 }
 
 /** The task's log entries of one kind, read from its object. */

@@ -23,6 +23,7 @@ import {
   gatewayApp,
   newTask,
   recorded,
+  renewTask,
   send,
   startTask,
   taskRoute,
@@ -490,16 +491,7 @@ describe("the deadline alarm", () => {
 });
 
 describe("renew", () => {
-  /** A renewal as an agent sends it: the task token as the bearer, its own workload token beside it. */
-  const renew = async (id: string, token: string) => {
-    const headers = { authorization: `Bearer ${token}`, "firebreak-agent-token": await agentToken() };
-    const res = await app.fetch(
-      new Request(`${BASE}/_firebreak/v1/tasks/${id}/renew`, { method: "POST", headers }),
-      bindings as never,
-    );
-    const text = await res.text();
-    return { res, text, json: JSON.parse(text) as Record<string, unknown> };
-  };
+  const renew = (id: string, token: string) => renewTask(app, id, token);
 
   it("gives a fresh token for the same task that works, never past the deadline", async () => {
     const task = await newTask(app, "basic");
