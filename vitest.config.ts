@@ -48,6 +48,9 @@ export default defineConfig({
                 GATEWAY_ORIGIN: "https://firebreak.test.example",
                 FIREBREAK_TASK_KEY: JSON.stringify(TASK_KEY),
                 TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
+                // The fake GitHub App's key and the fake OAuth client's secret (test/helpers/token-servers.ts).
+                GITHUB_APP_KEY: JSON.stringify(keys.rs256.private),
+                OAUTH_CLIENT_SECRET: "canary-oauth-client-3c7d1e",
               },
               outboundService: outbound,
             },

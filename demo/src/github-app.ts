@@ -60,6 +60,10 @@ export class FakeGithubApp {
   readonly tokenRequests: TokenRequest[] = [];
   readonly revocations: { status: number }[] = [];
   readonly refusals: { method: string; path: string; status: number }[] = [];
+  /** By token id (the first 16 hex digits of its sha256, as Firebreak logs it): what each token minted covers. */
+  readonly issued: { token_id: string; repositories: string[] | null; permissions: Record<string, Level> }[] = [];
+  /** The ids of the tokens revoked. */
+  readonly revokedIds: string[] = [];
   private readonly tokens = new Map<string, Issued>();
   private key: Promise<CryptoKey | Uint8Array> | undefined;
   private readonly now: () => number;
@@ -139,6 +143,7 @@ export class FakeGithubApp {
     const expiresAt = this.now() + (this.options.tokenLifetimeMs ?? 3_600_000);
     const permissions = asked as Record<string, Level>;
     this.tokens.set(token, { installation, repositories: record.repositories, permissions, expiresAt, revoked: false });
+    this.issued.push({ token_id: await tokenId(token), repositories: record.repositories, permissions });
     const names = record.repositories ?? installation.repositories;
     return answer(201, {
       token,
@@ -149,7 +154,7 @@ export class FakeGithubApp {
     });
   }
 
-  private revoke(request: Request): Response {
+  private async revoke(request: Request): Promise<Response> {
     const token = bearerOf(request);
     const issued = token ? this.tokens.get(token) : undefined;
     if (!issued || issued.revoked || issued.expiresAt <= this.now()) {
@@ -158,6 +163,7 @@ export class FakeGithubApp {
     }
     issued.revoked = true;
     this.revocations.push({ status: 204 });
+    this.revokedIds.push(await tokenId(token!));
     return new Response(null, { status: 204 });
   }
 
@@ -206,4 +212,10 @@ const isObject = (v: unknown) => v !== null && typeof v === "object" && !Array.i
 function randomText(n: number): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   return [...crypto.getRandomValues(new Uint8Array(n))].map((b) => alphabet[b % alphabet.length]).join("");
+}
+
+/** A token's id as Firebreak's step log names it: the first 16 hex digits of sha256(token). */
+export async function tokenId(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

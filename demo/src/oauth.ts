@@ -13,6 +13,7 @@
  *   `authorize`   a bearer token it minted: null while live (the caller answers), 401 invalid_token after
  */
 import { importJWK, type JWK, jwtVerify } from "jose";
+import { tokenId } from "./github-app.ts";
 
 export const GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt";
@@ -58,6 +59,9 @@ interface Issued {
 export class FakeOAuthServer {
   readonly tokenRequests: OAuthTokenRequest[] = [];
   readonly revocations: { client_id: string | null; status: number }[] = [];
+  /** By token id (as Firebreak logs it): the scopes of each token minted, and which were revoked. */
+  readonly issued: { token_id: string; scopes: string[] }[] = [];
+  readonly revokedIds: string[] = [];
   private readonly tokens = new Map<string, Issued>();
   private readonly now: () => number;
 
@@ -130,6 +134,7 @@ export class FakeOAuthServer {
       revoked: false,
     });
     record.status = 200;
+    this.issued.push({ token_id: await tokenId(token), scopes });
     const answer: Record<string, unknown> = {
       access_token: token,
       token_type: "Bearer",
@@ -171,7 +176,10 @@ export class FakeOAuthServer {
     if (!form) return Response.json({ error: "invalid_request" }, { status: 400 });
     const issued = this.tokens.get(form.get("token") ?? "");
     // RFC 7009 section 2.2: 200 for a token it does not know too; a client revokes its own tokens only.
-    if (issued && issued.client === client.id) issued.revoked = true;
+    if (issued && issued.client === client.id) {
+      issued.revoked = true;
+      this.revokedIds.push(await tokenId(form.get("token")!));
+    }
     return new Response(null, { status: 200 });
   }
 

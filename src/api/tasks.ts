@@ -23,8 +23,10 @@
 
 import { type Context, Hono } from "hono";
 import type { Refusal, Result } from "../core/result";
+import { mintPlans, needsSubject } from "../credentials/plan";
 import { readBody } from "../gateway/body";
 import { flushTask } from "../gateway/settles";
+import { bearerToken } from "../identity/bearer";
 import { newTaskId } from "../identity/task-token";
 import { agentMatches } from "../policy/evaluate";
 import type { BundleState } from "../policy/load";
@@ -89,7 +91,12 @@ async function start(c: Context<AgentEnv>): Promise<Response> {
   const now = nowMs(c);
   const objects = { agent: AGENTS.getByName(agentKey(agent)), task: TASKS.getByName(task_id) };
   const limits = bundle.spec.settings.agent_limits;
-  const started = await startTask(objects, { task_id, profile, agent, purpose: body.purpose, scope, limits, now });
+  const credentials = mintPlans(bundle.spec.services, profile, scope);
+  const subject = needsSubject(credentials) ? bearerToken(c.req.header("authorization") ?? null) : null;
+  const started = await startTask(objects, {
+    ...{ task_id, profile, agent, purpose: body.purpose, scope, limits, now, credentials },
+    ...(subject?.ok ? { subject_token: subject.token } : {}),
+  });
   if (!started.ok) return fail(c, started);
   const { deadline } = started;
   const listed = { task_id, agent: { issuer: agent.issuer, sub: agent.sub }, profile: profile.name, deadline };

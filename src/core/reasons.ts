@@ -92,6 +92,7 @@ export const REASONS = [
   "task.profile_denied",
   "task.scope_required",
   "task.scope_denied",
+  "task.out_of_scope",
   "task.mismatch",
   "task.agent_token_required",
   "task.agent_mismatch",
@@ -123,6 +124,10 @@ export const REASONS = [
   "decisions.query_failed",
   // dependencies of the decision or of forwarding
   "credential.unavailable",
+  "credential.unscoped",
+  "credential.refused",
+  "credential.unreachable",
+  "credential.malformed",
   "bundle.invalid",
   "upstream.unreachable",
   "upstream.timeout",
@@ -226,6 +231,7 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "task.required":
     case "task.profile_denied":
     case "task.scope_denied":
+    case "task.out_of_scope":
     case "task.mismatch":
     case "task.agent_mismatch":
     case "task.unknown":
@@ -286,6 +292,10 @@ export function httpFor(reason: Reason): HttpOutcome {
     case "task.keys_unavailable":
     case "decisions.unavailable":
     case "credential.unavailable":
+    case "credential.unscoped":
+    case "credential.refused":
+    case "credential.unreachable":
+    case "credential.malformed":
     case "bundle.invalid":
     case "internal.error":
       return { status: 503, error: "unavailable" };
@@ -377,6 +387,7 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "task.profile_denied": "No task profile of that name may be started by this agent.",
   "task.scope_required": "Tasks of this profile name the repositories they reach: add scope to the start body.",
   "task.scope_denied": "The task's scope reaches beyond what its profile allows.",
+  "task.out_of_scope": "This call reaches a repository outside the task's scope; nothing was forwarded.",
   "task.mismatch": "The task token is not for this task.",
   "task.agent_token_required":
     "Renewing a task needs the agent's own workload token in Firebreak-Agent-Token beside the task token.",
@@ -408,7 +419,11 @@ export const DEFAULT_MESSAGES: Partial<Record<Reason, string>> = {
   "decisions.unavailable":
     "No decision store is configured: no local store and no Analytics Engine SQL API credentials.",
   "decisions.query_failed": "The decision store could not be queried.",
-  "credential.unavailable": "The service credential is not configured; nothing was forwarded.",
+  "credential.unavailable": "The service credential is not configured or not held; nothing was forwarded.",
+  "credential.unscoped": "No credential could be narrowed to this task's scope; nothing was forwarded.",
+  "credential.refused": "The token endpoint refused to issue this task's credential; nothing was forwarded.",
+  "credential.unreachable": "The token endpoint could not be reached in time; nothing was forwarded.",
+  "credential.malformed": "The token endpoint's answer could not be used; nothing was forwarded.",
   "bundle.invalid": "The policy bundle could not be loaded; nothing was forwarded.",
   "upstream.unreachable": "The upstream service could not be reached.",
   "upstream.timeout": "The upstream service did not answer in time.",

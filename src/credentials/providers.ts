@@ -19,10 +19,10 @@ import { type CredentialProvider, fail, type MintedCredential, type ProviderDeps
 export const RENEW_BEFORE_MS = 5 * 60_000;
 
 export function providerFor(
-  service: Pick<ServiceSpec, "name" | "credential" | "provider">,
+  service: Pick<ServiceSpec, "name" | "provider"> & { credential?: Pick<ServiceSpec["credential"], "secret"> },
   deps: ProviderDeps,
 ): CredentialProvider {
-  const spec = service.provider ?? { provider: "static", secret: service.credential.secret };
+  const spec = service.provider ?? { provider: "static", secret: service.credential?.secret ?? "" };
   switch (spec.provider) {
     case "static":
       return staticProvider(spec.secret, deps);

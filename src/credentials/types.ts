@@ -7,6 +7,7 @@
  * failure detail, log line or record carries it, nor any other secret a provider handles (the App key,
  * the App JWT, a client secret, the agent's subject token). `id` is what may be logged instead.
  */
+import type { CredentialProviderSpec } from "../policy/types";
 
 /** A credential ready to inject: the secret, when it stops working (ms since the epoch; null: never), its log id. */
 export interface MintedCredential {
@@ -59,6 +60,14 @@ export interface MintRequest {
   subjectToken?: string;
   /** Token exchange: the audience, when the task narrows the configured one. */
   audience?: string;
+}
+
+/** What to mint for one service of a task: planned at its start (`mintPlans`), kept with the credential for renewal. */
+export interface MintPlan {
+  service: string;
+  provider: Exclude<CredentialProviderSpec, { provider: "static" }>;
+  /** What the provider is asked for (the subject token travels apart: it is the agent's). */
+  request: Omit<MintRequest, "subjectToken">;
 }
 
 export interface CredentialProvider {

@@ -29,6 +29,8 @@ type Background = (work: Promise<unknown>) => void;
 
 export interface Admission {
   taskId: string | null;
+  /** The task's own credential for the service (minted by its object), or null: the static secret. */
+  credential: string | null;
   /**
    * Records the upstream's answer: held, then carried by the task's next admit or sent in
    * `background`. Never throws; a settle that cannot be sent is logged and its reservation stays.
@@ -37,7 +39,7 @@ export interface Admission {
 }
 
 /** A call admitted without a task's object: a bare workload token, or an MCP message that names no action. */
-export const NO_ADMISSION: Admission = { taskId: null, settle: () => undefined };
+export const NO_ADMISSION: Admission = { taskId: null, credential: null, settle: () => undefined };
 
 /** What admission answers: admitted or refused, with the decisions the object finished (rules reading `task.*`). */
 export type AdmitResult = ({ ok: true; admission: Admission } | (Refusal & { ok: false })) & {
@@ -76,18 +78,24 @@ export async function admit(
     return {
       ok: false,
       reason,
-      detail: `task ${task.id}`,
+      detail: result.detail ?? `task ${task.id}`,
       ...(result.retry_after_s !== undefined ? { retryAfter: result.retry_after_s } : {}),
       ...decisions,
     };
   }
-  return { ok: true, admission: settling(ns, task.id, result.seqs), ...decisions };
+  return { ok: true, admission: settling(ns, task.id, result.seqs, result.credential), ...decisions };
 }
 
 /** The admission of reserved steps `seqs`: its settle records the upstream's answer (src/gateway/settles.ts). */
-export function settling(ns: NonNullable<Env["TASKS"]>, taskId: string, seqs: number[]): Admission {
+export function settling(
+  ns: NonNullable<Env["TASKS"]>,
+  taskId: string,
+  seqs: number[],
+  credential: string | undefined,
+): Admission {
   return {
     taskId,
+    credential: credential ?? null,
     settle: (outcome, now, background, decisionId) => {
       const note = { seqs, status: outcome === "timeout" ? null : outcome, now, timedOut: outcome === "timeout" };
       holdSettle(ns, taskId, { note, decisionId }, background);

@@ -82,7 +82,7 @@ export async function approve(input: ApprovalInput): Promise<Approved> {
     note(input.env, input.background, approvalSettled(id, input.task.id, "used", input.steps[0].now));
     // Decided already (the decision released the slot); this is the backstop if that release was lost.
     input.background(releaseSlot(input.env, input.agent, { approval_id: id }, input.steps[0].now));
-    return { ok: true, admission: settling(ns, input.task.id, result.seqs), approvalId: id };
+    return { ok: true, admission: settling(ns, input.task.id, result.seqs, result.credential), approvalId: id };
   } catch (e) {
     return {
       ok: false,

@@ -17,6 +17,7 @@
  */
 
 import type { Refusal, Result } from "../core/result";
+import { mintsPerTask } from "../credentials/plan";
 import { blankRecord, type DecisionRecord } from "../decisions/record";
 import { bindingOf } from "../env";
 import { bearerToken } from "../identity/bearer";
@@ -138,16 +139,14 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
     if (!session.ok) return stop(session);
     call.upstreamSet = session.set;
   }
-  const secret = bindingOf(deps.env, req.service.credential.secret);
-  if (typeof secret !== "string" || secret === "") {
-    return refuseStep({ ok: false, reason: "credential.unavailable", detail: req.service.credential.secret });
-  }
-  if (decided === null) return passThrough(call, body, front.rpcMethod, secret, stop);
+  const secret = staticSecret(call);
+  if (!secret.ok) return refuseStep(secret);
+  if (decided === null) return passThrough(call, body, front.rpcMethod, secret.secret, stop);
   const settled = decided.pending ? await decideInObject(call, decided) : { decided, admitted: null };
   if ("refusal" in settled) return stop(settled.refusal);
   const { decision } = settled.decided;
   if (settled.admitted?.ok)
-    return forwardAndSettle(call, settled.admitted.admission, body, secret, stop, front.rpcMethod);
+    return forwardAndSettle(call, settled.admitted.admission, body, secret.secret, stop, front.rpcMethod);
   if (decision.effect === "deny") {
     return refuseStep({
       ok: false,
@@ -161,7 +160,23 @@ async function decideAndSend(call: Call, stop: (r: Refusal) => Response): Promis
       ? await admit(call.steps!, task, deps.env, deps.background)
       : await approveStep(call, settled.decided, body, refuseStep);
   if (!admitted.ok) return "response" in admitted ? admitted.response : stop(admitted);
-  return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret, stop, front.rpcMethod);
+  return forwardAndSettle(call, admitted.admission, admitted.body ?? body, secret.secret, stop, front.rpcMethod);
+}
+
+/**
+ * The service's Worker secret, checked before anything is admitted; null for a service whose
+ * credential its task's object mints (handed over with the admission). A bare workload token has no
+ * task, so no credential, for such a service.
+ */
+function staticSecret(call: Call): Result<{ secret: string | null }> {
+  const { service } = call.req;
+  if (mintsPerTask(service)) {
+    if (call.task !== null) return { ok: true, secret: null };
+    return { ok: false, reason: "credential.unavailable", detail: `${service.name} mints per task: call with a task` };
+  }
+  const secret = bindingOf(call.deps.env, service.credential.secret);
+  if (typeof secret === "string" && secret !== "") return { ok: true, secret };
+  return { ok: false, reason: "credential.unavailable", detail: service.credential.secret };
 }
 
 /**

@@ -15,11 +15,22 @@ export async function forwardAndSettle(
   call: Call,
   admission: Admission,
   body: Uint8Array | null,
-  secret: string,
+  staticSecret: string | null,
   stop: (r: Refusal) => Response,
   rpcMethod: string | null = null,
 ): Promise<Response> {
   const { request, req, bundle, rec, deps } = call;
+  // The task's own credential when its object minted one; a minting service without it fails closed
+  // (its reservation is given back: nothing was sent).
+  const secret = admission.credential ?? staticSecret;
+  if (secret === null) {
+    admission.settle(null, deps.now().getTime(), deps.background, rec.decision_id);
+    return stop({
+      ok: false,
+      reason: "credential.unavailable",
+      detail: `${req.service.name}: the task holds no credential`,
+    });
+  }
   const mcp = call.endpoint === "mcp" ? req.service.mcp : null;
   const forwarded = await forward({
     req,
@@ -49,7 +60,7 @@ export function passThrough(
   call: Call,
   body: Uint8Array | null,
   rpcMethod: string | null,
-  secret: string,
+  secret: string | null,
   stop: (r: Refusal) => Response,
 ): Promise<Response> {
   const { rec } = call;

@@ -119,3 +119,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** An agent's text in a detail, cut short: details are bounded, and the body may be up to 4 KiB. */
 const short = (text: string) => (text.length > 120 ? `${text.slice(0, 120)}…` : text);
+
+/**
+ * Whether a call reaches a repository outside the task's scope: its resource is `repo:owner/name` of
+ * a service the scope names, and the name is not one of the task's. A resource that is no repository
+ * (an organization's, the user's) is bounded by the minted token's permissions instead.
+ */
+export function outsideScope(scope: Scope, service: string, resource: string): boolean {
+  const mine = Object.hasOwn(scope, service) ? scope[service] : undefined;
+  if (mine === undefined || !resource.startsWith("repo:")) return false;
+  return !mine.repositories.includes(resource.slice(5).toLowerCase());
+}

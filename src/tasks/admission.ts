@@ -4,6 +4,7 @@
  * `check` and then `reserve` in one block, so no other call can run between the check and the write.
  */
 
+import type { CredentialFailureCode } from "../credentials/types";
 import { type Decision, finishDecision } from "../policy/evaluate";
 import type { ProfileSpec } from "../policy/types";
 import { callEntry } from "./steps";
@@ -27,6 +28,9 @@ export type AdmitReason =
   | "sequence.forbidden_after"
   | "sequence.unread_resource"
   | "task.log_full"
+  | "task.out_of_scope"
+  /** The task's credential for the service could not be renewed (src/tasks/credentials.ts). */
+  | CredentialFailureCode
   /** A rule reading the task's state decided (the object finished the decision). */
   | Decision["reason"];
 
@@ -34,6 +38,8 @@ export interface Refusal {
   reason: AdmitReason;
   /** `budget.window`, `sequence.pending`: seconds until a retry may pass. */
   retry_after_s?: number;
+  /** For the decision record: what a credential failure was (never a secret). */
+  detail?: string;
   /** The decisions the object finished, by step (null: the step was decided by the gateway). */
   decisions?: (Decision | null)[];
 }
@@ -44,7 +50,15 @@ export type Admit = { ok: true; seq: number } | ({ ok: false } & Refusal);
  * The steps of one request (a GraphQL document's root fields, a JSON-RPC batch), all admitted or none.
  * `decisions`: the ones the object finished (rules reading the task's state), by step.
  */
-export type AdmitAll = { ok: true; seqs: number[]; decisions?: (Decision | null)[] } | ({ ok: false } & Refusal);
+export type AdmitAll =
+  | {
+      ok: true;
+      seqs: number[];
+      decisions?: (Decision | null)[];
+      /** The task's own credential for the steps' service, to forward with (never logged); absent: the static one. */
+      credential?: string;
+    }
+  | ({ ok: false } & Refusal);
 
 /**
  * Thrown by `reserveAll` so that the caller's transaction rolls every reservation of the request back.

@@ -9,7 +9,7 @@ export interface Entry {
   ts: number;
   /**
    * `open`, `call` (admitted or refused), `settle`, `renew` (a new task token), `complete`, `revoke`,
-   * `expire`; approvals:
+   * `expire`; `credential` (an upstream credential minted, renewed or revoked: its id, never its secret); approvals:
    * `approval` (a call asked for a person), `approve` / `deny` (a person's answer), `notify` (whether the
    * approvers were told); `refusals`: refused calls counted, not written one by one (src/tasks/task-log.ts).
    */
@@ -18,6 +18,7 @@ export interface Entry {
     | "call"
     | "settle"
     | "renew"
+    | "credential"
     | "refusals"
     | "complete"
     | "revoke"

@@ -13,6 +13,7 @@
  * RPC timeout; an exception or timeout is `task.unavailable`.
  */
 import type { Result } from "../core/result";
+import type { MintPlan } from "../credentials/types";
 import type { Agent } from "../policy/evaluate";
 import type { Scope } from "../policy/scope";
 import type { ProfileSpec } from "../policy/types";
@@ -45,6 +46,10 @@ export interface StartInput {
    * null or absent: the profile sets no scope.
    */
   scope?: Scope | null;
+  /** The credentials its object mints before it opens (src/credentials/plan.ts); a failure refuses the start. */
+  credentials?: MintPlan[];
+  /** The agent's workload JWT, only when a plan exchanges it (token exchange). */
+  subject_token?: string;
   limits: AgentLimits;
   /** Epoch milliseconds. */
   now: number;
@@ -85,23 +90,26 @@ async function reserve(agent: StartObjects["agent"], request: StartRequest): Pro
 
 async function open(task: StartObjects["task"], input: StartInput): Promise<Started> {
   const { task_id, profile, agent, purpose, now } = input;
-  const owner = { issuer: agent.issuer, sub: agent.sub };
-  // `scope` is for the object to keep (issue 14, phase 2: OpenInit.scope); until then it ignores it.
-  const scope = input.scope ?? null;
-  const init: OpenInit & { scope: Scope | null } = {
+  const init: OpenInit = {
     task_id,
     profile,
-    agent: owner,
+    agent: { issuer: agent.issuer, sub: agent.sub },
     claims: { ...agent.claims },
     purpose,
-    scope,
+    scope: input.scope ?? null,
+    credentials: input.credentials ?? [],
+    ...(input.subject_token === undefined ? {} : { subject_token: input.subject_token }),
     now,
   };
   const opened = await attempt(() => rpcCall<OpenResult>(task.open(init)));
   if (!opened.ok) return opened;
+  const refused = opened.value;
+  // No credential could be minted: its own reason (503), and no task.
+  if (!refused.ok && refused.reason !== "task.agent_mismatch")
+    return { ok: false, reason: refused.reason, detail: refused.detail };
   // A fresh random id cannot belong to another agent; if it does, refuse rather than share it.
-  if (!opened.value.ok) return { ok: false, reason: "task.unavailable", detail: opened.value.reason };
-  return { ok: true, deadline: opened.value.deadline };
+  if (!refused.ok) return { ok: false, reason: "task.unavailable", detail: refused.reason };
+  return { ok: true, deadline: refused.deadline };
 }
 
 /** One object call: its answer, or `task.unavailable` when it threw or timed out (the cause as detail). */

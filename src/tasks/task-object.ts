@@ -8,7 +8,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, type Json } from "../core/canonical-json";
-import type { Env } from "../env";
+import type { CredentialFailureCode } from "../credentials/types";
+import { systemClock } from "../credentials/types";
+import { bindingOf, type Env } from "../env";
+import { outsideScope, type Scope } from "../policy/scope";
 import type { ProfileSpec } from "../policy/types";
 import { type Admit, type AdmitAll, liveness, type Refusal, reserveAll, StepRefused, taskState } from "./admission";
 import { ApprovalLedger } from "./approval-ledger";
@@ -22,6 +25,8 @@ import type {
   RedeemReason,
   RequestResult,
 } from "./approval-types";
+import { CredentialDesk } from "./credential-desk";
+import { type MintPlan, TaskCredentials } from "./credentials";
 import { closeMissing, HeldSettles, MAX_HELD, SETTLE_GRACE_MS } from "./settle";
 import { TaskLog } from "./task-log";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
@@ -41,11 +46,20 @@ export interface OpenInit {
   /** The agent's claims the rules may read (the issuer's `claims:`), kept for `firebreak replay`. */
   claims?: Record<string, unknown>;
   purpose: string;
+  /** What the task declared it reaches (checked against its profile by the gateway), or null. */
+  scope?: Scope | null;
+  /** The credentials to mint for the task (src/tasks/credentials.ts), all before it opens. */
+  credentials?: MintPlan[];
+  /** The agent's workload JWT, for a token exchange only; kept with that credential, never logged. */
+  subject_token?: string;
   /** Epoch milliseconds. */
   now: number;
 }
 
-export type OpenResult = { ok: true; deadline: number } | { ok: false; reason: "task.agent_mismatch" };
+export type OpenResult =
+  | { ok: true; deadline: number }
+  | { ok: false; reason: "task.agent_mismatch" }
+  | { ok: false; reason: CredentialFailureCode; detail: string };
 
 export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
 
@@ -68,6 +82,10 @@ export class TaskObject extends DurableObject<Env> {
   private readonly approvals: ApprovalStore;
   private readonly ledger: ApprovalLedger;
   private readonly log: TaskLog;
+  private readonly desk: CredentialDesk;
+  /** Off only in a test that shows the minted token's own limit (task-credentials.test.ts). */
+  private enforceScope = true;
+  private scopeCache: { raw: string; scope: Scope } | null = null;
   /** Settles received since the last transaction (src/tasks/settle.ts). */
   private readonly held = new HeldSettles();
   /** When the alarm is set for (null: none, or not known yet). */
@@ -82,6 +100,18 @@ export class TaskObject extends DurableObject<Env> {
     this.ledger = new ApprovalLedger(this.store, this.approvals);
     this.log = new TaskLog(this.store, ctx.storage.sql);
     this.log.migrate();
+    const secret = (name: string) => {
+      const v = bindingOf(env, name);
+      return typeof v === "string" ? v : undefined;
+    };
+    const credentials = new TaskCredentials(ctx.storage.sql, { fetch: (r) => fetch(r), clock: systemClock, secret });
+    credentials.migrate();
+    this.desk = new CredentialDesk(credentials, {
+      txn: (work) => this.txn(work),
+      store: this.store,
+      logRefusals: (steps, reason, by) => this.logRefusals(steps, reason, by),
+      waitUntil: (work) => ctx.waitUntil(work),
+    });
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -106,6 +136,7 @@ export class TaskObject extends DurableObject<Env> {
     } catch (e) {
       this.store.forget();
       this.log.forget();
+      this.desk.credentials.forget();
       throw e;
     }
   }
@@ -130,6 +161,10 @@ export class TaskObject extends DurableObject<Env> {
    * an exception: an exception from this object means "unavailable" (503) to the gateway.
    */
   async open(init: OpenInit): Promise<OpenResult> {
+    // Minted before the task exists, so that a task whose credential cannot be had never opens.
+    const plans = this.store.task() ? [] : (init.credentials ?? []);
+    const minted = plans.length === 0 ? [] : await this.desk.credentials.mintAll(plans, init.subject_token ?? null);
+    if ("ok" in minted) return { ok: false, reason: minted.code, detail: minted.detail };
     const deadline = this.txn((): number | OpenResult => {
       const existing = this.store.task();
       if (existing) {
@@ -141,12 +176,18 @@ export class TaskObject extends DurableObject<Env> {
       if (!(Number.isFinite(lifetime) && lifetime > 0)) throw new Error("task.bad_profile: max_lifetime_s");
       const end = init.now + lifetime * 1000;
       const claims = init.claims && Object.keys(init.claims).length > 0 ? canonicalJson(init.claims as Json) : null;
-      this.store.createTask({ ...init, ...init.agent, claims, created: init.now, deadline: end });
+      const scope = init.scope ? canonicalJson(init.scope as unknown as Json) : null;
+      this.store.createTask({ ...init, ...init.agent, claims, scope, created: init.now, deadline: end });
       const args = canonicalJson({ profile: init.profile.name, purpose: init.purpose, deadline: end });
       this.store.append({ ts: init.now, kind: "open", by: `${init.agent.issuer} ${init.agent.sub}`, args });
+      for (const note of this.desk.credentials.save(minted)) this.desk.log(note, init.now);
       return end;
     });
-    if (typeof deadline !== "number") return deadline;
+    if (typeof deadline !== "number") {
+      // Another open won the race: what this one minted is not used.
+      for (const h of minted) this.ctx.waitUntil(this.desk.credentials.revokeUpstream(h));
+      return deadline;
+    }
     this.alarmAt = deadline;
     await this.ctx.storage.setAlarm(deadline);
     return { ok: true, deadline };
@@ -154,7 +195,7 @@ export class TaskObject extends DurableObject<Env> {
 
   /** Checks the step and, when it passes, reserves it; a refused step is logged and moves no counter. */
   admit(step: StepRequest): Admit {
-    const admitted = this.admitAll([step]);
+    const admitted = this.admitNow([step]);
     return admitted.ok ? { ok: true, seq: admitted.seqs[0]! } : admitted;
   }
 
@@ -164,13 +205,27 @@ export class TaskObject extends DurableObject<Env> {
    * earlier calls of this task that the gateway isolate carried with this call instead of sending
    * them alone; they are written first, in the same transaction, so the checks see them.
    */
-  admitAll(steps: [StepRequest, ...StepRequest[]], settles: SettleNote[] = []): AdmitAll {
+  admitAll(steps: [StepRequest, ...StepRequest[]], settles: SettleNote[] = []): AdmitAll | Promise<AdmitAll> {
     this.held.hold(settles);
+    return this.desk.withCredential(steps, () => this.admitNow(steps));
+  }
+
+  private admitNow(steps: [StepRequest, ...StepRequest[]]): AdmitAll {
     return this.reserving(steps, null, (task) => {
+      this.checkScope(task, steps);
       const reserved = reserveAll(this.store, task.profile, steps, null, "admit");
       this.armFor(steps[0].now);
       return { ok: true, ...reserved };
     });
+  }
+
+  /** A step that reaches a repository outside the task's scope is refused before anything is reserved. */
+  private checkScope(task: TaskRow, steps: StepRequest[]): void {
+    if (task.scope === null || !this.enforceScope) return;
+    if (this.scopeCache?.raw !== task.scope) this.scopeCache = { raw: task.scope, scope: JSON.parse(task.scope) };
+    const { scope } = this.scopeCache;
+    if (steps.some((s) => outsideScope(scope, s.service, s.resource)))
+      throw new StepRefused({ reason: "task.out_of_scope" });
   }
 
   /**
@@ -298,9 +353,14 @@ export class TaskObject extends DurableObject<Env> {
     digest: string,
     steps: [StepRequest, ...StepRequest[]],
     settles: SettleNote[] = [],
-  ): AdmitAll | { ok: false; reason: RedeemReason } {
+  ): AdmitAll | { ok: false; reason: RedeemReason } | Promise<AdmitAll | { ok: false; reason: RedeemReason }> {
     this.held.hold(settles);
-    return this.reserving(steps, `approval ${id}`, (task) => this.ledger.redeem(task, id, digest, steps));
+    return this.desk.withCredential(steps, () =>
+      this.reserving(steps, `approval ${id}`, (task) => {
+        this.checkScope(task, steps);
+        return this.ledger.redeem(task, id, digest, steps);
+      }),
+    );
   }
 
   /** A person approves or denies; the caller has checked who may. */
@@ -386,6 +446,7 @@ export class TaskObject extends DurableObject<Env> {
     });
     this.alarmAt = next;
     if (next !== null) await this.ctx.storage.setAlarm(next);
+    if (this.store.task()?.state !== "live") await this.desk.revokeAll(now);
   }
 
   private async end(state: "completed" | "revoked", now: number, by: string | null): Promise<EndResult> {
@@ -399,6 +460,7 @@ export class TaskObject extends DurableObject<Env> {
       this.store.append({ ts: now, kind: state === "completed" ? "complete" : "revoke", by });
       return { ok: true };
     });
+    if (result.ok) await this.desk.revokeAll(now);
     // The alarm stays while calls are in flight: it closes those whose settle never comes.
     if (result.ok && !this.store.hasOpenCalls()) {
       this.alarmAt = null;

@@ -27,6 +27,7 @@ const ADDED_COLUMNS: [table: string, column: string][] = [
   ["steps", "facts TEXT"],
   ["task", "verified_seq INTEGER NOT NULL DEFAULT 0"],
   ["task", "verified_hash TEXT"],
+  ["task", "scope TEXT"],
 ];
 
 /** Creates the tables an object lacks, and the columns added since older objects were created. */

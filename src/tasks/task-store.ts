@@ -19,6 +19,8 @@ export interface TaskRow {
   sub: string;
   /** Canonical JSON of the agent's claims (the issuer's `claims:`) when the task started, or null. */
   claims: string | null;
+  /** Canonical JSON of the task's declared scope (src/policy/scope.ts), or null: its profile sets none. */
+  scope: string | null;
   purpose: string;
   profile: ProfileSpec;
   state: TaskState;
@@ -130,12 +132,13 @@ export class TaskStore {
 
   createTask(t: Omit<TaskRow, "state" | "ended_at" | "ended_by">): void {
     this.sql.exec(
-      `INSERT INTO task (id, task_id, issuer, sub, claims, purpose, profile, state, created, deadline, head_seq,
-         head_hash) VALUES (1, ?, ?, ?, ?, ?, ?, 'live', ?, ?, 0, ?)`,
+      `INSERT INTO task (id, task_id, issuer, sub, claims, scope, purpose, profile, state, created, deadline,
+         head_seq, head_hash) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'live', ?, ?, 0, ?)`,
       t.task_id,
       t.issuer,
       t.sub,
       t.claims,
+      t.scope,
       t.purpose,
       JSON.stringify(t.profile),
       t.created,

@@ -54,8 +54,15 @@ export function tokenServersRecord() {
       tokenRequests: githubApp.tokenRequests,
       revocations: githubApp.revocations,
       refusals: githubApp.refusals,
+      issued: githubApp.issued,
+      revokedIds: githubApp.revokedIds,
     },
-    oauth: { tokenRequests: oauth.tokenRequests, revocations: oauth.revocations },
+    oauth: {
+      tokenRequests: oauth.tokenRequests,
+      revocations: oauth.revocations,
+      issued: oauth.issued,
+      revokedIds: oauth.revokedIds,
+    },
   };
 }
 
@@ -66,6 +73,10 @@ export function resetTokenServers(): void {
     githubApp.refusals,
     oauth.tokenRequests,
     oauth.revocations,
+    githubApp.issued,
+    githubApp.revokedIds,
+    oauth.issued,
+    oauth.revokedIds,
   ])
     list.length = 0;
 }

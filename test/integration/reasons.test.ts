@@ -128,6 +128,7 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "task.profile_denied": [403, "forbidden"],
   "task.scope_required": [400, "invalid_request"],
   "task.scope_denied": [403, "forbidden"],
+  "task.out_of_scope": [403, "forbidden"],
   "task.mismatch": [403, "forbidden"],
   "task.agent_token_required": [401, "unauthorized"],
   "task.agent_mismatch": [403, "forbidden"],
@@ -157,6 +158,10 @@ const EXPECTED: Record<Reason, [number, WireError]> = {
   "decisions.unavailable": [503, "unavailable"],
   "decisions.query_failed": [502, "bad_gateway"],
   "credential.unavailable": [503, "unavailable"],
+  "credential.unscoped": [503, "unavailable"],
+  "credential.refused": [503, "unavailable"],
+  "credential.unreachable": [503, "unavailable"],
+  "credential.malformed": [503, "unavailable"],
   "bundle.invalid": [503, "unavailable"],
   "upstream.unreachable": [502, "bad_gateway"],
   "upstream.timeout": [504, "gateway_timeout"],
@@ -232,12 +237,14 @@ const env = workerEnv as unknown as Env;
 /** The gateway fixture bundle with other settings (the revision is not re-checked at load). */
 const withSettings = (settings: Record<string, unknown>): App =>
   createApp({ ...gatewayBundle, settings: { ...gatewayBundle.settings, ...settings } });
-const startInit = (profile: string, bearerToken?: () => Promise<string>) => async (): Promise<SendInit> => ({
-  method: "POST",
-  headers: JSON_TYPE,
-  body: JSON.stringify({ profile, purpose: "reasons" }),
-  ...(bearerToken ? { bearer: await bearerToken() } : {}),
-});
+const startInit =
+  (profile: string, bearerToken?: () => Promise<string>, scope?: unknown) => async (): Promise<SendInit> => ({
+    method: "POST",
+    headers: JSON_TYPE,
+    body: JSON.stringify({ profile, purpose: "reasons", ...(scope === undefined ? {} : { scope }) }),
+    ...(bearerToken ? { bearer: await bearerToken() } : {}),
+  });
+const GHAPP_SCOPE = { ghapp: { repositories: ["acme/api"] } };
 /** A task token of agent-1 for `profile`, after `calls` were sent with it (each must be allowed). */
 const taskAfter =
   (profile: string, calls: [string, RequestInit?][] = [], then?: (id: string) => Promise<unknown>) =>
@@ -555,6 +562,22 @@ const E2E: Partial<Record<Reason, Case>> = {
   "approval.required": { path: MERGE, init: async () => mergeInit((await newTask(app, "approving")).token) },
   ...APPROVAL_CASES,
   "credential.unavailable": { path: "/nocred/thing" },
+  // Credentials minted at a task's start (task-credentials.test.ts): no token, no task.
+  "credential.unscoped": { path: TASKS_PATH, init: startInit("unscoped-minting", undefined, GHAPP_SCOPE) },
+  "credential.refused": {
+    path: TASKS_PATH,
+    init: startInit("minting", undefined, { ghapp: { repositories: ["acme/ghost"] } }),
+  },
+  "credential.unreachable": {
+    path: TASKS_PATH,
+    init: startInit("minting", undefined, GHAPP_SCOPE),
+    around: () => failConnectionsTo("api.github.com").restore,
+  },
+  "credential.malformed": { path: TASKS_PATH, init: startInit("malformed-minting") },
+  "task.out_of_scope": {
+    path: "/ghapp/repos/acme/web/issues/1",
+    init: async () => ({ bearer: (await newTask(app, "minting", undefined, GHAPP_SCOPE)).token }),
+  },
   "upstream.unreachable": {
     path: "/down/thing",
     around: () => failConnectionsTo("unreachable.test.example").restore,
@@ -715,6 +738,10 @@ const NOT_PIPELINE = new Set<Reason>([
   "task.profile_denied",
   "task.scope_required",
   "task.scope_denied",
+  "credential.unscoped",
+  "credential.refused",
+  "credential.unreachable",
+  "credential.malformed",
   "task.mismatch",
   "task.agent_token_required",
   "task.agent_mismatch",

@@ -261,8 +261,13 @@ export async function startTask(
 }
 
 /** Starts a task that must start; returns its id and token. */
-export async function newTask(app: App, profile: string, bearer?: string): Promise<{ id: string; token: string }> {
-  const started = await startTask(app, profile, { bearer });
+export async function newTask(
+  app: App,
+  profile: string,
+  bearer?: string,
+  scope?: unknown,
+): Promise<{ id: string; token: string }> {
+  const started = await startTask(app, profile, { bearer, scope });
   expect(started.res.status, started.text).toBe(201);
   return { id: started.json?.task_id as string, token: started.json?.task_token as string };
 }
