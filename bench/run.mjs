@@ -25,7 +25,7 @@ import { runMcp } from "./mcp.mjs";
 import { runMicro } from "./micro.mjs";
 import { labelOf, round, table } from "./report.mjs";
 import { perCall, readCounts, tagRow } from "./rpc-count.mjs";
-import { BENCH_PROFILE, checkTaskPath, countAdmitted, startTasks } from "./tasks.mjs";
+import { BENCH_PROFILE, checkTaskPath, countAdmitted, startTasks, timeStarts } from "./tasks.mjs";
 import {
   ALLOWED_PATH,
   bundleFirebreak,
@@ -323,6 +323,12 @@ if (!argv.includes("--skip-http")) {
       for (const [name, set] of Object.entries(tasks.sets)) {
         http.tasks.admitted[name] = await countAdmitted(base, set.tasks, set.ok);
       }
+      http.task_start = await timeStarts(base, workloadToken);
+      const ts = http.task_start;
+      log(
+        `  task start (p50 of ${ts.starts}): ${ts.p50_ms_plain} ms; with a GitHub App and an OAuth token minted ` +
+          `${ts.p50_ms_minting} ms (+${ts.added_p50_ms} ms)`,
+      );
       log(
         `  admission: ${Object.entries(http.tasks.admitted)
           .map(([n, a]) => `${n} ${a.calls_counted} calls counted by ${a.tasks} task(s) for ${a.requests_2xx} 2xx`)

@@ -15,11 +15,11 @@ const TASKS = "/_firebreak/v1/tasks";
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 
 /** Starts one task; returns its id, its token and the headers of a call made with it. */
-export async function startTask(base, workloadToken, profile = BENCH_PROFILE) {
+export async function startTask(base, workloadToken, profile = BENCH_PROFILE, scope = undefined) {
   const res = await fetch(new URL(TASKS, base), {
     method: "POST",
     headers: { ...bearer(workloadToken), "content-type": "application/json" },
-    body: JSON.stringify({ profile, purpose: "npm run bench" }),
+    body: JSON.stringify({ profile, purpose: "npm run bench", ...(scope ? { scope } : {}) }),
   });
   const text = await res.text();
   if (res.status !== 201) throw new Error(`starting a ${profile} task answered ${res.status}: ${text}`);
@@ -108,4 +108,39 @@ export async function countAdmitted(base, tasks, requests2xx) {
   }
   if (logsOk !== tasks.length) throw new Error(`${tasks.length - logsOk} task step log(s) do not verify`);
   return { tasks: tasks.length, requests_2xx: requests2xx, calls_counted: counted, step_logs_verified: logsOk };
+}
+
+/** The fixture's profile whose tasks mint a GitHub App token and an OAuth token at their start. */
+const MINTING_PROFILE = "minting";
+const MINTING_SCOPE = { ghapp: { repositories: ["acme/api"] } };
+
+/**
+ * What a task start costs with credentials minted (issue 14): `n` starts of each profile, taking
+ * turns, timed from request to answer; the token endpoints are the upstream worker's (bench/workers.mjs).
+ * Each minting task is completed after, so that its revocation is not left to the measured starts.
+ */
+export async function timeStarts(base, workloadToken, n = 30) {
+  const plain = [];
+  const minting = [];
+  for (let i = 0; i < n; i++) {
+    let t = performance.now();
+    await startTask(base, workloadToken);
+    plain.push(performance.now() - t);
+    t = performance.now();
+    const task = await startTask(base, workloadToken, MINTING_PROFILE, MINTING_SCOPE);
+    minting.push(performance.now() - t);
+    const done = await fetch(new URL(`${TASKS}/${task.id}/complete`, base), { method: "POST", headers: task.headers });
+    if (done.status !== 200) throw new Error(`completing a ${MINTING_PROFILE} task answered ${done.status}`);
+  }
+  const p50 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const round = (x) => Math.round(x * 100) / 100;
+  return {
+    starts: n,
+    profile_plain: BENCH_PROFILE,
+    profile_minting: MINTING_PROFILE,
+    mints_per_start: 2,
+    p50_ms_plain: round(p50(plain)),
+    p50_ms_minting: round(p50(minting)),
+    added_p50_ms: round(p50(minting) - p50(plain)),
+  };
 }

@@ -40,10 +40,32 @@ const UPSTREAM_BODY = JSON.stringify({
   comments: 0,
 });
 
+// Beside the API: GitHub's installation-token endpoints and an OAuth token endpoint, answering as those
+// do (they check nothing: the bench measures what a task start with minted credentials costs Firebreak).
 const UPSTREAM = `
 const body = ${JSON.stringify(UPSTREAM_BODY)};
+const token = () => "tok_" + crypto.randomUUID().replaceAll("-", "");
+async function tokens(request, path) {
+  if (request.method === "POST" && path.endsWith("/access_tokens")) {
+    const asked = await request.json();
+    const expires_at = new Date(Date.now() + 3600000).toISOString().replace(/\\.\\d{3}Z$/, "Z");
+    const repositories = asked.repositories.map((name) => ({ name }));
+    return Response.json({ token: "ghs_" + token(), expires_at, permissions: asked.permissions,
+      repository_selection: "selected", repositories }, { status: 201 });
+  }
+  if (request.method === "DELETE" && path === "/installation/token") return new Response(null, { status: 204 });
+  if (request.method === "POST" && path === "/token") {
+    const scope = new URLSearchParams(await request.text()).get("scope") ?? "";
+    return Response.json({ access_token: token(), token_type: "Bearer", expires_in: 3600, scope });
+  }
+  if (request.method === "POST" && path === "/revoke") return new Response(null, { status: 200 });
+  return null;
+}
 export default {
   async fetch(request) {
+    const path = new URL(request.url).pathname;
+    const minted = await tokens(request, path);
+    if (minted) return minted;
     return new Response(body, {
       headers: { "content-type": "application/json; charset=utf-8", "x-ratelimit-remaining": "4999", etag: '"abc"' },
     });
@@ -339,6 +361,9 @@ export async function startWorkers({
         bindings: {
           ...config.vars,
           GITHUB_TOKEN: "bench-github-token",
+          // The fixture's minting services (the task-start row): the App key and the OAuth client secret.
+          GITHUB_APP_KEY: JSON.stringify(keys.rs256.private),
+          OAUTH_CLIENT_SECRET: "bench-oauth-client-secret",
           TEST_ISSUER_JWKS: JSON.stringify({ keys: [keys.es256.public] }),
           GATEWAY_ORIGIN,
           FIREBREAK_TASK_KEY,

@@ -1,5 +1,5 @@
 /**
- * The one entry point the task's object calls (phase 2 of issue 14): the provider a service's spec
+ * The one entry point the task's object calls (src/tasks/credentials.ts): the provider a service's spec
  * names, and when a credential it holds is due for renewal.
  *
  *   const provider = providerFor(service, deps);           once per isolate and service

@@ -18,7 +18,7 @@ export interface MintedCredential {
 }
 
 /**
- * Why no credential could be had; each is a reason code to propose for src/core/reasons.ts (phase 2).
+ * Why no credential could be had; each is a reason code of src/core/reasons.ts (docs/reasons.md).
  *   credential.unavailable  not configured: a secret is missing or unusable (the App key does not import); nothing sent
  *   credential.unscoped     the request cannot be narrowed (no repository, no permission, a repository of another
  *                           account): asking would get a token for everything the installation has; nothing sent
@@ -48,7 +48,7 @@ export type CredentialResult<T> = ({ ok: true } & T) | CredentialFailure;
 export const fail = (code: CredentialFailureCode, detail: string, status?: number): CredentialFailure =>
   status === undefined ? { ok: false, code, detail } : { ok: false, code, detail, status };
 
-/** What a task asks for when its credential is minted (phase 2: from the task's scope and profile). */
+/** What a task asks for when its credential is minted (src/credentials/plan.ts: from its scope and profile). */
 export interface MintRequest {
   /** Qualified actions the task's profile allows (`github:issues.get`): the GitHub App's permissions. */
   actions?: string[];

@@ -160,7 +160,7 @@ export interface ServiceSpec {
   /** https origin plus optional base path, no trailing slash. */
   upstream: string;
   credential: CredentialSpec;
-  /** How the credential is obtained when not the static `credential.secret` (phase 2 of issue 14 wires it). */
+  /** How the credential is obtained when not the static `credential.secret` (minted per task by its object: docs/credentials.md). */
   provider?: CredentialProviderSpec;
   args_in: ArgSource[];
   /** Lower-case parameter names that would carry an agent's own credential. */

@@ -10,10 +10,12 @@ import type { TaskRow, TaskStore } from "./task-store";
 type Claim = string | number | boolean | null | string[];
 
 export interface TaskView {
-  task: Omit<TaskRow, "profile" | "issuer" | "sub" | "claims"> & {
+  task: Omit<TaskRow, "profile" | "issuer" | "sub" | "claims" | "scope"> & {
     /** The claims kept at the start (JSON values; typed flat so RPC types stay finite). */
     agent: { issuer: string; sub: string; claims: Record<string, Claim> };
     profile: string;
+    /** The repositories the task named at start, per service (src/policy/scope.ts); absent: none. */
+    scope?: Record<string, { repositories: string[] }>;
   };
   budgets: Budgets;
   /** Raw counters: `calls`, `action:<a>`, `label:<l>`, `service:<s>`, `total:<action>:<arg>` (reservations included). */
@@ -47,6 +49,7 @@ export function viewOf(store: TaskStore, log: TaskLog, cursor: number, limit: nu
     issuer,
     sub,
     claims,
+    scope,
     ...rest
   } = task as TaskRow & { id?: number; verified_seq?: number; verified_hash?: string };
   return {
@@ -54,6 +57,7 @@ export function viewOf(store: TaskStore, log: TaskLog, cursor: number, limit: nu
       ...rest,
       agent: { issuer, sub, claims: claims === null ? {} : (JSON.parse(claims) as Record<string, Claim>) },
       profile: profile.name,
+      ...(scope ? { scope: JSON.parse(scope) as Record<string, { repositories: string[] }> } : {}),
     },
     budgets: profile.budgets,
     counters: store.counters(),

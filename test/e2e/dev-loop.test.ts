@@ -106,7 +106,7 @@ async function expectDecisions(probe: "open" | "closed") {
     status: 403,
     reason: "policy.no_match",
   });
-  expect(await call("/github/repos/acme/e2e-probe/issues/1")).toMatchObject(
+  expect(await call("/github/repos/acme/web/issues/1")).toMatchObject(
     probe === "open" ? { status: 200 } : { status: 403, reason: "policy.denied" },
   );
 }
@@ -178,7 +178,7 @@ beforeAll(async () => {
       profile: "triage",
       purpose: "the dev-loop test",
       // Every repository expectDecisions calls.
-      scope: { github: { repositories: ["acme/api", "acme/e2e-probe"] } },
+      scope: { github: { repositories: ["acme/api", "acme/web"] } },
     }),
     signal: AbortSignal.timeout(10_000),
   });
@@ -277,12 +277,12 @@ describe("npm start under policy edits", () => {
     writeFileSync(
       file("rules/triage-bot.yaml"),
       `${original("rules/triage-bot.yaml")}
-  - id: e2e-probe-closed
+  - id: web-closed
     description: Closed by the dev-loop test's edit
     effect: deny
     agents: { issuer: [workloads], sub: [triage-bot] }
     actions: ["github:issues.get"]
-    when: 'resource == "repo:acme/e2e-probe"'
+    when: 'resource == "repo:acme/web"'
 `,
     );
     const built = await line(/\[custom build\] bundle [0-9a-f]{12} \(dev\)/, from);

@@ -175,6 +175,7 @@ function expectLike(actual: string, example: string, where: string): void {
 let dir: string;
 let envFile: string;
 let demoServer: Served;
+let demoEnv: Record<string, string> = {};
 let gw: Gateway;
 const unmocked: string[] = [];
 /** stdout of each step that ran. */
@@ -227,7 +228,7 @@ interface Received {
 
 /** What the demo upstream received, oldest first. */
 async function received(): Promise<Received[]> {
-  const res = await demo.fetch(new Request(`${DEMO}/_demo/requests`));
+  const res = await demo.fetch(new Request(`${DEMO}/_demo/requests`), demoEnv);
   return ((await res.json()) as { requests: Received[] }).requests.reverse();
 }
 
@@ -375,7 +376,9 @@ beforeAll(async () => {
   });
   expect(built.status, built.stderr).toBe(0);
 
-  demoServer = await serve((request) => demo.fetch(request));
+  // The demo reads its own .dev.vars as `wrangler dev -c demo/wrangler.toml` would: the dev App's key.
+  demoEnv = devVars(readFileSync(join(dir, "demo", ".dev.vars"), "utf8"));
+  demoServer = await serve((request) => demo.fetch(request, demoEnv));
   gw = await startGateway({
     env: "dev",
     bundlePath,
@@ -390,7 +393,8 @@ beforeAll(async () => {
       }
       const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
       const headers = new Headers([...request.headers]);
-      return (await demo.fetch(new Request(url, { method: request.method, headers, body }))) as unknown as MfResponse;
+      const forwarded = new Request(url, { method: request.method, headers, body });
+      return (await demo.fetch(forwarded, demoEnv)) as unknown as MfResponse;
     },
   });
   writeFileSync(
