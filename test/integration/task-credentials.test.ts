@@ -16,6 +16,7 @@ import type { Env } from "../../src/env";
 import { agentKey } from "../../src/tasks/agent-object";
 import type { TaskObject } from "../../src/tasks/task-object";
 import { token } from "../helpers/tokens";
+import { decide, person } from "./approval-support";
 import {
   expectAllowed,
   expectRefusal,
@@ -222,6 +223,32 @@ describe("a GitHub App token per task", () => {
     ]);
     expect(events).toContainEqual(["ghapp", "renew"]);
     expect(events).toContainEqual(["ghapp", "revoke"]);
+  });
+});
+
+describe("an approved call", () => {
+  it("goes out with the task's minted token when the agent redeems the approval", async () => {
+    const t = await (async () => {
+      const sub = `cred-${crypto.randomUUID()}`;
+      const app = gatewayApp();
+      const started = await startTask(app, "minting-guarded", {
+        bearer: await token({ sub }),
+        scope: ghapp("acme/api"),
+      });
+      expect(started.res.status, started.text).toBe(201);
+      const id = started.json?.task_id as string;
+      return { app, id, token: started.json?.task_token as string, stub: env.TASKS!.getByName(id) };
+    })();
+    const asked = await send(t.app, ISSUE, { bearer: t.token });
+    expectRefusal(asked, 403, "approval.required", "approval_required");
+    const approval = (asked.json?.approval as { id: string }).id;
+    const yes = await decide(t.app, approval, "approve", await person());
+    expect(yes.json.status).toBe("approved");
+    const retry = await send(t.app, ISSUE, { bearer: t.token, headers: { "firebreak-approval": approval } });
+    expect(retry.res.status, retry.text).toBe(200);
+    const minted = (await held(t.stub)).ghapp!;
+    expect(forwarded(retry).headers.authorization).toBe(`Bearer ${minted.secret}`);
+    expect(retry.text).not.toContain(minted.secret!);
   });
 });
 
