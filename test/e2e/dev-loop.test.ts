@@ -102,7 +102,7 @@ async function callThroughReload(path: string, ms: number): Promise<Answer> {
   try {
     return await call(path, "GET", ms);
   } catch (e) {
-    const code = ((e as { cause?: { code?: string } })?.cause ?? {}).code;
+    const code = (e as { cause?: { code?: string } } | undefined)?.cause?.code;
     if (code !== "UND_ERR_SOCKET") throw e;
     return call(path, "GET", ms);
   }

@@ -241,7 +241,7 @@ describe("an approved call", () => {
     })();
     const asked = await send(t.app, ISSUE, { bearer: t.token });
     expectRefusal(asked, 403, "approval.required", "approval_required");
-    const approval = (asked.json?.approval as { id: string }).id;
+    const approval = String((asked.json?.approval as { id?: string } | undefined)?.id);
     const yes = await decide(t.app, approval, "approve", await person());
     expect(yes.json.status).toBe("approved");
     const retry = await send(t.app, ISSUE, { bearer: t.token, headers: { "firebreak-approval": approval } });
