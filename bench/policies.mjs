@@ -216,8 +216,10 @@ export function writePolicySet(repoRoot, dir, total, seed = 1) {
   mkdirSync(join(dir, "services"), { recursive: true });
   mkdirSync(join(dir, "rules"), { recursive: true });
   writeFileSync(join(dir, "firebreak.yaml"), readFileSync(join(src, "firebreak.yaml")));
-  // The catalogs and the GraphQL schemas beside them (a service's `graphql.schema` names its file).
-  for (const f of readdirSync(join(src, "services")).filter((x) => x.endsWith(".yaml") || x.endsWith(".graphql"))) {
+  // The catalogs, the GraphQL schemas beside them (a service's `graphql.schema` names its file) and
+  // their compact strings (`*.graphql.compact.json`, written by `catalog import`: src/compiler/graphql-schema.ts).
+  const shipped = (x) => x.endsWith(".yaml") || x.endsWith(".graphql") || x.endsWith(".graphql.compact.json");
+  for (const f of readdirSync(join(src, "services")).filter(shipped)) {
     writeFileSync(join(dir, "services", f), readFileSync(join(src, "services", f)));
   }
   const catalog = readCatalog(join(src, "services"));

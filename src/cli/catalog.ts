@@ -14,6 +14,7 @@ import { githubPermissionMap, permissionMapText } from "../catalog/github-permis
 import { type ActionEntry, readOverrides } from "../catalog/overrides";
 import type { CatalogSource } from "../catalog/source";
 import { loadSource, SOURCE_NAMES } from "../catalog/sources";
+import { compactArtifactPath, compactArtifactText } from "../compiler/graphql-schema";
 
 const GITHUB_PERMISSIONS = fileURLToPath(new URL("../credentials/github-permissions.json", import.meta.url));
 
@@ -82,7 +83,7 @@ async function importCommand(names: string[], dir: string, check: boolean): Prom
     const text = catalogText(generated, overrides, source.origin);
     const before = existsSync(file) ? readFileSync(file, "utf8") : "";
     console.log(`${name}: ${formatDiff(diffCatalogs(actionsIn(before), generated.actions))}`);
-    if (source.graphqlSchema && !writeOrCheck(join(dir, `${name}.graphql`), source.graphqlSchema(), check)) status = 1;
+    if (source.graphqlSchema && !writeSchema(join(dir, `${name}.graphql`), source.graphqlSchema(), check)) status = 1;
     // GitHub's: the App permission each action needs (src/catalog/github-permissions.ts), read by the worker.
     if (
       name === "github" &&
@@ -113,6 +114,12 @@ async function coverageCommand(names: string[], dir: string): Promise<number> {
     if (c.covered < c.total) status = 1;
   }
   return status;
+}
+
+/** The SDL, and beside it its compact string (src/compiler/graphql-schema.ts), so a compile need not rebuild it. */
+function writeSchema(file: string, sdl: string, check: boolean): boolean {
+  const wrote = writeOrCheck(file, sdl, check);
+  return writeOrCheck(compactArtifactPath(file), compactArtifactText(sdl), check) && wrote;
 }
 
 /** Writes `text` to `file`, or with --check says whether the file already holds it. */

@@ -15,22 +15,10 @@
 
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import {
-  buildSchema,
-  type GraphQLArgument,
-  type GraphQLField,
-  type GraphQLInputType,
-  type GraphQLSchema,
-  getNamedType,
-  getNullableType,
-  isEnumType,
-  isInputObjectType,
-  isScalarType,
-  validateSchema,
-} from "graphql";
 import type { ActionSpec, ArgType, GraphqlEndpoint, Kind, ResourcePart, Risk } from "../policy/types";
-import { compactSchema } from "../protocols/graphql/compact";
 import { actionSpecOf } from "./action-spec";
+import { type EndpointSchema, endpointSchema } from "./graphql-schema";
+import { type FieldView, nullable, type SchemaView } from "./graphql-view";
 import type { Problems, SourceFile } from "./source";
 
 export interface GraphqlData {
@@ -98,13 +86,14 @@ export function compileGraphql(
       );
     return null;
   }
-  const schema = loadSchema(g, src, problems);
-  if (schema === null) return null;
+  const loaded = loadSchema(g, src, problems);
+  if (loaded === null) return null;
+  const { view } = loaded;
   const endpoint: GraphqlEndpoint = {
     path: g.path,
     query: {},
     mutation: {},
-    schema: compactSchema(schema),
+    schema: loaded.compact,
     max_depth: g.max_depth ?? DEFAULT_MAX_DEPTH,
     max_fields: g.max_fields ?? DEFAULT_MAX_FIELDS,
     introspection: false,
@@ -115,12 +104,11 @@ export function compileGraphql(
     const at = (...p: (string | number)[]) => src.at(["actions", key, ...p]);
     if (a.path !== g.path) problems.add(at("path"), `a GraphQL action's path is the endpoint's (${g.path})`);
     const fields = Array.isArray(a.graphql) ? a.graphql : [a.graphql];
-    const defs: (GraphQLField<unknown, unknown> | null)[] = [];
+    const defs: (FieldView | null)[] = [];
     fields.forEach((ref, j) => {
       const where = Array.isArray(a.graphql) ? at("graphql", j) : at("graphql");
       const [type, name = ""] = ref.split(".") as ["query" | "mutation", string];
-      const root = type === "mutation" ? schema.getMutationType() : schema.getQueryType();
-      const def = root?.getFields()[name];
+      const def = view.root(type, name);
       const meta = type === "query" && INTROSPECTION_FIELDS.has(name);
       if (!meta && def === undefined) {
         problems.add(where, `the schema has no ${type} field "${name}" (${g.schema})`);
@@ -133,12 +121,12 @@ export function compileGraphql(
       if (meta) endpoint.introspection = true;
       defs.push(def ?? null);
     });
-    checkPaths(a, defs, at, problems);
+    checkPaths(a, defs, view, at, problems);
   });
   return endpoint;
 }
 
-function loadSchema(g: GraphqlData, src: SourceFile, problems: Problems): GraphQLSchema | null {
+function loadSchema(g: GraphqlData, src: SourceFile, problems: Problems): EndpointSchema | null {
   const file = join(dirname(src.path), g.schema);
   let sdl: string;
   try {
@@ -147,31 +135,25 @@ function loadSchema(g: GraphqlData, src: SourceFile, problems: Problems): GraphQ
     problems.add(src.at(["graphql", "schema"]), `cannot read the schema ${g.schema} beside ${src.file}`);
     return null;
   }
-  let schema: GraphQLSchema;
-  try {
-    schema = buildSchema(sdl, { noLocation: true });
-  } catch (e) {
-    problems.add(src.at(["graphql", "schema"]), `${g.schema}: ${(e as Error).message.split("\n")[0]}`);
+  const built = endpointSchema(file, sdl);
+  if ("error" in built) {
+    problems.add(src.at(["graphql", "schema"]), `${g.schema}: ${built.error}`);
     return null;
   }
-  const invalid = validateSchema(schema);
-  if (invalid.length > 0) {
-    problems.add(src.at(["graphql", "schema"]), `${g.schema}: ${invalid[0]?.message}`);
-    return null;
-  }
-  return schema;
+  return built;
 }
 
 /** Declared arguments and resource params: paths to a scalar of the declared type, for every field. */
 function checkPaths(
   a: GraphqlActionData,
-  defs: (GraphQLField<unknown, unknown> | null)[],
+  defs: (FieldView | null)[],
+  view: SchemaView,
   at: (...p: (string | number)[]) => string,
   problems: Problems,
 ): void {
   for (const def of defs) {
     for (const [path, type] of Object.entries(a.args ?? {})) {
-      const problem = pathProblem(def, path, type);
+      const problem = pathProblem(def, path, type, view);
       if (problem !== null) problems.add(at("args", path), problem);
     }
     if (a.resource === undefined) continue;
@@ -180,7 +162,7 @@ function checkPaths(
       if ("arg" in part && !Object.hasOwn(a.args ?? {}, part.arg))
         problems.add(at("resource"), `resource uses {args.${part.arg}} but args does not declare it: declare it`);
       if ("param" in part) {
-        const problem = pathProblem(def, part.param, "string");
+        const problem = pathProblem(def, part.param, "string", view);
         if (problem !== null) problems.add(at("resource"), problem);
       }
     }
@@ -188,23 +170,24 @@ function checkPaths(
 }
 
 /** Null when `path` names a scalar argument (or input field) of `def` that reads as `type`. */
-export function pathProblem(def: GraphQLField<unknown, unknown> | null, path: string, type: ArgType): string | null {
+export function pathProblem(def: FieldView | null, path: string, type: ArgType, view: SchemaView): string | null {
   if (def === null) return `${path}: introspection fields have no declared arguments`;
   const [head = "", ...rest] = path.split(".");
-  let t: GraphQLInputType | undefined = def.args.find((x: GraphQLArgument) => x.name === head)?.type;
+  let t = def.args.get(head);
   if (t === undefined) return `${def.name} has no argument "${head}"`;
   for (const seg of rest) {
-    const named: GraphQLInputType = getNullableType(t);
-    if (!isInputObjectType(named)) return `${path}: ${String(t)} has no field "${seg}" (not an input object)`;
-    t = named.getFields()[seg]?.type;
-    if (t === undefined) return `${path}: ${named.name} has no field "${seg}"`;
+    const named = nullable(t);
+    const fields = view.inputFields(named);
+    if (fields === undefined) return `${path}: ${t} has no field "${seg}" (not an input object)`;
+    t = fields.get(seg);
+    if (t === undefined) return `${path}: ${named} has no field "${seg}"`;
   }
-  const leaf = getNullableType(t);
-  if (!isScalarType(leaf) && !isEnumType(leaf))
-    return `${path} is ${String(t)} in the schema, not a scalar: declare one of its fields`;
-  const want = readsAs(getNamedType(leaf).name, isEnumType(leaf));
+  const leaf = nullable(t);
+  const kind = view.kind(leaf);
+  if (kind !== "S" && kind !== "E") return `${path} is ${t} in the schema, not a scalar: declare one of its fields`;
+  const want = readsAs(leaf, kind === "E");
   if (want !== null && want !== type && !(want === "integer" && type === "number"))
-    return `${path} is ${String(t)} in the schema: declare it as ${want}`;
+    return `${path} is ${t} in the schema: declare it as ${want}`;
   return null;
 }
 

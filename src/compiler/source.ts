@@ -1,6 +1,7 @@
 /**
  * Policy sources: YAML files parsed with positions, so every error can name file:line, and validated
- * against the published JSON Schemas with ajv.
+ * against the published JSON Schemas with ajv. Plain block YAML (nearly every policy file) is read by
+ * ./yaml-block.ts; anything else, and every YAML error, by the `yaml` package.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -17,6 +18,7 @@ import {
   YAMLMap,
 } from "yaml";
 import { configSchema, profilesSchema, rulesSchema, serviceSchema, testsSchema } from "./schema";
+import { readBlockYaml } from "./yaml-block";
 
 export class Problems {
   readonly list: { where: string; message: string }[] = [];
@@ -74,21 +76,43 @@ export function yamlFiles(dir: string): string[] {
 /** Reads, parses and schema-checks one file; returns null (with problems added) when it is unusable. */
 export function readSource(path: string, kind: SourceKind, root: string, problems: Problems): SourceFile | null {
   const file = relative(root, path) || path;
-  const lines = new LineCounter();
-  const doc = parseDocument(readFileSync(path, "utf8"), { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const lineOf = (offset: number) => `${file}:${lines.linePos(offset).line}`;
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) problems.add(lineOf(e.pos[0]), `YAML: ${e.message.split("\n")[0]}`);
+  const parsed = parseYaml(readFileSync(path, "utf8"));
+  if (!parsed.ok) {
+    for (const e of parsed.errors) problems.add(`${file}:${e.line}`, `YAML: ${e.message}`);
     return null;
   }
-  const data = doc.toJS();
-  const at = (path: (string | number)[]) => lineOf(offsetOf(doc, path));
+  const { data } = parsed;
+  const at = (path: (string | number)[]) => `${file}:${parsed.lineOf(path)}`;
   const validate = validatorOf(kind);
   if (!validate(data)) {
     for (const e of validate.errors ?? []) problems.add(at(errorPath(e)), schemaMessage(e));
     return null;
   }
   return { file, path, data, at };
+}
+
+export type ParsedYaml =
+  | { ok: true; data: unknown; lineOf(path: (string | number)[]): number }
+  | { ok: false; errors: { line: number; message: string }[] };
+
+/** A policy file's data and lines: the fast reader when the file is plain block YAML, else `yaml`'s document. */
+export function parseYaml(text: string): ParsedYaml {
+  const block = readBlockYaml(text);
+  return block === null ? parseYamlDocument(text) : { ok: true, ...block };
+}
+
+/** The `yaml` package's document: any YAML, every error with its line. */
+export function parseYamlDocument(text: string): ParsedYaml {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map((e) => ({
+      line: lines.linePos(e.pos[0]).line,
+      message: e.message.split("\n")[0] ?? "",
+    }));
+    return { ok: false, errors };
+  }
+  return { ok: true, data: doc.toJS(), lineOf: (path) => lines.linePos(offsetOf(doc, path)).line };
 }
 
 function offsetOf(doc: Document, path: (string | number)[]): number {
