@@ -57,7 +57,7 @@ export class CredentialDesk {
     }
     const old = this.host.txn(() => {
       const replaced = this.credentials.replace(fresh);
-      this.log(replaced.note, now);
+      if (replaced.note) this.log(replaced.note, now);
       return replaced.old;
     });
     if (old) this.host.waitUntil(this.revokeOne(old, now));

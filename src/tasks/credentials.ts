@@ -114,10 +114,14 @@ export class TaskCredentials {
     return pending;
   }
 
-  /** Replaces a service's credential by a renewed one (inside the transaction); the old one, to revoke. */
-  replace(fresh: Held): { old: Held | null; note: CredentialNote } {
+  /**
+   * Replaces a service's credential by a renewed one (inside the transaction); the old one, to revoke.
+   * Callers that shared one renewal all arrive here: only the first replaces (and logs), the others
+   * find the fresh one already held and change nothing.
+   */
+  replace(fresh: Held): { old: Held | null; note: CredentialNote | null } {
     const old = this.held().get(fresh.plan.service) ?? null;
-    if (old?.credential.id === fresh.credential.id) return { old: null, note: note(fresh, "renew") };
+    if (old?.credential.id === fresh.credential.id) return { old: null, note: null };
     this.save([fresh]);
     return { old, note: note(fresh, "renew") };
   }
