@@ -14,6 +14,7 @@ import type {
   Settings,
 } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
+import { compileOauthScopes, type OauthScopesData } from "./oauth-scopes";
 import { labelProblem, lookupAction, resolveSelectors } from "./rules";
 import { compileScope, type ScopeData } from "./scope";
 import type { Problems, SourceFile } from "./source";
@@ -44,6 +45,7 @@ export interface ProfileData {
   };
   approvals?: { ttl?: number; risk?: Risk; approvers?: MatchData };
   scope?: ScopeData;
+  oauth_scopes?: OauthScopesData;
 }
 
 type Path = (string | number)[];
@@ -101,6 +103,7 @@ function compileProfile(
   const budgets = compileBudgets(p.budgets ?? {}, scope);
   const sequence = compileSequence(p.sequence ?? {}, scope);
   const reach = compileScope(p.scope, at, selected, services, problems);
+  const oauthScopes = compileOauthScopes(p.oauth_scopes, at, selected, services, problems);
 
   return {
     name: p.name,
@@ -113,6 +116,7 @@ function compileProfile(
     effects: effectsOf(selected, actions),
     approvals,
     ...(reach ? { scope: reach } : {}),
+    ...(oauthScopes ? { oauth_scopes: oauthScopes } : {}),
     source: at(),
   };
 }

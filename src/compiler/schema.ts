@@ -507,6 +507,18 @@ const profile = {
     budgets,
     sequence,
     scope: profileScope,
+    oauth_scopes: {
+      type: "object",
+      description:
+        "Per OAuth service (client credentials, token exchange), the scopes this profile's tasks ask for, within the credential's scopes (omitted: the credential's scopes)",
+      propertyNames: name,
+      additionalProperties: {
+        type: "array",
+        minItems: 1,
+        maxItems: 100,
+        items: { type: "string", pattern: "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$" },
+      },
+    },
     approvals: {
       type: "object",
       additionalProperties: false,

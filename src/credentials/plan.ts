@@ -2,7 +2,7 @@
  * What a task's start mints: one plan per service its profile calls whose provider mints (not
  * `static`), asking for what the task may do there: for a GitHub App, the task's repositories and
  * the profile's actions of the service (their permissions, src/credentials/permissions.ts); for OAuth,
- * the provider's scopes. Pure: the tasks API plans, the task's object mints.
+ * the profile's `oauth_scopes` of the service, or else the provider's scopes. Pure: the tasks API plans, the task's object mints.
  */
 import type { Scope } from "../policy/scope";
 import type { ProfileSpec, ServiceSpec } from "../policy/types";
@@ -15,7 +15,7 @@ export function mintsPerTask(service: Pick<ServiceSpec, "provider">): boolean {
 
 export function mintPlans(
   services: Readonly<Record<string, ServiceSpec>>,
-  profile: Pick<ProfileSpec, "actions">,
+  profile: Pick<ProfileSpec, "actions" | "oauth_scopes">,
   scope: Scope | null,
 ): MintPlan[] {
   const plans: MintPlan[] = [];
@@ -28,7 +28,10 @@ export function mintPlans(
     if (provider.provider === "github_app") {
       const repositories = scope?.[service.name]?.repositories ?? [];
       plans.push({ service: service.name, provider, request: { actions, repositories } });
-    } else plans.push({ service: service.name, provider, request: { scopes: provider.scopes } });
+    } else {
+      const scopes = profile.oauth_scopes?.[service.name] ?? provider.scopes;
+      plans.push({ service: service.name, provider, request: { scopes } });
+    }
   }
   return plans;
 }

@@ -320,6 +320,11 @@ export interface ProfileSpec {
    * Absent: the profile sets none, and its tasks name none.
    */
   scope?: Scope;
+  /**
+   * Per OAuth service (client credentials, token exchange), the scopes its tasks' tokens ask for,
+   * sorted, each one of the provider's. Absent for a service: the provider's scopes.
+   */
+  oauth_scopes?: Record<string, string[]>;
   source: string;
 }
 

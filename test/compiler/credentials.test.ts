@@ -3,12 +3,13 @@
  * service declares lands on its ServiceSpec; the mistakes one fixture cannot show each name their
  * file:line (test/compiler/broken.test.ts has the fixtures, test/fixtures/broken/credentials-*).
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { compilePolicies } from "../../src/compiler/compile";
 import { configSchema } from "../../src/compiler/schema";
+import { mintPlans } from "../../src/credentials/plan";
 
 const OK = join(import.meta.dirname, "..", "fixtures", "broken", "credentials-ok");
 const dirs: string[] = [];
@@ -89,6 +90,74 @@ describe("credentials", () => {
     ],
   ])("%s is a problem at its line", (_, yaml, problem) => {
     expect(problems(withCredentials(yaml))).toEqual([problem]);
+  });
+
+  describe("a profile's oauth_scopes", () => {
+    const OAUTH = [
+      "credentials:",
+      "  svc:",
+      "    provider: oauth2_client_credentials",
+      "    token_url: https://auth.example.com/token",
+      "    client_id: fb",
+      "    client_secret: CLIENT_SECRET",
+      "    scopes: [items.read, items.write]",
+      "",
+    ].join("\n");
+    /** credentials-ok with an OAuth credential for svc and one profile (`lines` under its name). */
+    function withProfile(lines: string[], credentials = OAUTH): string {
+      const dir = withCredentials(credentials);
+      mkdirSync(join(dir, "profiles"));
+      const profile = ["profiles:", "  - name: sync", '    actions: ["svc:items.get"]', ...lines, ""];
+      writeFileSync(join(dir, "profiles", "sync.yaml"), profile.join("\n"));
+      return dir;
+    }
+    const profileProblems = (dir: string) =>
+      problems(dir).map((p) => p.replace(/^.*?profiles\/sync\.yaml/, "sync.yaml"));
+
+    it("narrows what a task of the profile asks for; without it, the credential's scopes", () => {
+      const narrowed = compilePolicies(withProfile(["    oauth_scopes:", "      svc: [items.read]"]));
+      if (!narrowed.ok) throw new Error(narrowed.problems.format());
+      const sync = narrowed.bundle.profiles.find((p) => p.name === "sync")!;
+      expect(sync.oauth_scopes).toEqual({ svc: ["items.read"] });
+      expect(mintPlans(narrowed.bundle.services, sync, null)[0]?.request).toEqual({ scopes: ["items.read"] });
+
+      const plain = compilePolicies(withProfile([]));
+      if (!plain.ok) throw new Error(plain.problems.format());
+      const wide = plain.bundle.profiles.find((p) => p.name === "sync")!;
+      expect(wide).not.toHaveProperty("oauth_scopes");
+      expect(mintPlans(plain.bundle.services, wide, null)[0]?.request).toEqual({
+        scopes: ["items.read", "items.write"],
+      });
+    });
+
+    it.each([
+      [
+        "a scope the credential does not have",
+        ["    oauth_scopes:", "      svc: [items.read, items.admin]"],
+        OAUTH,
+        "sync.yaml:5: scope \"items.admin\" is not one of svc's provider scopes (items.read items.write): add it to the credential's scopes in firebreak.yaml, or remove it here",
+      ],
+      [
+        "a scope listed twice",
+        ["    oauth_scopes:", "      svc: [items.read, items.read]"],
+        OAUTH,
+        'sync.yaml:5: scope "items.read" is listed twice: remove one',
+      ],
+      [
+        "a service whose credential is not OAuth",
+        ["    oauth_scopes:", "      svc: [items.read]"],
+        "credentials: {}\n",
+        "sync.yaml:5: oauth_scopes.svc: svc's credential is static, not an OAuth provider (oauth2_client_credentials or token_exchange): remove it",
+      ],
+      [
+        "an unknown service",
+        ["    oauth_scopes:", "      crm: [items.read]"],
+        OAUTH,
+        'sync.yaml:5: oauth_scopes names unknown service "crm": add policies/services/crm.yaml or fix the name',
+      ],
+    ])("%s is a problem at its line", (_, lines, credentials, problem) => {
+      expect(profileProblems(withProfile(lines, credentials))).toEqual([problem]);
+    });
   });
 
   it("is in the published schema (policies/schema/firebreak.schema.json), up to date", () => {
