@@ -8,12 +8,11 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, type Json } from "../core/canonical-json";
-import type { CredentialFailureCode } from "../credentials/types";
 import { systemClock } from "../credentials/types";
 import { bindingOf, type Env } from "../env";
 import { outsideScope, type Scope } from "../policy/scope";
-import type { ProfileSpec } from "../policy/types";
 import { type Admit, type AdmitAll, liveness, type Refusal, reserveAll, StepRefused, taskState } from "./admission";
+import { ApprovalDesk } from "./approval-desk";
 import { ApprovalLedger } from "./approval-ledger";
 import { ApprovalStore } from "./approval-store";
 import type {
@@ -26,9 +25,10 @@ import type {
   RequestResult,
 } from "./approval-types";
 import { CredentialDesk } from "./credential-desk";
-import { type MintPlan, TaskCredentials } from "./credentials";
+import { TaskCredentials } from "./credentials";
 import { closeMissing, HeldSettles, MAX_HELD, SETTLE_GRACE_MS } from "./settle";
 import { TaskLog } from "./task-log";
+import type { EndResult, OpenInit, OpenResult, RenewResult, TaskStateView } from "./task-rpc";
 import { type TaskRow, type TaskState, TaskStore } from "./task-store";
 import { type TaskView, viewOf } from "./task-view";
 import type { SettleNote, StepRequest } from "./types";
@@ -36,51 +36,14 @@ import type { SettleNote, StepRequest } from "./types";
 export type { Admit, AdmitAll, AdmitReason } from "./admission";
 export { SETTLE_GRACE_MS } from "./settle";
 export type { StepView } from "./steps";
+export type { EndResult, OpenInit, OpenResult, RenewResult, TaskStateView } from "./task-rpc";
 export type { TaskState } from "./task-store";
 export type { TaskView } from "./task-view";
 
-export interface OpenInit {
-  task_id: string;
-  profile: ProfileSpec;
-  agent: { issuer: string; sub: string };
-  /** The agent's claims the rules may read (the issuer's `claims:`), kept for `firebreak replay`. */
-  claims?: Record<string, unknown>;
-  purpose: string;
-  /** What the task declared it reaches (checked against its profile by the gateway), or null. */
-  scope?: Scope | null;
-  /** The credentials to mint for the task (src/tasks/credentials.ts), all before it opens. */
-  credentials?: MintPlan[];
-  /** The agent's workload JWT, for a token exchange only; kept with that credential, never logged. */
-  subject_token?: string;
-  /** Epoch milliseconds. */
-  now: number;
-}
-
-export type OpenResult =
-  | { ok: true; deadline: number }
-  | { ok: false; reason: "task.agent_mismatch" }
-  | { ok: false; reason: CredentialFailureCode; detail: string };
-
-export type EndResult = { ok: true } | { ok: false; reason: "task.unknown" | `task.${Exclude<TaskState, "live">}` };
-
-export type RenewResult = { ok: true; deadline: number } | Exclude<EndResult, { ok: true }>;
-
-/** What rules may read as CEL `task`, and renew reads: state, deadline, calls, services, data read. */
-export interface TaskStateView {
-  state: TaskState;
-  deadline: number;
-  calls: number;
-  services: string[];
-  labels_read: string[];
-}
-
-/** Thrown to roll back a check that reserved nothing for real (`wouldRefuse`). */
-const DRY_RUN = new Error("dry run");
-
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
-  private readonly approvals: ApprovalStore;
   private readonly ledger: ApprovalLedger;
+  private readonly approvalDesk: ApprovalDesk;
   private readonly log: TaskLog;
   private readonly desk: CredentialDesk;
   /** Off only in a test that shows the minted token's own limit (task-credentials.test.ts). */
@@ -95,9 +58,15 @@ export class TaskObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage.sql);
     this.store.migrate();
-    this.approvals = new ApprovalStore(ctx.storage.sql);
-    this.approvals.migrate();
-    this.ledger = new ApprovalLedger(this.store, this.approvals);
+    const approvals = new ApprovalStore(ctx.storage.sql);
+    approvals.migrate();
+    this.ledger = new ApprovalLedger(this.store, approvals);
+    this.approvalDesk = new ApprovalDesk({
+      txn: (work) => this.txn(work),
+      store: this.store,
+      approvals,
+      ledger: this.ledger,
+    });
     this.log = new TaskLog(this.store, ctx.storage.sql);
     this.log.migrate();
     const secret = (name: string) => {
@@ -320,31 +289,7 @@ export class TaskObject extends DurableObject<Env> {
   /** A call that needs a person: a new approval, or the one waiting for this exact request (`settles`: as admitAll's). */
   requestApproval(a: NewApproval, settles: SettleNote[] = []): RequestResult {
     this.held.hold(settles);
-    // No await between the check and the request: nothing can run in between.
-    const refused = this.wouldRefuse(a.steps ?? [a.step]);
-    return this.txn((): RequestResult => {
-      const task = this.store.task();
-      if (!task) return { ok: false, reason: "task.unknown" };
-      const dead = liveness(this.store, task, a.now);
-      return dead
-        ? { ok: false, reason: dead.reason as `task.${Exclude<TaskState, "live">}` }
-        : this.ledger.request(task, a, refused);
-    });
-  }
-
-  /** What admitting these steps now would refuse, if anything: reserved as admission would, then rolled back. */
-  private wouldRefuse(steps: StepRequest[]): Refusal | null {
-    try {
-      this.txn(() => {
-        const task = this.store.task();
-        if (task?.state === "live") reserveAll(this.store, task.profile, steps, null, "redeem");
-        throw DRY_RUN;
-      });
-    } catch (e) {
-      if (e instanceof StepRefused) return e.refusal;
-      if (e !== DRY_RUN) throw e;
-    }
-    return null;
+    return this.approvalDesk.request(a);
   }
 
   /** The agent's retry with `Firebreak-Approval`: the approval and the budgets, checked and written at once. */
@@ -365,34 +310,21 @@ export class TaskObject extends DurableObject<Env> {
 
   /** A person approves or denies; the caller has checked who may. */
   decideApproval(id: string, verdict: "approve" | "deny", who: Approver, csrf: string, now: number): DecideResult {
-    return this.txn((): DecideResult => {
-      const task = this.store.task();
-      if (!task) return { ok: false, reason: "task.unknown" };
-      const dead = liveness(this.store, task, now);
-      if (dead) return { ok: false, reason: dead.reason as `task.${Exclude<TaskState, "live">}` };
-      return this.ledger.decide(task, id, verdict, who, csrf, now);
-    });
+    return this.approvalDesk.decide(id, verdict, who, csrf, now);
   }
 
   /** One approval as it stands now; `withForm` adds the page's form token (approvers only). */
   approval(id: string, now: number, withForm = false): { view: ApprovalView; csrf: string | null } | null {
-    const task = this.store.task();
-    const view = task ? this.ledger.view(task, id, now) : null;
-    if (!task || !view) return null;
-    return { view, csrf: withForm ? this.ledger.csrf(id) : null };
+    return this.approvalDesk.one(id, now, withForm);
   }
 
   /** The task's approvals, newest first (the dashboard's pending list). */
   listApprovals(now: number, limit = 50): ApprovalView[] {
-    const task = this.store.task();
-    if (!task) return [];
-    return this.approvals.list(Math.min(Math.max(limit, 1), 200)).map((row) => this.ledger.view(task, row.id, now)!);
+    return this.approvalDesk.list(now, limit);
   }
 
   noteNotification(id: string, note: NotifyOutcome, now: number): void {
-    this.txn(() => {
-      if (this.store.task()) this.ledger.noteNotification(id, note, now);
-    });
+    this.approvalDesk.noteNotification(id, note, now);
   }
 
   /**
