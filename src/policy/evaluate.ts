@@ -11,15 +11,9 @@ import { type CelContext, type Condition, compileCondition } from "./cel";
 import type { LoadedBundle } from "./load";
 import { own } from "./routes";
 import { forEachCandidate } from "./rule-index";
-import type { ActionSpec, AgentMatch, RuleSpec } from "./types";
+import type { ActionSpec, Agent, AgentMatch, RuleSpec } from "./types";
 
-export interface Agent {
-  /** Name of the issuer in the bundle (`dev`, `github-actions`). */
-  issuer: string;
-  iss: string;
-  sub: string;
-  claims: Record<string, unknown>;
-}
+export type { Agent } from "./types";
 
 export interface RequestFacts {
   method: string;

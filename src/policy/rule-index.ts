@@ -4,9 +4,8 @@
  * buckets of its action, and in each only at the rules naming its subject, its claim values, or no
  * one. What it scans grows with the rules that can apply, not with the size of the policy set.
  */
-import type { Agent } from "./evaluate";
 import { own } from "./routes";
-import type { Bundle, RuleBucket } from "./types";
+import type { Agent, Bundle, RuleBucket } from "./types";
 
 /**
  * Visits each rule that may decide `action` for `agent` once, with its place in a decision's order:

@@ -364,3 +364,12 @@ export interface SequenceRules {
   /** `action` may only target a resource that one of `read_by` returned successfully in this task. */
   correlate: { action: string; read_by: string[] }[];
 }
+
+/** A verified agent as rules see it: who issued its token, its subject, the claims the issuer keeps. */
+export interface Agent {
+  /** Name of the issuer in the bundle (`dev`, `github-actions`). */
+  issuer: string;
+  iss: string;
+  sub: string;
+  claims: Record<string, unknown>;
+}
