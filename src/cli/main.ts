@@ -1,6 +1,6 @@
 /**
  * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema, decisions,
- * task-log, replay.
+ * task-log, replay, catalog, standards.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,6 +17,7 @@ import { ensureDevKeys, mintDevToken } from "./devkeys";
 import { explainCommand } from "./explain";
 import { runPolicyTests } from "./policy-tests";
 import { replayCommand } from "./replay";
+import { standardsCommand } from "./standards";
 import { taskLogCommand } from "./task-log";
 
 const USAGE = `firebreak <command> [options]
@@ -44,7 +45,9 @@ const USAGE = `firebreak <command> [options]
                                                      descriptions (\`firebreak catalog --help\`)
   replay    (--bundle FILE | --policies DIR [--dev]) --from FILE... [--json]
                                                      re-decide recorded calls with a candidate bundle;
-                                                     exit 1 when a decision would change`;
+                                                     exit 1 when a decision would change
+  standards [--out FILE] [--check]                   docs/standards.md: each reason code's OWASP Agentic
+                                                     (ASI) id, MAESTRO layer and NIST AI RMF functions`;
 
 const TASK_KEY_HINT = `private key: keep it secret. Install it with
   npx firebreak task-key | npx wrangler secret put FIREBREAK_TASK_KEY
@@ -72,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "task-log") return taskLogCommand(rest);
   if (command === "replay") return replayCommand(rest);
   if (command === "catalog") return catalogCommand(rest);
+  if (command === "standards") return standardsCommand(rest);
   if (!COMMANDS.includes(command)) return usage(`unknown command "${command}"`);
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(helpOf(command));
