@@ -24,9 +24,10 @@ export const DECISIONS_USAGE = `firebreak decisions [filters] [--view list|count
                                   default: the last 24 hours
             --agent ISSUER:SUB|SUB  --task ID  --service NAME  --action NAME
             --effect allow|deny|approval_required  --reason CODE
+            --asi ASI01..ASI10    the reason's OWASP Agentic id (docs/standards.md)
             --would-deny          only what report-mode rules would have blocked
   views     --view list [--limit N]                    newest first (default, 50)
-            --view counts --by effect|reason|action|agent [--limit N]
+            --view counts --by effect|reason|asi|action|agent [--limit N]
             --view timeseries --bucket 5m|1h|1d [--by ...]
   source    Analytics Engine: CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN (Account Analytics Read),
             dataset from wrangler.toml or --dataset NAME
@@ -42,6 +43,7 @@ const OPTIONS = {
   action: { type: "string" },
   effect: { type: "string" },
   reason: { type: "string" },
+  asi: { type: "string" },
   "would-deny": { type: "boolean" },
   view: { type: "string" },
   by: { type: "string" },
@@ -202,6 +204,7 @@ const LIST_TABLE: (keyof DecisionRow)[] = [
   "agent",
   "effect",
   "reason",
+  "asi",
   "action",
   "resource",
   "status",

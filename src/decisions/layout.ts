@@ -5,8 +5,10 @@
  * all read this table, so they cannot disagree about where a field lives.
  *
  * Positions are append-only (docs/analytics.md): a new field takes the next free blobN or doubleN and
- * the layout stays `v1`; changing what a position means makes it `v2`.
+ * the layout stays `v1`; changing what a position means makes it `v2`. Revisions of v1 (what each
+ * added; a row written before a revision reads its fields as "" or 0): `LAYOUT_REVISIONS`.
  */
+import { asiOf } from "../core/reason-standards";
 import type { DecisionRecord } from "./record";
 
 export const DATA_POINT_LAYOUT = "v1";
@@ -44,6 +46,8 @@ export const LAYOUT = {
   resource: text("blob13", (r) => r.resource ?? ""),
   method: text("blob14", (r) => r.method),
   rules: text("blob15", (r) => r.rules.join(",")),
+  // Revision 2: the reason's OWASP Agentic id, "" where none applies (an allow).
+  asi: text("blob16", (r) => asiOf(r.reason)),
   status: num("double1", (r) => r.status),
   upstream_status: num("double2", (r) => r.upstream_status ?? 0),
   latency_ms: num("double3", (r) => r.latency_ms),
@@ -51,6 +55,41 @@ export const LAYOUT = {
 } satisfies Record<string, Field>;
 
 export type FieldName = keyof typeof LAYOUT;
+
+/**
+ * Which fields each revision of layout v1 added, in order. Appending keeps every earlier position's
+ * meaning, so the layout id stays `v1`; a stored row older than a revision has "" (blobs) or 0
+ * (doubles) in that revision's fields. docs/analytics.md has the same list.
+ */
+export const LAYOUT_REVISIONS: readonly { revision: number; added: readonly FieldName[] }[] = [
+  {
+    revision: 1,
+    added: [
+      "agent",
+      "layout",
+      "decision_id",
+      "bundle_revision",
+      "effect",
+      "reason",
+      "would_effect",
+      "would_reason",
+      "agent_issuer",
+      "agent_sub",
+      "task_id",
+      "service",
+      "action",
+      "resource",
+      "method",
+      "rules",
+      "status",
+      "upstream_status",
+      "latency_ms",
+      "would_block",
+    ],
+  },
+  // Issue 15: refusals by OWASP Agentic id (docs/standards.md).
+  { revision: 2, added: ["asi"] },
+];
 export const FIELDS = Object.keys(LAYOUT) as FieldName[];
 
 /** The column of a field: the only way the query builder names a column. */

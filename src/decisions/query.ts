@@ -3,11 +3,12 @@
  * strings (CLI flags, or the query string of GET /_firebreak/v1/decisions) into that, so the CLI and
  * the worker accept exactly the same input. Pure: `now` is an argument.
  */
+import { ASI, type AsiId } from "../core/standards";
 
 export const EFFECTS = ["allow", "deny", "approval_required"] as const;
 export type Effect = (typeof EFFECTS)[number];
 
-export const COUNT_BY = ["effect", "reason", "action", "agent"] as const;
+export const COUNT_BY = ["effect", "reason", "asi", "action", "agent"] as const;
 export type CountBy = (typeof COUNT_BY)[number];
 
 export interface Filters {
@@ -22,6 +23,8 @@ export interface Filters {
   action?: string;
   effect?: Effect;
   reason?: string;
+  /** The reason's OWASP Agentic id (docs/standards.md). */
+  asi?: AsiId;
   /** Only decisions that report mode says enforce would have blocked. */
   would_deny?: boolean;
 }
@@ -56,6 +59,7 @@ export const QUERY_PARAMS = [
   "action",
   "effect",
   "reason",
+  "asi",
   "would_deny",
   "view",
   "by",
@@ -110,6 +114,11 @@ function filtersOf(input: QueryInput, now: number): Filters {
     if (!(EFFECTS as readonly string[]).includes(effect))
       throw new Problem(`effect must be one of ${EFFECTS.join(", ")}`);
     filters.effect = effect as Effect;
+  }
+  const asi = value(input.asi, "asi");
+  if (asi !== undefined) {
+    if (!Object.hasOwn(ASI, asi)) throw new Problem("asi must be an OWASP Agentic id, ASI01 to ASI10");
+    filters.asi = asi as AsiId;
   }
   const wouldDeny = input.would_deny;
   if (wouldDeny === true || wouldDeny === "true" || wouldDeny === "1") filters.would_deny = true;
@@ -190,7 +199,7 @@ export function toParams(q: DecisionQuery): URLSearchParams {
   const f = q.filters;
   p.set("since", new Date(f.since).toISOString());
   p.set("until", new Date(f.until).toISOString());
-  for (const key of ["agent", "task", "service", "action", "effect", "reason"] as const) {
+  for (const key of ["agent", "task", "service", "action", "effect", "reason", "asi"] as const) {
     const v = f[key];
     if (v !== undefined) p.set(key, v);
   }

@@ -3,7 +3,9 @@
  * (the column map in ./layout.ts) and one JSON log line. Its fields never hold a token or a secret: no
  * headers, no bodies.
  */
+import { asiOf } from "../core/reason-standards";
 import type { Reason } from "../core/reasons";
+import type { AsiId } from "../core/standards";
 
 export interface DecisionRecord {
   decision_id: string;
@@ -58,4 +60,21 @@ export function blankRecord(first: {
     latency_ms: 0,
     detail: null,
   };
+}
+
+/** A record as its log line carries it: every field, and `asi` (see `asiOf`) right after `reason`. */
+export type LoggedRecord = DecisionRecord & { asi: AsiId | "" };
+
+/**
+ * The record with its reason's OWASP Agentic id (src/core/reason-standards.ts): "" for an allowed call
+ * and wherever no agentic risk was refused. Derived from `reason`, never set apart from it, so the two
+ * cannot disagree. In report mode it is the id of what happened (an allow: ""), not of `would`.
+ */
+export function loggedRecord(r: DecisionRecord): LoggedRecord {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(r)) {
+    out[key] = value;
+    if (key === "reason") out.asi = asiOf(r.reason);
+  }
+  return out as unknown as LoggedRecord;
 }

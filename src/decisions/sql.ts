@@ -18,7 +18,13 @@ export const LIST_COLUMNS = ["timestamp", "_sample_interval", ...FIELDS.map(colu
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-const BY_FIELD: Record<CountBy, FieldName> = { effect: "effect", reason: "reason", action: "action", agent: "agent" };
+const BY_FIELD: Record<CountBy, FieldName> = {
+  effect: "effect",
+  reason: "reason",
+  asi: "asi",
+  action: "action",
+  agent: "agent",
+};
 
 /** Escapes in ClickHouse's string literal syntax (what Analytics Engine parses). */
 const AE_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0" };
@@ -126,6 +132,8 @@ function predicates(f: Filters, dialect: Dialect): string[] {
   if (f.action !== undefined) out.push(eq("action", f.action));
   if (f.effect !== undefined) out.push(eq("effect", f.effect));
   if (f.reason !== undefined) out.push(eq("reason", f.reason));
+  // Rows written before layout v1 revision 2 hold "" here: an ASI filter does not find them.
+  if (f.asi !== undefined) out.push(eq("asi", f.asi));
   if (f.would_deny) out.push(`${column("would_block")} = 1`);
   return out;
 }

@@ -1,11 +1,11 @@
 /**
  * Stage 7, record: one canonical decision record per request, written as one Analytics Engine data
- * point (layout v1, docs/analytics.md) and one JSON log line. The record is built from fields that
+ * point (layout v1, docs/analytics.md) and one JSON log line, both with the reason's ASI id (`asi`). The record is built from fields that
  * never hold a token or secret (no headers, no bodies), and recording never fails the request.
  */
 
 import { dataPointOf } from "../decisions/layout";
-import type { DecisionRecord } from "../decisions/record";
+import { type DecisionRecord, loggedRecord } from "../decisions/record";
 
 export { DATA_POINT_LAYOUT } from "../decisions/layout";
 export type { DecisionRecord };
@@ -20,7 +20,7 @@ export function dataPoint(r: DecisionRecord): AnalyticsEngineDataPoint {
 }
 
 export function logLine(r: DecisionRecord): string {
-  return JSON.stringify({ event: "firebreak.decision", ...r });
+  return JSON.stringify({ event: "firebreak.decision", ...loggedRecord(r) });
 }
 
 export function record(r: DecisionRecord, sink: AnalyticsSink | undefined): void {

@@ -42,6 +42,7 @@ const ROWS: StoredRow[] = [
     blob5: "policy.no_match",
     blob12: "github:pulls.merge",
     double1: 403,
+    blob16: "ASI02",
     _sample_interval: 10,
   }),
   row({
@@ -50,6 +51,7 @@ const ROWS: StoredRow[] = [
     blob5: "policy.no_match",
     blob12: "github:pulls.merge",
     double1: 403,
+    blob16: "ASI02",
     _sample_interval: 10,
   }),
   row({
@@ -59,6 +61,7 @@ const ROWS: StoredRow[] = [
     double1: 403,
     blob6: "deny",
     blob7: "policy.denied",
+    blob16: "ASI02",
     double4: 1,
   }),
   row({
@@ -68,6 +71,7 @@ const ROWS: StoredRow[] = [
     index1: `workloads:${NASTY}`,
     blob9: NASTY,
     double1: 403,
+    blob16: "ASI02",
   }),
   row({ timestamp: NOW - 360_000, blob1: "v0", blob4: "deny" }), // another layout: never read
   row({ timestamp: NOW - 3 * 86_400_000, blob4: "deny" }), // outside the default window
@@ -168,6 +172,27 @@ describe("firebreak decisions against the Analytics Engine SQL API", () => {
     expect(r.stdout).toBe("no decisions match\n");
   });
 
+  it("--asi filters on the record's ASI id, --by asi counts by it, and the table shows it", async () => {
+    const counts = await cli(["--view", "counts", "--by", "asi", "--effect", "deny"]);
+    expect(counts.code, counts.stderr).toBe(0);
+    expect(sent().select[0]).toEqual({ expr: { column: "blob16" }, as: "group_key" });
+    expect(counts.stdout.trim().split("\n").slice(0, 2)).toEqual([
+      expect.stringMatching(/^asi\s+decisions$/),
+      expect.stringMatching(/^ASI02\s+22$/),
+    ]);
+    fake.received.length = 0;
+    const only = await cli(["--asi", "ASI02", "--json"]);
+    expect(only.code, only.stderr).toBe(0);
+    expect(predicates(sent().where)).toContainEqual({ column: "blob16", op: "=", value: "ASI02" });
+    const rows = JSON.parse(only.stdout).rows as { asi: string; effect: string }[];
+    expect(rows).toHaveLength(4);
+    expect(rows.every((x) => x.asi === "ASI02" && x.effect === "deny")).toBe(true);
+    fake.received.length = 0;
+    const table = await cli(["--asi", "ASI02", "--limit", "1"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/\breason\s+asi\s+action\b/);
+    expect(table.stdout.split("\n")[1]).toMatch(/\bpolicy\.no_match\s+ASI02\s+github:pulls\.merge\b/);
+  });
+
   it("--would-deny lists what report mode would have blocked", async () => {
     const r = await cli(["--would-deny", "--csv"]);
     expect(r.code, r.stderr).toBe(0);
@@ -228,6 +253,8 @@ describe("firebreak decisions refusals", () => {
   it.each([
     [["--since", "yesterday"], "--since must be an ISO date"],
     [["--view", "counts", "--by", "path"], "--by must be one of"],
+    [["--asi", "ASI11"], "--asi must be an OWASP Agentic id, ASI01 to ASI10"],
+    [["--asi", "tool misuse"], "--asi must be an OWASP Agentic id, ASI01 to ASI10"],
     [["--json", "--csv"], "choose one of --json and --csv"],
     [["--colour"], "Unknown option '--colour'"],
     [["--dataset", "x; DROP"], "plain SQL identifier"],

@@ -4,14 +4,19 @@
  * Decisions made over HTTP land in the D1 store as the data point, field for field, with no canary
  * secret and no agent token in it; GET /_firebreak/v1/decisions and `firebreak decisions --local`
  * (a real child process) read them back with filters, running the builder's SQLite dialect on real
- * SQLite, including values with a quote, a NUL and a newline, and sampled rows weighted.
+ * SQLite, including values with a quote, a NUL and a newline, and sampled rows weighted; refusals by
+ * ASI id; and a store made before layout v1 revision 2 migrated in place by the store's own code.
  */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Request as MfRequest, Response as MfResponse } from "miniflare";
+import { type Request as MfRequest, type Response as MfResponse, Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIELDS, LAYOUT } from "../../src/decisions/layout";
+import { dataPointOf, FIELDS, LAYOUT, LAYOUT_REVISIONS } from "../../src/decisions/layout";
+import { LOCAL_TABLE, writePoint } from "../../src/decisions/local-store";
+import { parseQuery } from "../../src/decisions/query";
+import { blankRecord } from "../../src/decisions/record";
+import { queryDecisions } from "../../src/decisions/source";
 import keys from "../fixtures/keys.json" with { type: "json" };
 import { token } from "../helpers/tokens";
 import { outbound } from "../helpers/upstream";
@@ -103,11 +108,14 @@ describe("the local store after requests through the dev gateway", () => {
       expect(row![LAYOUT.status.column]).toBe(rec.status);
       expect(row![LAYOUT.upstream_status.column]).toBe(rec.upstream_status ?? 0);
       expect(row![LAYOUT.layout.column]).toBe("v1");
+      expect(row![LAYOUT.asi.column]).toBe(rec.asi);
       expect(Object.keys(row!).sort()).toEqual(
         ["timestamp", "_sample_interval", ...FIELDS.map((f) => LAYOUT[f].column)].sort(),
       );
     }
     expect(rows.find((r) => r.blob2 === ids.anonymous)!.index1).toBe("anonymous");
+    const asi = (name: string) => rows.find((r) => r.blob2 === ids[name])![LAYOUT.asi.column];
+    expect(["allow", "deny", "approval", "anonymous"].map(asi)).toEqual(["", "ASI02", "ASI09", "ASI03"]);
   });
 
   it("holds no secret and no token", async () => {
@@ -140,6 +148,21 @@ describe("GET /_firebreak/v1/decisions on the local store", () => {
       { key: "approval_required", n: 1 },
       { key: "deny", n: 1 },
     ]);
+  });
+
+  it("filters and counts refusals by ASI id, on real SQLite", async () => {
+    const identity = await api("asi=ASI03");
+    expect(identity.body.rows.map((r) => [r.decision_id, r.reason, r.asi])).toEqual([
+      [ids.anonymous, "identity.missing", "ASI03"],
+    ]);
+    const byAsi = await api("effect=deny&view=counts&by=asi");
+    expect(byAsi.body.rows).toEqual([
+      { key: "ASI02", n: 2 },
+      { key: "ASI03", n: 1 },
+    ]);
+    const bad = await api("asi=ASI00");
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toBe("decisions.invalid_query");
   });
 
   it("matches an agent named like an injection as one value, on real SQLite", async () => {
@@ -207,6 +230,13 @@ describe("firebreak decisions --local", () => {
     expect(lines[1]).toContain("policy.denied");
   });
 
+  it("filters by --asi through the gateway", async () => {
+    const r = await cli(["--asi", "ASI09", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout).rows as Record<string, unknown>[];
+    expect(rows.map((x) => [x.decision_id, x.reason, x.asi])).toEqual([[ids.approval, "approval.required", "ASI09"]]);
+  });
+
   it("reports a refusal with its status and reason, exit 1, and no token", async () => {
     const r = await cli([], { FIREBREAK_ADMIN_TOKEN: tokens[0]! });
     expect(r.code).toBe(1);
@@ -218,5 +248,61 @@ describe("firebreak decisions --local", () => {
     const r = await cli([], { FIREBREAK_ADMIN_TOKEN: "" });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("FIREBREAK_ADMIN_TOKEN");
+  });
+});
+
+describe("a local store made before layout v1 revision 2", () => {
+  let mf: Miniflare;
+  beforeAll(() => {
+    mf = new Miniflare({
+      modules: true,
+      script: "export default { fetch: () => new Response() }",
+      d1Databases: ["DB"],
+    });
+  });
+  afterAll(async () => {
+    await mf?.dispose();
+  });
+
+  it("gains the asi column on first use, keeps its rows (asi empty), and takes new ones with their id", async () => {
+    const old = (await mf.getD1Database("DB")) as unknown as D1Database;
+    const v1 = FIELDS.filter((f) => !LAYOUT_REVISIONS[1]!.added.includes(f)).map((f) => LAYOUT[f].column);
+    expect(v1).not.toContain("blob16");
+    const defs = v1.map(
+      (c) => `${c} ${c.startsWith("double") ? "REAL NOT NULL DEFAULT 0" : "TEXT NOT NULL DEFAULT ''"}`,
+    );
+    await old
+      .prepare(
+        `CREATE TABLE ${LOCAL_TABLE} (timestamp INTEGER NOT NULL, _sample_interval INTEGER NOT NULL DEFAULT 1, ${defs.join(", ")})`,
+      )
+      .run();
+    await old
+      .prepare(
+        `INSERT INTO ${LOCAL_TABLE} (timestamp, blob1, blob2, blob4, blob5) VALUES (?, 'v1', 'd-old', 'deny', 'policy.denied')`,
+      )
+      .bind(Date.now() - 1000)
+      .run();
+    const rec = {
+      ...blankRecord({ decision_id: "d-new", ts: "", bundle_revision: "r", method: "GET" }),
+      reason: "identity.expired" as const,
+    };
+    await writePoint(old, dataPointOf(rec), Date.now());
+    const query = (input: Record<string, string>) => {
+      const parsed = parseQuery(input, Date.now() + 1000);
+      if (!parsed.ok) throw new Error(parsed.problem);
+      return queryDecisions({ kind: "local", db: old }, parsed.query);
+    };
+    const all = await query({});
+    expect(
+      all.ok && all.result.rows.map((r) => [(r as { decision_id: string }).decision_id, (r as { asi: string }).asi]),
+    ).toEqual([
+      ["d-new", "ASI03"],
+      ["d-old", ""],
+    ]);
+    const byAsi = await query({ view: "counts", by: "asi" });
+    expect(byAsi.ok && byAsi.result.rows).toEqual([
+      { key: "", n: 1 },
+      { key: "ASI03", n: 1 },
+    ]);
   });
 });

@@ -280,12 +280,12 @@ export function predicates(c: Cond): { column: string; op: string; value: Value 
 
 export type StoredRow = Record<string, Value> & { timestamp: number; _sample_interval: number };
 
-/** A stored layout-v1 row: every blob empty and every double 0 unless `over` says otherwise. */
+/** A stored layout-v1 row (revision 2: 16 blobs): every blob empty and every double 0 unless `over` says otherwise. */
 export function storedRow(over: Partial<StoredRow> & { timestamp: number }): StoredRow {
   return {
     _sample_interval: 1,
     index1: "anonymous",
-    ...Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`blob${k + 1}`, k === 0 ? "v1" : ""])),
+    ...Object.fromEntries(Array.from({ length: 16 }, (_, k) => [`blob${k + 1}`, k === 0 ? "v1" : ""])),
     ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`double${k + 1}`, 0])),
     ...over,
   } as StoredRow;

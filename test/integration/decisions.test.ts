@@ -28,10 +28,11 @@ const row = (over: Partial<StoredRow>): StoredRow =>
     ...over,
   });
 const ROWS = [
-  row({ blob5: "policy.no_match", _sample_interval: 10 }),
-  row({ blob5: "policy.no_match", _sample_interval: 10 }),
+  row({ blob5: "policy.no_match", blob16: "ASI02", _sample_interval: 10 }),
+  row({ blob5: "policy.no_match", blob16: "ASI02", _sample_interval: 10 }),
   row({ blob4: "allow", blob5: "policy.allowed" }),
-  row({ blob5: "policy.denied", index1: "remote:o'brien", blob9: "o'brien" }),
+  row({ blob5: "policy.denied", blob16: "ASI02", index1: "remote:o'brien", blob9: "o'brien" }),
+  row({ blob5: "identity.expired", blob16: "ASI03", index1: "anonymous", blob8: "", blob9: "" }),
 ];
 
 interface Seen {
@@ -119,6 +120,7 @@ describe("through the Analytics Engine SQL API", () => {
       estimated: true,
       rows: [
         { key: "policy.no_match", n: 20 },
+        { key: "identity.expired", n: 1 },
         { key: "policy.denied", n: 1 },
       ],
     });
@@ -132,6 +134,31 @@ describe("through the Analytics Engine SQL API", () => {
     expect((r.json.rows as unknown[]).length).toBe(1);
     expect(r.json).toMatchObject({ estimated: false, rows: [{ agent_sub: "o'brien", reason: "policy.denied" }] });
     expect(seen[0]!.sql).toContain("'remote:o''brien'");
+  });
+
+  it("filters by ASI id and counts refusals by it, on blob16", async () => {
+    const seen = fakeApi();
+    const operator = await token({ sub: "operator-1" });
+    const only = await get("?asi=ASI03", operator);
+    expect(only.res.status, only.text).toBe(200);
+    expect(predicates(parse(seen[0]!.sql, "analytics_engine").where)).toContainEqual({
+      column: "blob16",
+      op: "=",
+      value: "ASI03",
+    });
+    expect(only.json.rows).toEqual([expect.objectContaining({ reason: "identity.expired", asi: "ASI03" })]);
+    const counts = await get("?view=counts&by=asi&effect=deny", operator);
+    expect(counts.json.rows).toEqual([
+      { key: "ASI02", n: 21 },
+      { key: "ASI03", n: 1 },
+    ]);
+    const bad = await get("?asi=ASI11", operator);
+    expect(bad.res.status).toBe(400);
+    expect(bad.json).toMatchObject({
+      reason: "decisions.invalid_query",
+      message: expect.stringContaining("asi must be"),
+    });
+    expect(seen).toHaveLength(2);
   });
 
   it("refuses a bad query before calling the API", async () => {

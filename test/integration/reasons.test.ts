@@ -11,6 +11,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import reasonsDoc from "../../docs/reasons.md?raw";
 import { createApp } from "../../src/app";
+import { asiOf } from "../../src/core/reason-standards";
 import { httpFor, REASONS, type Reason, type WireError } from "../../src/core/reasons";
 import type { Env } from "../../src/env";
 import { newTaskId, signTaskToken, taskKeys } from "../../src/identity/task-token";
@@ -801,6 +802,9 @@ describe("every reason code is produced by a request", () => {
     if (!NOT_PIPELINE.has(reason)) {
       expect(sent.records.map((r) => r.reason)).toEqual([reason]);
       expect(sent.records[0]?.decision_id).toBe(sent.res.headers.get("firebreak-decision-id"));
+      // The record carries the reason's OWASP Agentic id (docs/standards.md), in the log line and blob16.
+      expect(sent.records[0]?.asi).toBe(asiOf(reason));
+      expect(sent.points.map((p) => p.blobs?.[15])).toEqual([asiOf(reason)]);
     }
   });
 
@@ -809,5 +813,6 @@ describe("every reason code is produced by a request", () => {
     expectRefusal(sent, 503, "bundle.invalid");
     expect(sent.json?.error).toBe(httpFor("bundle.invalid").error);
     expect(sent.records[0]?.bundle_revision).toBe("");
+    expect(sent.records[0]?.asi).toBe(asiOf("bundle.invalid"));
   });
 });

@@ -31,6 +31,7 @@ const LOG_FIELDS = [
   "bundle_revision",
   "effect",
   "reason",
+  "asi",
   "would",
   "rules",
   "status",
@@ -65,6 +66,7 @@ describe("decision log line", () => {
       bundle_revision: GATEWAY_REVISION,
       effect: "allow",
       reason: "policy.allowed",
+      asi: "",
       would: null,
       rules: ["agent-reads"],
       agent_issuer: "remote",
@@ -90,6 +92,7 @@ describe("decision log line", () => {
       bundle_revision: GATEWAY_REVISION,
       effect: "deny",
       reason: "policy.denied",
+      asi: "ASI02",
       agent_sub: "agent-1",
       service: "github",
       action: "github:issues.get",
@@ -105,6 +108,7 @@ describe("decision log line", () => {
     expect(onlyLogLine(sent)).toMatchObject({
       effect: "deny",
       reason: "identity.missing",
+      asi: "ASI03",
       agent_issuer: null,
       agent_sub: null,
       service: "github",
@@ -140,8 +144,23 @@ describe("Analytics Engine data point", () => {
       "GET",
       "agent-reads",
     ]);
+    expect(p.blobs?.[15]).toBe(""); // asi (revision 2): none for an allowed call
+    expect(p.blobs).toHaveLength(16);
     expect(p.doubles?.[0]).toBe(200);
     expect(p.doubles?.[1]).toBe(200);
+  });
+
+  it("carries the refusal's ASI id in blob16 (revision 2), the same as the log line's asi", async () => {
+    for (const [path, init, status, reason, asi] of [
+      ["/github/repos/evil/x/issues/1", {}, 403, "policy.denied", "ASI02"],
+      [ISSUE, { bearer: null }, 401, "identity.missing", "ASI03"],
+      ["/github/repos/acme%2Fapi/issues/1", {}, 400, "route.encoded_slash", "ASI02"],
+    ] as const) {
+      const sent = await send(app, path, init);
+      expectRefusal(sent, status, reason);
+      expect(only(sent.points).blobs?.[15], reason).toBe(asi);
+      expect(onlyLogLine(sent).asi, reason).toBe(asi);
+    }
   });
 
   it("is written once for a refusal, indexed as anonymous before identity", async () => {

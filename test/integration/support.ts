@@ -11,7 +11,7 @@
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { type AppOptions, createApp } from "../../src/app";
-import type { DecisionRecord } from "../../src/decisions/record";
+import type { LoggedRecord } from "../../src/decisions/record";
 import gatewayBundle from "../.generated/gateway.json";
 import reportBundle from "../.generated/report.json";
 import { ISSUERS, type TokenOptions, token } from "../helpers/tokens";
@@ -96,7 +96,7 @@ export interface Sent {
   /** Every console.log call made while the request ran, with its arguments. */
   logCalls: unknown[][];
   /** The decision records among them (parsed JSON lines with event firebreak.decision). */
-  records: (DecisionRecord & { event: string })[];
+  records: (LoggedRecord & { event: string })[];
   /** Data points written to DECISIONS while the request ran. */
   points: AnalyticsEngineDataPoint[];
   /** What the fake upstream received for this request. */
@@ -154,10 +154,10 @@ function parseJson(text: string): Record<string, unknown> | null {
   }
 }
 
-function decisionRecords(args: unknown[]): (DecisionRecord & { event: string })[] {
+function decisionRecords(args: unknown[]): (LoggedRecord & { event: string })[] {
   if (args.length !== 1 || typeof args[0] !== "string") return [];
   const parsed = parseJson(args[0]);
-  return parsed?.event === "firebreak.decision" ? [parsed as unknown as DecisionRecord & { event: string }] : [];
+  return parsed?.event === "firebreak.decision" ? [parsed as unknown as LoggedRecord & { event: string }] : [];
 }
 
 /** Everything the fake upstream has recorded (all files' requests: filter by probe or URL). */

@@ -1,10 +1,18 @@
 /**
  * The one column map (src/decisions/layout.ts): positions unique, contiguous and in order, the data
  * point of a record byte for byte as layout v1 has always written it, and the writer placing every
- * field exactly where the query builder reads it.
+ * field exactly where the query builder reads it; revision 2's `asi` appended after revision 1.
  */
 import { describe, expect, it } from "vitest";
-import { column, dataPointOf, FIELDS, LAYOUT, position } from "../../src/decisions/layout";
+import {
+  column,
+  DATA_POINT_LAYOUT,
+  dataPointOf,
+  FIELDS,
+  LAYOUT,
+  LAYOUT_REVISIONS,
+  position,
+} from "../../src/decisions/layout";
 import type { DecisionRecord } from "../../src/decisions/record";
 import { dataPoint } from "../../src/gateway/record";
 
@@ -56,6 +64,7 @@ describe("the column map", () => {
       resource: "blob13",
       method: "blob14",
       rules: "blob15",
+      asi: "blob16",
       status: "double1",
       upstream_status: "double2",
       latency_ms: "double3",
@@ -63,7 +72,7 @@ describe("the column map", () => {
     });
   });
 
-  it("writes the data point v1 has always written", () => {
+  it("writes the data point v1 has always written, revision 2's asi appended", () => {
     expect(dataPoint(RECORD)).toEqual({
       indexes: ["workloads:triage-bot"],
       blobs: [
@@ -82,6 +91,7 @@ describe("the column map", () => {
         "repo:acme/api",
         "PUT",
         "r1,r2",
+        "ASI02",
       ],
       doubles: [403, 0, 7, 1],
     });
@@ -102,7 +112,24 @@ describe("the column map", () => {
     };
     const p = dataPointOf(early);
     expect(p.indexes).toEqual(["anonymous"]);
-    expect(p.blobs).toEqual(["v1", "d-1", "rev", "deny", "policy.no_match", "", "", "", "", "", "", "", "", "PUT", ""]);
+    expect(p.blobs).toEqual([
+      "v1",
+      "d-1",
+      "rev",
+      "deny",
+      "policy.no_match",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "PUT",
+      "",
+      "ASI02",
+    ]);
     expect(p.doubles).toEqual([401, 0, 7, 0]);
   });
 
@@ -122,6 +149,19 @@ describe("the column map", () => {
     expect(at("would_block")).toBe(1);
     expect(at("status")).toBe(403);
     expect(JSON.stringify(p)).not.toContain("never stored");
+  });
+
+  it("revision 2 appends asi after every revision 1 position: the reason's ASI id, empty for an allow", () => {
+    expect(LAYOUT_REVISIONS.flatMap((r) => r.added).sort()).toEqual([...FIELDS].sort());
+    expect(LAYOUT_REVISIONS.map((r) => r.revision)).toEqual([1, 2]);
+    const first = LAYOUT_REVISIONS[0]!.added.map((f) => position(column(f)));
+    const asi = position(column("asi"));
+    expect(first.filter((p) => p.array === "blobs").every((p) => p.at < asi.at)).toBe(true);
+    const at = (r: DecisionRecord) => dataPointOf(r).blobs![asi.at];
+    expect(at({ ...RECORD, effect: "allow", reason: "policy.allowed", would: null })).toBe("");
+    expect(at({ ...RECORD, reason: "identity.expired" })).toBe("ASI03");
+    expect(at({ ...RECORD, reason: "budget.exhausted" })).toBe("ASI08");
+    expect(DATA_POINT_LAYOUT).toBe("v1");
   });
 
   it("refuses a column name that is not a data point column", () => {

@@ -51,7 +51,11 @@ describe("parseQuery", () => {
     [{ since: "1h", until: "2h" }, "since must be before until"],
     [{ effect: "maybe" }, "effect must be one of allow, deny, approval_required"],
     [{ view: "pie" }, "view must be list, counts or timeseries"],
-    [{ view: "counts", by: "path" }, "by must be one of effect, reason, action, agent"],
+    [{ view: "counts", by: "path" }, "by must be one of effect, reason, asi, action, agent"],
+    [{ asi: "ASI11" }, "asi must be an OWASP Agentic id, ASI01 to ASI10"],
+    [{ asi: "asi02" }, "asi must be an OWASP Agentic id"],
+    [{ asi: "__proto__" }, "asi must be an OWASP Agentic id"],
+    [{ asi: "" }, "asi needs a value"],
     [{ by: "reason" }, "by applies to the counts and timeseries views"],
     [{ bucket: "5m" }, "bucket applies to the timeseries view"],
     [{ view: "timeseries", bucket: "5x" }, "bucket must be a duration"],
@@ -70,6 +74,11 @@ describe("parseQuery", () => {
     expect(problem(input as QueryInput)).toContain(message);
   });
 
+  it("takes an ASI id as a filter, and asi as a grouping", () => {
+    expect(ok({ asi: "ASI02" }).filters.asi).toBe("ASI02");
+    expect(ok({ view: "counts", by: "asi", effect: "deny" }).view).toEqual({ kind: "counts", by: "asi", limit: 20 });
+  });
+
   it("keeps odd values as they are: escaping is the builder's job", () => {
     expect(ok({ agent: "x' OR 1=1 --", task: "a\nb\0" }).filters).toMatchObject({
       agent: "x' OR 1=1 --",
@@ -82,6 +91,7 @@ describe("parseQuery", () => {
     [{ since: "3h", agent: "workloads:x", effect: "deny", would_deny: true, limit: "7" }],
     [{ view: "counts", by: "agent", reason: "policy.no_match", service: "github", action: "a", task: "t" }],
     [{ view: "timeseries", bucket: "15m", by: "reason", since: "2d" }],
+    [{ view: "counts", by: "asi", asi: "ASI09", effect: "deny" }],
     [{ view: "timeseries", bucket: "1d", since: "30d" }],
   ])("round-trips through toParams: %j", (input) => {
     const q = ok(input as QueryInput);

@@ -47,6 +47,7 @@ describe.each(DIALECTS)("filters (%s)", (d) => {
     ["action", "github:pulls.merge", "blob12"],
     ["effect", "deny", "blob4"],
     ["reason", "policy.no_match", "blob5"],
+    ["asi", "ASI02", "blob16"],
   ])("%s", (key, value, col) => {
     const w = where({ [key]: value }, d);
     expect(w).toHaveLength(4);
@@ -83,7 +84,10 @@ describe.each(DIALECTS)("filters (%s)", (d) => {
   });
 
   it("all filters together, ANDed", () => {
-    const w = where({ task: "t", service: "s", action: "a", effect: "allow", reason: "r", would_deny: true }, d);
+    const w = where(
+      { task: "t", service: "s", action: "a", effect: "allow", reason: "r", asi: "ASI03", would_deny: true },
+      d,
+    );
     expect(w.map((p) => p.column)).toEqual([
       "blob1",
       "timestamp",
@@ -93,6 +97,7 @@ describe.each(DIALECTS)("filters (%s)", (d) => {
       "blob12",
       "blob4",
       "blob5",
+      "blob16",
       "double4",
     ]);
   });
@@ -110,6 +115,7 @@ describe.each(DIALECTS)("views (%s)", (d) => {
   it.each([
     ["effect", "blob4"],
     ["reason", "blob5"],
+    ["asi", "blob16"],
     ["action", "blob12"],
     ["agent", "index1"],
   ])("counts by %s: weighted by _sample_interval", (by, col) => {
@@ -260,6 +266,33 @@ describe("sample weighting", () => {
     const r = run([row(1, "deny", 10), row(2, "deny", 1)], { view: "timeseries", bucket: "1d" });
     expect(r.rows).toEqual([{ bucket: "2026-05-01T00:00:00.000Z", n: 11 }]);
     expect(r.estimated).toBe(true);
+  });
+
+  it("filters and groups by ASI id; a row from before layout revision 2 (blob16 empty) has none", () => {
+    const at = (i: number, reason: string, asi: string, interval = 1) => ({
+      ...row(i, "deny", interval),
+      blob5: reason,
+      blob16: asi,
+    });
+    const rows = [
+      at(1, "identity.expired", "ASI03", 10),
+      at(2, "identity.missing", "ASI03"),
+      at(3, "policy.denied", "ASI02"),
+      at(4, "policy.denied", ""), // written by revision 1
+      { ...row(5, "allow", 1), blob5: "policy.allowed" },
+    ];
+    const grouped = run(rows, { view: "counts", by: "asi", effect: "deny" });
+    expect(grouped.rows).toEqual([
+      { key: "ASI03", n: 11 },
+      { key: "", n: 1 },
+      { key: "ASI02", n: 1 },
+    ]);
+    const only = run(rows, { asi: "ASI03" });
+    expect(only.rows.map((r) => (r as { reason: string; asi: string }).reason)).toEqual([
+      "identity.missing",
+      "identity.expired",
+    ]);
+    expect(only.rows.every((r) => (r as { asi: string }).asi === "ASI03")).toBe(true);
   });
 
   it("reads the layout's columns back by the same map", () => {
