@@ -1,10 +1,11 @@
 /**
- * The dashboard's decision figures: decisions over time by effect, and the top denied actions, agents
- * and reasons, for one period. Four queries through `queryDecisions` (the same builder, stores and
+ * The dashboard's decision figures: decisions over time by effect, the top denied actions, agents and
+ * reasons, and the refusals by OWASP Agentic id (docs/standards.md), for one period. Five queries through `queryDecisions` (the same builder, stores and
  * sampling weights as GET /_firebreak/v1/decisions and `firebreak decisions`), run in parallel. No
  * source (no local store, no Analytics Engine credentials) or a failed query is a state of its own, so
  * the page says so and still renders everything else. `now` is an argument.
  */
+import { ASI, type AsiId } from "../core/standards";
 import { bucketOf, type DecisionQuery, type Filters, type View } from "../decisions/query";
 import type { BucketRow, CountRow, DecisionResult } from "../decisions/rows";
 import { type DecisionSource, type QueryOutcome, queryDecisions } from "../decisions/source";
@@ -38,6 +39,8 @@ export type Figures =
       deniedActions: BarItem[];
       deniedAgents: BarItem[];
       deniedReasons: BarItem[];
+      /** Refusals per ASI id, labelled `ASI02 Tool Misuse and Exploitation`; "(none)" where none applies. */
+      deniedAsi: BarItem[];
     };
 
 export async function figures(source: DecisionSource | null, period: Period, now: number): Promise<Figures> {
@@ -48,7 +51,7 @@ export async function figures(source: DecisionSource | null, period: Period, now
   const since = Math.floor((now - p.window_ms) / bucket.ms) * bucket.ms;
   const base: Filters = { since, until: now };
   const denied: Filters = { ...base, effect: "deny" };
-  const top = (by: "action" | "agent" | "reason"): DecisionQuery => ({
+  const top = (by: "action" | "agent" | "reason" | "asi"): DecisionQuery => ({
     filters: denied,
     view: { kind: "counts", by, limit: TOP },
   });
@@ -57,6 +60,7 @@ export async function figures(source: DecisionSource | null, period: Period, now
     top("action"),
     top("agent"),
     top("reason"),
+    top("asi"),
   ];
   const outcomes = await Promise.all(queries.map((q) => queryDecisions(source, q)));
   const failed = outcomes.flatMap((o) => (o.ok ? [] : [`${o.status ?? "no answer"}: ${o.message}`]));
@@ -67,7 +71,8 @@ export async function figures(source: DecisionSource | null, period: Period, now
     return { state: "failed", source: source.kind };
   }
   const results = outcomes.map((o) => (o as Extract<QueryOutcome, { ok: true }>).result);
-  const [series, actions, agents, reasons] = results as [
+  const [series, actions, agents, reasons, asi] = results as [
+    DecisionResult,
     DecisionResult,
     DecisionResult,
     DecisionResult,
@@ -90,7 +95,17 @@ export async function figures(source: DecisionSource | null, period: Period, now
     deniedActions: bars(actions),
     deniedAgents: bars(agents),
     deniedReasons: bars(reasons),
+    deniedAsi: (asi.rows as CountRow[]).map((row) => ({ label: asiLabel(row.key), value: row.n })),
   };
+}
+
+/**
+ * `ASI02 Tool Misuse and Exploitation`. A refusal with no ASI id (or one recorded before layout v1
+ * revision 2 added the field) is "(none)"; an id this code does not know is shown as stored.
+ */
+export function asiLabel(key: string): string {
+  if (key === "") return "(none)";
+  return Object.hasOwn(ASI, key) ? `${key} ${ASI[key as AsiId]}` : key;
 }
 
 /** Every bucket of the window, in order, with zeroes where the store had no row (a gap is a quiet time). */

@@ -145,6 +145,20 @@ function DecisionsPart(props: { period: Period; figures: Figures }) {
           </Card>
         ))}
       </div>
+      <Card>
+        <HorizontalBarChart
+          id="refusals-by-asi"
+          title="Refusals by OWASP Agentic risk"
+          items={f.deniedAsi}
+          tone="other"
+          width={960}
+          emptyText="No refusals."
+        />
+        <p class="muted source" id="asi-note">
+          Each refusal's reason code maps to one ASI id of the OWASP Top 10 for Agentic Applications 2026
+          (docs/standards.md); "(none)" where no agentic risk applies.
+        </p>
+      </Card>
     </>
   );
 }

@@ -129,7 +129,13 @@ describe("with no data at all", () => {
     expect(await page.title()).toBe("Dashboard · Firebreak");
     expect(await page.locator("#decisions-unavailable").count()).toBe(0);
     expect(await texts(page, ".stats .stat")).toEqual(["0 decisions", "0 allowed", "0 denied", "0 approval required"]);
-    for (const id of ["decisions-over-time", "top-denied-actions", "top-denied-agents", "top-refusal-reasons"]) {
+    for (const id of [
+      "decisions-over-time",
+      "top-denied-actions",
+      "top-denied-agents",
+      "top-refusal-reasons",
+      "refusals-by-asi",
+    ]) {
       expect(await page.locator(`#${id}`).getAttribute("data-empty"), id).toBe("true");
       expect(await page.locator(`#${id} svg`).count(), id).toBe(0);
     }
@@ -195,6 +201,7 @@ describe("after allowed and denied calls, with one approval waiting", () => {
       "Top denied actions",
       "Top denied agents",
       "Top refusal reasons",
+      "Refusals by OWASP Agentic risk",
     ]);
     // The time series: one column this hour, its segments titled with their counts.
     const segments = await page.locator("#decisions-over-time rect.seg title").allTextContents();
@@ -208,7 +215,10 @@ describe("after allowed and denied calls, with one approval waiting", () => {
     expect(await bars("top-denied-actions")).toEqual(["github:issues.get: 3", "github:issues.comments.create: 1"]);
     expect(await bars("top-denied-agents")).toEqual(["remote:agent-1: 2", "remote:stranger-bot: 2"]);
     expect(await bars("top-refusal-reasons")).toEqual(["policy.denied: 2", "policy.no_match: 2"]);
-    expect(await page.locator("p.source").textContent()).toContain("From the local store (npm start)");
+    // Both reasons are tool misuse (docs/standards.md): one bar, titled with the id and its name.
+    expect(await bars("refusals-by-asi")).toEqual(["ASI02 Tool Misuse and Exploitation: 4"]);
+    expect(await page.locator("#asi-note").textContent()).toContain("docs/standards.md");
+    expect(await page.locator("p.source").first().textContent()).toContain("From the local store (npm start)");
 
     const task = page.locator(`tr:has([data-task="${triage.id}"])`);
     expect(await task.locator('[data-use="calls"]').textContent()).toBe(" 3 / 10");
@@ -262,13 +272,14 @@ describe("after allowed and denied calls, with one approval waiting", () => {
     await expectInk(png, "live task row", task);
     await expectInk(png, "approval row", page.locator(`tr:has(a[href$="${approvalId}"])`));
     await expectInk(png, "revision", page.locator('dl[aria-label="Bundle in force"] dd').first());
-    for (const id of ["top-denied-actions", "top-denied-agents", "top-refusal-reasons"]) {
+    for (const id of ["top-denied-actions", "top-denied-agents", "top-refusal-reasons", "refusals-by-asi"]) {
       // SVG labels are 12 px: about 5 dark pixels a character.
       const label = page.locator(`#${id} text.label`).first();
       await expectInk(png, `${id} label`, label, ((await label.textContent()) ?? "").length * 5);
-      // The bars are drawn in --deny (actions, agents) or the neutral grey (reasons).
+      // The bars are drawn in --deny (actions, agents) or the neutral grey (reasons, ASI ids).
       const bar = region(png, inset((await page.locator(`#${id} rect.bar`).first().boundingBox())!, 1, 1));
-      const colour = id === "top-refusal-reasons" ? ([90, 99, 117] as [number, number, number]) : COLOURS.deny;
+      const grey = id === "top-refusal-reasons" || id === "refusals-by-asi";
+      const colour = grey ? ([90, 99, 117] as [number, number, number]) : COLOURS.deny;
       expect(bar.share(colour, 12), id).toBeGreaterThan(0.8);
     }
     // This hour's column: allow, deny and approval required stacked in their colours.

@@ -63,6 +63,7 @@ describe("with the Analytics Engine SQL API as the decision source", () => {
       blob4: "deny",
       blob5: "policy.no_match",
       blob12: "github:repos.delete",
+      blob16: "ASI02",
     }),
     storedRow({
       timestamp: at,
@@ -79,6 +80,15 @@ describe("with the Analytics Engine SQL API as the decision source", () => {
       blob4: "deny",
       blob5: "policy.denied",
       blob12: "github:old",
+    }),
+    // Written before layout revision 2: no ASI id.
+    storedRow({
+      timestamp: at,
+      _sample_interval: 1,
+      index1: "remote:agent-1",
+      blob4: "deny",
+      blob5: "policy.denied",
+      blob12: "github:repos.delete",
     }),
   ];
 
@@ -110,12 +120,17 @@ describe("with the Analytics Engine SQL API as the decision source", () => {
     const sqls = fakeApi();
     const { res, html } = await asOperator("", aeEnv);
     expect(res.status).toBe(200);
-    expect(sqls).toHaveLength(4);
+    expect(sqls).toHaveLength(5);
     expect(html).toContain('id="estimate-note"');
-    expect(html).toMatch(/<span class="n">≈ 11<\/span> <span class="k">decisions<\/span>/);
-    expect(html).toMatch(/<span class="n">≈ 10<\/span> <span class="k">denied<\/span>/);
-    expect(html).toContain("<title>github:repos.delete: 10</title>");
-    expect(html).toContain("<title>remote:agent-1: 10</title>");
+    expect(html).toMatch(/<span class="n">≈ 12<\/span> <span class="k">decisions<\/span>/);
+    expect(html).toMatch(/<span class="n">≈ 11<\/span> <span class="k">denied<\/span>/);
+    expect(html).toContain("<title>github:repos.delete: 11</title>");
+    // Refusals by OWASP Agentic id, titled; the row from before revision 2 under "(none)".
+    expect(sqls.some((q) => /SELECT blob16 AS group_key/.test(q) && q.includes("blob4 = 'deny'"))).toBe(true);
+    const byAsi = html.slice(html.indexOf('id="refusals-by-asi"'));
+    expect(byAsi).toContain("<title>ASI02 Tool Misuse and Exploitation: 10</title>");
+    expect(byAsi).toContain("<title>(none): 1</title>");
+    expect(html).toContain("<title>remote:agent-1: 11</title>");
     expect(html).not.toContain("github:old");
     expect(html).toContain("From Analytics Engine");
     expect(html).not.toContain(CF_TOKEN);
