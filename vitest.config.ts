@@ -20,6 +20,15 @@ const TASK_KEY = {
   alg: "EdDSA",
 };
 
+/**
+ * A bundle signing key for this run only (test/integration/signed-bundles.test.ts): its public half is
+ * the trusted FIREBREAK_BUNDLE_KEYS; the private half reaches that test as a binding, the way an operator's
+ * key stays outside the worker's configuration. The KV namespace that test pushes to is BUNDLES_TEST, bound
+ * as BUNDLES only in its own requests, so every other test runs on its built-in bundle as a deploy does.
+ */
+const BUNDLE_KEY = { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "test-bundle-key" };
+const { d: _d, ...BUNDLE_PUBLIC_KEY } = BUNDLE_KEY;
+
 export default defineConfig({
   test: {
     globalSetup: ["./test/helpers/global-setup.ts"],
@@ -51,7 +60,10 @@ export default defineConfig({
                 // The fake GitHub App's key and the fake OAuth client's secret (test/helpers/token-servers.ts).
                 GITHUB_APP_KEY: JSON.stringify(keys.rs256.private),
                 OAUTH_CLIENT_SECRET: "canary-oauth-client-3c7d1e",
+                FIREBREAK_BUNDLE_KEYS: JSON.stringify({ keys: [BUNDLE_PUBLIC_KEY] }),
+                TEST_BUNDLE_SIGNING_KEY: JSON.stringify(BUNDLE_KEY),
               },
+              kvNamespaces: ["BUNDLES_TEST"],
               outboundService: outbound,
             },
           }),

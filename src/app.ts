@@ -4,7 +4,7 @@ import { api } from "./api/routes";
 import { localStore, teeToStore } from "./decisions/local-store";
 import type { Env } from "./env";
 import { handleProxy } from "./gateway/pipeline";
-import { bundleState } from "./policy/load";
+import { BundleHolder } from "./policy/holder";
 
 export interface AppOptions {
   /** Where every request reads the time (default: the real one); tests move it to reach deadlines. */
@@ -13,9 +13,20 @@ export interface AppOptions {
 
 export function createApp(bundleJson: unknown, opts: AppOptions = {}): Hono<{ Bindings: Env }> {
   const clock = opts.clock ?? (() => new Date());
-  const getBundle = bundleState(bundleJson);
+  // The built-in bundle, replaced by a newer signed one from KV when configured (docs/bundles.md).
+  const holder = new BundleHolder(bundleJson);
+  const getBundle = () => holder.state();
   const app = new Hono<{ Bindings: Env }>();
-  app.route("/_firebreak/v1", api(getBundle, clock));
+  // Before every route: a KV check when one is due, in the background (the first ones of an isolate wait).
+  app.use("*", async (c, next) => {
+    const config = { store: c.env?.BUNDLES, keys: c.env?.FIREBREAK_BUNDLE_KEYS };
+    await holder.refresh(config, clock(), background(c));
+    await next();
+  });
+  app.route(
+    "/_firebreak/v1",
+    api(getBundle, clock, () => holder.status()),
+  );
   app.all("/_firebreak/*", (c) =>
     c.json({ error: "not_found", reason: "route.not_found", message: "Not found." }, 404),
   );

@@ -1,6 +1,7 @@
 /** Firebreak's own API under /_firebreak/v1. Tasks, approvals and decisions join here in later issues. */
 import { Hono } from "hono";
 import { taskKeys } from "../identity/task-token";
+import type { HolderStatus } from "../policy/holder";
 import type { BundleState } from "../policy/load";
 import { approvalsApi } from "./approvals";
 import { type ApiEnv, type Clock, withClock } from "./common";
@@ -8,17 +9,28 @@ import { dashboardApi } from "./dashboard";
 import { decisionsApi } from "./decisions";
 import { tasksApi } from "./tasks";
 
-export function api(getBundle: () => BundleState, clock: Clock): Hono<ApiEnv> {
+export function api(getBundle: () => BundleState, clock: Clock, bundles?: () => HolderStatus): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   // Before every route: each one reads the time as `c.var.now`.
   api.use("*", withClock(clock));
   api.get("/health", (c) => {
     const state = getBundle();
-    if (!state.ok) return c.json({ status: "unavailable", reason: "bundle.invalid" }, 503);
+    // Which bundle is in force and where it came from (built-in or KV), and the last KV value refused.
+    const held = bundles?.();
+    const { kind, ...signed } = held?.source ?? { kind: "built-in" };
+    const source = { source: kind, ...signed };
+    const kv = held && {
+      kv: held.kv,
+      refresh_s: held.refresh_s,
+      checked_at: held.checked_at,
+      last_rejection: held.last_rejection,
+    };
+    if (!state.ok) return c.json({ status: "unavailable", reason: "bundle.invalid", bundles: kv }, 503);
     const m = state.bundle.spec.manifest;
     return c.json({
       status: "ok",
-      bundle: { revision: m.revision, compiler_version: m.compiler_version, dev: m.dev, counts: m.counts },
+      bundle: { revision: m.revision, compiler_version: m.compiler_version, dev: m.dev, counts: m.counts, ...source },
+      bundles: kv,
     });
   });
   // The public task-token keys (current, then previous during a rotation): public members only.

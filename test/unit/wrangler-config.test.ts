@@ -46,7 +46,6 @@ describe("wrangler.toml", () => {
     expect(dev.durable_objects).toEqual(prod.durable_objects);
     expect(dev.migrations).toEqual(prod.migrations);
     for (const key of [
-      "kv_namespaces",
       "r2_buckets",
       "services",
       "queues",
@@ -55,6 +54,15 @@ describe("wrangler.toml", () => {
     ] as const) {
       expect(dev[key], key).toEqual(prod[key]);
     }
+  });
+
+  // The KV namespace of signed bundles (docs/bundles.md) is optional at the top level: a deploy without
+  // it runs its built-in bundle. npm start has it (local, under .wrangler/state) for `firebreak push --local`.
+  it("gives [env.dev] the BUNDLES namespace, and the top level no other KV namespace than BUNDLES", () => {
+    const names = (c: typeof prod) => c.kv_namespaces.map((k: { binding: string }) => k.binding);
+    expect(names(dev)).toEqual(["BUNDLES"]);
+    expect(["[]", '["BUNDLES"]']).toContain(JSON.stringify(names(prod)));
+    expect(dev.vars.FIREBREAK_BUNDLE_KEYS).toBe("");
   });
 
   it("names the dataset the CLI reads as wrangler does", () => {
