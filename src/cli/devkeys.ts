@@ -4,12 +4,16 @@
  * Only the dev overlay (policies/dev/) trusts it, and only `--dev` bundles include that overlay.
  * Also the dev task-signing key (.dev/task-key.json), written to .dev.vars as FIREBREAK_TASK_KEY: the
  * local stand-in for the Worker secret (.dev.vars is git-ignored too); and the dev GitHub App's key
- * (.dev/github-app-key.json, RS256), the dev overlay's `credentials: github` (docs/credentials.md).
+ * (.dev/github-app-key.json, RS256), the dev overlay's `credentials: github` (docs/credentials.md);
+ * and the dev bundle-signing key (.dev/bundle-signing-key.json), whose public half is npm start's
+ * FIREBREAK_BUNDLE_KEYS, so `firebreak build --dev --sign` + `firebreak push --dev` work locally
+ * (docs/bundles.md).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { newTaskKey } from "../identity/task-token";
+import { newSigningKey } from "./bundles";
 
 export const DEV_ISSUER = "https://dev-issuer.firebreak.local";
 export const DEV_AUDIENCE = "firebreak-dev";
@@ -40,10 +44,14 @@ export async function ensureDevKeys(root: string): Promise<DevKey> {
   const key = await kept(join(dir, "issuer-key.json"), () => keyPair("ES256", `dev-${Date.now().toString(36)}`));
   const taskKey = await kept(join(dir, "task-key.json"), () => newTaskKey("dev-task"));
   const appKey = await kept(join(dir, "github-app-key.json"), () => keyPair("RS256", "dev-github-app"));
+  const bundleKey = await kept(join(dir, "bundle-signing-key.json"), () =>
+    newSigningKey("dev-bundle").then((k) => k.private),
+  );
   const vars = [
     `DEV_ISSUER_JWKS='${JSON.stringify({ keys: [key.public] })}'`,
     `FIREBREAK_TASK_KEY='${JSON.stringify(taskKey)}'`,
     `GITHUB_APP_PRIVATE_KEY='${JSON.stringify(appKey.private)}'`,
+    `FIREBREAK_BUNDLE_KEYS='${JSON.stringify({ keys: [publicHalf(bundleKey)] })}'`,
     ...Object.entries(DEV_SECRETS).map(([k, v]) => `${k}=${v}`),
     // Approval notifications go to the demo upstream, which records them (GET /_demo/requests).
     "FIREBREAK_APPROVAL_WEBHOOK=http://127.0.0.1:8788/_demo/webhook",
@@ -55,6 +63,8 @@ export async function ensureDevKeys(root: string): Promise<DevKey> {
 }
 
 const HEADER = "# written by firebreak dev-keys; local only\n";
+
+const publicHalf = ({ d: _d, ...rest }: JWK): JWK => rest;
 
 /** The JSON in `file`, or `make()` written there first (owner-only: it holds a private key). */
 async function kept<T>(file: string, make: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 /**
- * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, schema, decisions,
- * task-log, replay, catalog, standards.
+ * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, signing-key,
+ * push, schema, decisions, task-log, replay, catalog, standards.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { SCHEMAS } from "../compiler/schema";
 import { newTaskKey } from "../identity/task-token";
 import { loadBundle } from "../policy/load";
 import type { Bundle } from "../policy/types";
+import { bundlesCommand, signBuilt } from "./bundles";
 import { catalogCommand } from "./catalog";
 import { decisionsCommand } from "./decisions";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
@@ -26,7 +27,10 @@ const USAGE = `firebreak <command> [options]
   test      [--policies DIR] [--dev]                 run policies/tests/*.yaml against the bundle
   build     [--policies DIR] [--out FILE] [--dev]   compile + test (wrangler's build step) into
                                                      build/bundle.json; with --dev (FIREBREAK_DEV=1)
-                                                     the dev overlay, into build/dev/bundle.json
+                                                     the dev overlay, into build/dev/bundle.json;
+                                                     --sign --key FILE [--sequence N] [--rollback]
+                                                     also writes bundle.signed.json beside it (key:
+                                                     FILE or FIREBREAK_SIGNING_KEY, docs/bundles.md)
   explain   --agent SUB [--issuer NAME] [--claims JSON] [--profile NAME] (METHOD URL | --request FILE)
                                                      decide one request; with --profile, as a step of a
                                                      task of that profile (approval risk, budgets, sequences)
@@ -36,6 +40,10 @@ const USAGE = `firebreak <command> [options]
   dev-keys                                           create the local dev keys (.dev/) and .dev.vars
   task-key                                           print a new private task-signing key (JWK) for
                                                      \`wrangler secret put FIREBREAK_TASK_KEY\`
+  signing-key [--kid KID] [--out FILE]               print a new private Ed25519 bundle-signing key and
+                                                     its public half (docs/bundles.md)
+  push      [--local|--remote] [--dev] [--rollback]  upload the signed bundle to the BUNDLES KV namespace
+                                                     (\`firebreak push --help\` for the options)
   schema    [--out DIR]                              write the policy JSON Schemas
   decisions [filters] [--view V] [--json|--csv]      recorded decisions: Analytics Engine, or --local
                                                      (\`firebreak decisions --help\` for the options)
@@ -76,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "replay") return replayCommand(rest);
   if (command === "catalog") return catalogCommand(rest);
   if (command === "standards") return standardsCommand(rest);
+  if (command === "signing-key" || command === "push") return bundlesCommand(command, rest);
   if (!COMMANDS.includes(command)) return usage(`unknown command "${command}"`);
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(helpOf(command));
@@ -122,6 +131,10 @@ async function run(command: string, rest: string[]): Promise<number> {
       profile: { type: "string" },
       ttl: { type: "string" },
       json: { type: "boolean", default: false },
+      sign: { type: "boolean", default: false },
+      key: { type: "string" },
+      sequence: { type: "string" },
+      rollback: { type: "boolean", default: false },
     },
   });
   const dev = values.dev || process.env.FIREBREAK_DEV === "1";
@@ -139,6 +152,7 @@ async function run(command: string, rest: string[]): Promise<number> {
       if (bundle) failed.push(...testCmd(bundle, values.policies));
       if (!bundle || failed.length) return dev ? keepServing(out, failed) : 1;
       writeBundle(bundle, out);
+      if (values.sign) await signBuilt(out, values);
       return 0;
     }
     case "explain": {
