@@ -80,8 +80,9 @@ export class BundleHolder {
   private firstDone = false;
   private kvOn = false;
   private rejection: Rejection | null = null;
-  /** The head text last put in force or refused for good: not verified again. */
-  private settledHead: string | null = null;
+  /** The head text in force, and the one last refused for good: neither is verified again. */
+  private inForceHead: string | null = null;
+  private refusedHead: string | null = null;
   private keys: { value: unknown; keys: Promise<TrustedKeys | null | Refused> } | null = null;
 
   constructor(builtInJson: unknown) {
@@ -125,7 +126,11 @@ export class BundleHolder {
       background(this.checking);
     }
     if (this.firstDone || this.checking === null) return Promise.resolve();
-    return Promise.race([this.checking, new Promise<void>((resolve) => setTimeout(resolve, FIRST_WAIT_MS))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FIRST_WAIT_MS);
+    });
+    return Promise.race([this.checking, waited]).finally(() => clearTimeout(timer));
   }
 
   private async check(store: BundleStore, keysValue: unknown, now: Date): Promise<void> {
@@ -134,7 +139,7 @@ export class BundleHolder {
     if (!(keys instanceof Map)) return this.refuse(keys, now);
     const head = await read(store, HEAD_KEY);
     if (typeof head !== "string") return head === null ? undefined : this.refuse(head, now);
-    if (head === this.settledHead) return;
+    if (head === this.inForceHead || head === this.refusedHead) return;
     const inForce: InForce = { sequence: this.current.source.sequence, ...this.floor };
     const verified = await verifyHead(head, keys, inForce);
     if (!verified.ok) return this.refuse(verified, now, head);
@@ -162,7 +167,7 @@ export class BundleHolder {
     };
     const from = this.current.state.ok ? this.current.state.bundle.spec.manifest.revision : null;
     this.current = { state, source };
-    this.settledHead = head;
+    this.inForceHead = head;
     console.log(
       JSON.stringify({
         event: "firebreak.bundle_swapped",
@@ -176,7 +181,7 @@ export class BundleHolder {
 
   /** Keeps what is in force; remembers and logs why (once per change of code and detail). */
   private refuse(refused: Refused, now: Date, head?: string): void {
-    if (head !== undefined && !TRANSIENT.has(refused.code)) this.settledHead = head;
+    if (head !== undefined && !TRANSIENT.has(refused.code)) this.refusedHead = head;
     const same = this.rejection?.code === refused.code && this.rejection.detail === refused.detail;
     this.rejection = { code: refused.code, detail: refused.detail, at: now.toISOString() };
     if (same) return;

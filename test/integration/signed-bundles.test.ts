@@ -167,7 +167,7 @@ async function keepsStrict(bad: () => Promise<void>, code: string, store: unknow
   // The same bad value is not logged again at the next check.
   await gw.tick();
   expect(errors).toHaveBeenCalledTimes(1);
-  return health;
+  return { health, gw };
 }
 
 const other = async (kid = "other-key") => ({
@@ -186,7 +186,7 @@ const payloadOf = (head: string) => JSON.parse(atob((head.split(".")[1] ?? "").r
 describe("a value the worker cannot trust keeps the last good bundle and records why", () => {
   it("a tampered byte of the bundle (bundle.bad_signature)", async () => {
     const file = await sign(BUILT_IN, 6);
-    const health = await keepsStrict(async () => {
+    const { health } = await keepsStrict(async () => {
       await put({ ...file, bundle: file.bundle.replace('"agent-reads"', '"agent-reade"') });
     }, "bundle.bad_signature");
     expect(health.bundles.last_rejection?.detail).toContain("sha256");
@@ -272,13 +272,31 @@ describe("a value the worker cannot trust keeps the last good bundle and records
     const flaky = {
       get: (key: string, type: "text") => (down ? Promise.reject(new Error("KV GET failed: 503")) : KV.get(key, type)),
     };
-    await keepsStrict(
+    const { gw } = await keepsStrict(
       async () => {
         down = true;
       },
       "bundle.kv_unreachable",
       flaky,
     );
+    down = false;
+    await put(await sign(BUILT_IN, 6));
+    expect((await gw.tick()).bundle).toMatchObject({ revision: GATEWAY_REVISION, sequence: 6 });
+    expectAllowed(await gw.read());
+  });
+
+  it("the head in force put back after a refused one is not refused again", async () => {
+    const strict = await sign(STRICT, 5);
+    await put(strict);
+    const gw = isolate();
+    await gw.health();
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await KV.put(HEAD_KEY, "garbage");
+    await gw.tick();
+    await put(strict);
+    const health = await gw.tick();
+    expect(health.bundle.sequence).toBe(5);
+    expect(errors).toHaveBeenCalledTimes(1);
   });
 
   it("KV returning garbage for the head, or a head too large to be one (bundle.malformed)", async () => {
