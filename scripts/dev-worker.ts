@@ -9,5 +9,6 @@ import { createApp } from "../src/app";
 
 export default createApp(devBundle);
 export { AgentObject } from "../src/tasks/agent-object";
+export { BundleOrderObject } from "../src/tasks/bundle-order-object";
 export { DirectoryObject } from "../src/tasks/directory-object";
 export { TaskObject } from "../src/tasks/task-object";

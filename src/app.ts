@@ -5,6 +5,7 @@ import { localStore, teeToStore } from "./decisions/local-store";
 import type { Env } from "./env";
 import { handleProxy } from "./gateway/pipeline";
 import { BundleHolder } from "./policy/holder";
+import { BUNDLE_ORDER_NAME } from "./tasks/bundle-order-object";
 
 export interface AppOptions {
   /** Where every request reads the time (default: the real one); tests move it to reach deadlines. */
@@ -19,7 +20,12 @@ export function createApp(bundleJson: unknown, opts: AppOptions = {}): Hono<{ Bi
   const app = new Hono<{ Bindings: Env }>();
   // Before every route: a KV check when one is due, in the background (the first ones of an isolate wait).
   app.use("*", async (c, next) => {
-    const config = { store: c.env?.BUNDLES, keys: c.env?.FIREBREAK_BUNDLE_KEYS };
+    const order = c.env?.BUNDLE_ORDER;
+    const config = {
+      store: c.env?.BUNDLES,
+      keys: c.env?.FIREBREAK_BUNDLE_KEYS,
+      order: order && ((sequence: number) => order.getByName(BUNDLE_ORDER_NAME).raise(sequence)),
+    };
     await holder.refresh(config, clock(), background(c));
     await next();
   });

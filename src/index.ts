@@ -7,5 +7,6 @@ import { createApp } from "./app";
 
 export default createApp(bundleJson);
 export { AgentObject } from "./tasks/agent-object";
+export { BundleOrderObject } from "./tasks/bundle-order-object";
 export { DirectoryObject } from "./tasks/directory-object";
 export { TaskObject } from "./tasks/task-object";

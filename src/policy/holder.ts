@@ -65,12 +65,21 @@ export interface RefreshConfig {
   store: BundleStore | undefined;
   /** FIREBREAK_BUNDLE_KEYS as configured. */
   keys: unknown;
+  /**
+   * The gateway's high-water mark (the BUNDLE_ORDER Durable Object): raises it to a sequence about to be
+   * put in force and returns the highest one any isolate has accepted. Absent: this isolate's order only.
+   */
+  order?: ((sequence: number) => Promise<number>) | undefined;
 }
 
 const BUILT_IN: BundleSource = { kind: "built-in", sequence: 0, key_id: null, signed_at: null, rollback: false };
 
 /** Refusals that may pass on their own (KV recovers, a value propagates): the head is looked at again. */
-const TRANSIENT: ReadonlySet<BundleRefusal> = new Set(["bundle.kv_unreachable", "bundle.missing"]);
+const TRANSIENT: ReadonlySet<BundleRefusal> = new Set([
+  "bundle.kv_unreachable",
+  "bundle.missing",
+  "bundle.order_unreachable",
+]);
 
 export class BundleHolder {
   private current: { state: BundleState; source: BundleSource };
@@ -117,7 +126,7 @@ export class BundleHolder {
     if (this.checking === null && (this.checkedAt === null || t - this.checkedAt >= REFRESH_MS)) {
       this.checkedAt = t;
       const store = config.store as BundleStore;
-      this.checking = this.check(store, config.keys, now)
+      this.checking = this.check(store, config, now)
         .catch((e) => this.refuse({ ok: false, code: "bundle.unloadable", detail: errorName(e) }, now))
         .finally(() => {
           this.checking = null;
@@ -133,8 +142,8 @@ export class BundleHolder {
     return Promise.race([this.checking, waited]).finally(() => clearTimeout(timer));
   }
 
-  private async check(store: BundleStore, keysValue: unknown, now: Date): Promise<void> {
-    const keys = await this.trusted(keysValue);
+  private async check(store: BundleStore, config: RefreshConfig, now: Date): Promise<void> {
+    const keys = await this.trusted(config.keys);
     if (keys === null) return;
     if (!(keys instanceof Map)) return this.refuse(keys, now);
     const head = await read(store, HEAD_KEY);
@@ -157,6 +166,12 @@ export class BundleHolder {
       state = { ok: true, bundle: loadBundle(checked.json) };
     } catch (e) {
       return this.refuse({ ok: false, code: "bundle.unloadable", detail: (e as Error).message }, now, head);
+    }
+    const highest = await raise(config.order, payload.sequence);
+    if (typeof highest !== "number") return this.refuse(highest, now);
+    if (highest > payload.sequence) {
+      const detail = `sequence ${payload.sequence} is below ${highest}, already in force on this gateway`;
+      return this.refuse({ ok: false, code: "bundle.stale", detail }, now, head);
     }
     const source: BundleSource = {
       kind: "kv",
@@ -208,6 +223,24 @@ export class BundleHolder {
 
 function isEmpty(keys: unknown): boolean {
   return keys === undefined || keys === null || keys === "";
+}
+
+/** The gateway's highest accepted sequence after raising it to `sequence` (no mark: `sequence`). Never throws. */
+async function raise(order: RefreshConfig["order"], sequence: number): Promise<number | Refused> {
+  if (!order) return sequence;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${KV_TIMEOUT_MS} ms`)), KV_TIMEOUT_MS);
+  });
+  try {
+    const highest = await Promise.race([order(sequence), timeout]);
+    if (Number.isSafeInteger(highest)) return highest;
+    return { ok: false, code: "bundle.order_unreachable", detail: "the high-water mark is not a number" };
+  } catch (e) {
+    return { ok: false, code: "bundle.order_unreachable", detail: `raising the high-water mark: ${errorName(e)}` };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A KV read: the text, null when absent, or why it could not be read. Never throws. */

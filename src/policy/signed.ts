@@ -35,6 +35,7 @@ export const BUNDLE_REFUSALS = [
   "bundle.missing",
   "bundle.unloadable",
   "bundle.kv_unreachable",
+  "bundle.order_unreachable",
   "bundle.keys_invalid",
 ] as const;
 export type BundleRefusal = (typeof BUNDLE_REFUSALS)[number];

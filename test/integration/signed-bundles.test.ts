@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
 import { FIRST_WAIT_MS, REFRESH_MS } from "../../src/policy/holder";
 import { bundleKey, HEAD_KEY, HEAD_TYPE, type SignedBundleFile, signBundle } from "../../src/policy/signed";
+import type { BundleOrderObject } from "../../src/tasks/bundle-order-object";
 import gatewayBundle from "../.generated/gateway.json";
 import { BASE, bindings, expectAllowed, expectRefusal, GATEWAY_REVISION, send, startTask, testClock } from "./support";
 
@@ -50,11 +51,16 @@ async function put(file: Pick<SignedBundleFile, "head" | "bundle" | "bundle_sha2
   await KV.put(HEAD_KEY, file.head);
 }
 
+/** The real BUNDLE_ORDER namespace, one object per test: each test is a gateway of its own. */
+const ORDER = bindings.BUNDLE_ORDER as DurableObjectNamespace<BundleOrderObject>;
+let gatewayName = "";
+const order = { getByName: () => ORDER.getByName(gatewayName) };
+
 /** A gateway isolate: the app with its own clock, reading `store` as its BUNDLES namespace. */
 function isolate(store: unknown = KV, extra: Record<string, unknown> = {}) {
   const clock = testClock();
   const app = createApp(gatewayBundle, { clock: clock.now });
-  const env = { ...bindings, BUNDLES: store, ...extra };
+  const env = { ...bindings, BUNDLES: store, BUNDLE_ORDER: order, ...extra };
   const pending: Promise<unknown>[] = [];
   const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p), passThroughOnException() {}, props: {} };
   const health = async () => {
@@ -81,6 +87,7 @@ function isolate(store: unknown = KV, extra: Record<string, unknown> = {}) {
 }
 
 beforeEach(async () => {
+  gatewayName = crypto.randomUUID();
   for (const { name } of (await KV.list()).keys) await KV.delete(name);
 });
 afterEach(() => vi.restoreAllMocks());
@@ -346,6 +353,46 @@ describe("rollback", () => {
     await put(strict);
     expect((await gw.tick()).bundles.last_rejection?.code).toBe("bundle.stale");
     expectAllowed(await gw.read());
+  });
+});
+
+describe("the gateway's high-water mark (BUNDLE_ORDER)", () => {
+  it("an older signed head put back into KV is stale for isolates started afterwards too", async () => {
+    const strict = await sign(STRICT, 5);
+    await put(strict);
+    const first = isolate();
+    await first.health();
+    await put(await sign(BUILT_IN, 6));
+    expect((await first.tick()).bundle.sequence).toBe(6);
+    expect(await ORDER.getByName(gatewayName).highest()).toBe(6);
+    // Whoever can write KV puts the older head back: a new isolate does not take it.
+    await put(strict);
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const late = isolate();
+    const health = await late.health();
+    expect(health.bundle).toMatchObject({ source: "built-in", sequence: 0 });
+    expect(health.bundles.last_rejection).toMatchObject({ code: "bundle.stale" });
+    expect(health.bundles.last_rejection?.detail).toContain("below 6");
+    expectAllowed(await late.read());
+  });
+
+  it("a mark that cannot be reached keeps the bundle in force (bundle.order_unreachable), until it can", async () => {
+    let down = false;
+    const flaky = {
+      getByName: () => (down ? { raise: () => Promise.reject(new Error("object reset")) } : order.getByName()),
+    };
+    await put(await sign(STRICT, 5));
+    const gw = isolate(KV, { BUNDLE_ORDER: flaky });
+    expect((await gw.health()).bundle.sequence).toBe(5);
+    down = true;
+    await put(await sign(BUILT_IN, 6));
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const health = await gw.tick();
+    expect(health.bundle.sequence).toBe(5);
+    expect(health.bundles.last_rejection?.code).toBe("bundle.order_unreachable");
+    expectRefusal(await gw.read(), 403, "policy.denied");
+    down = false;
+    expect((await gw.tick()).bundle.sequence).toBe(6);
   });
 });
 
