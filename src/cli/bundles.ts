@@ -5,7 +5,7 @@
  * type. The private key is read from a file (`--key FILE`) or FIREBREAK_SIGNING_KEY, never from the repo.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -122,6 +122,7 @@ export async function signBuilt(
 
 /** A signed bundle file, checked: the bytes are the ones its head names (a rebuilt bundle.json is not). */
 export async function readSigned(path: string): Promise<SignedBundleFile> {
+  if (!existsSync(path)) throw new Error(`no signed bundle at ${path}: run firebreak build --sign first`);
   const file = JSON.parse(readFileSync(path, "utf8")) as SignedBundleFile;
   if (file?.format !== SIGNED_BUNDLE_FORMAT || typeof file.head !== "string" || typeof file.bundle !== "string") {
     throw new Error(`${path} is not a ${SIGNED_BUNDLE_FORMAT} file (firebreak build --sign)`);
