@@ -45,13 +45,7 @@ describe("wrangler.toml", () => {
     expect(dev.analytics_engine_datasets).toEqual(prod.analytics_engine_datasets);
     expect(dev.durable_objects).toEqual(prod.durable_objects);
     expect(dev.migrations).toEqual(prod.migrations);
-    for (const key of [
-      "r2_buckets",
-      "services",
-      "queues",
-      "workflows",
-      "secrets_store_secrets",
-    ] as const) {
+    for (const key of ["r2_buckets", "services", "queues", "workflows", "secrets_store_secrets"] as const) {
       expect(dev[key], key).toEqual(prod[key]);
     }
   });
