@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { STANDARDS_COMMAND, type StandardsRow, type StandardsSection, standardsMarkdown } from "../core/standards-doc";
+import { BUNDLE_REFUSAL_STANDARDS } from "../policy/bundle-standards";
 import { defaultIo, type Io } from "./io";
 
 export const STANDARDS_USAGE = `firebreak standards [--out FILE] [--check]
@@ -36,9 +37,20 @@ export function lintSection(): StandardsSection {
   };
 }
 
-/** The page as the repository holds it: the reason codes, then the lint rules. */
+/** The refusals of a bundle pushed to KV (docs/bundles.md), which keep the last good bundle in force. */
+export function bundleSection(): StandardsSection {
+  return {
+    heading: "Bundle refusals",
+    noun: "bundle refusals",
+    intro:
+      "A bundle pushed to KV that the worker does not put in force (docs/bundles.md): no call is refused for it, the last good bundle stays, and health names the code. The policy bundle is the gateway's own supply chain.",
+    rows: Object.entries(BUNDLE_REFUSAL_STANDARDS).map(([id, r]) => ({ id, title: r.title, standards: r.standards })),
+  };
+}
+
+/** The page as the repository holds it: the reason codes, then the lint rules, then the bundle refusals. */
 export function standardsPage(): string {
-  return standardsMarkdown([lintSection()]);
+  return standardsMarkdown([lintSection(), bundleSection()]);
 }
 
 export function standardsCommand(args: string[], io: Io = defaultIo()): number {
