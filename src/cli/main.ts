@@ -1,6 +1,6 @@
 /**
- * The `firebreak` CLI (Node): compile, test, build, explain, token, dev-keys, task-key, signing-key,
- * push, schema, decisions, task-log, replay, catalog, standards.
+ * The `firebreak` CLI (Node): compile, test, build, lint, explain, token, dev-keys, task-key,
+ * signing-key, push, schema, decisions, task-log, replay, catalog, standards.
  * Exit codes: 0 ok, 1 policy problems or failing tests, 2 usage.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { catalogCommand } from "./catalog";
 import { decisionsCommand } from "./decisions";
 import { ensureDevKeys, mintDevToken } from "./devkeys";
 import { explainCommand } from "./explain";
+import { lintCommand, printLintWarnings } from "./lint";
 import { runPolicyTests } from "./policy-tests";
 import { replayCommand } from "./replay";
 import { standardsCommand } from "./standards";
@@ -31,6 +32,9 @@ const USAGE = `firebreak <command> [options]
                                                      --sign --key FILE [--sequence N] [--rollback]
                                                      also writes bundle.signed.json beside it (key:
                                                      FILE or FIREBREAK_SIGNING_KEY, docs/bundles.md)
+  lint      [--policies DIR] [--dev] [--strict] [--format text|json|sarif] [--out FILE]
+                                                     dangerous-but-valid policy (docs/lint.md); exit 1
+                                                     on an error, with --strict on a warning too
   explain   --agent SUB [--issuer NAME] [--claims JSON] [--profile NAME] (METHOD URL | --request FILE)
                                                      decide one request; with --profile, as a step of a
                                                      task of that profile (approval risk, budgets, sequences)
@@ -101,7 +105,7 @@ ${helpOf(command)}`);
   }
 }
 
-const COMMANDS = ["compile", "test", "build", "explain", "token", "dev-keys", "task-key", "schema"];
+const COMMANDS = ["compile", "test", "build", "lint", "explain", "token", "dev-keys", "task-key", "schema"];
 
 /** The lines of USAGE that describe one command. */
 function helpOf(command: string): string {
@@ -135,6 +139,8 @@ async function run(command: string, rest: string[]): Promise<number> {
       key: { type: "string" },
       sequence: { type: "string" },
       rollback: { type: "boolean", default: false },
+      strict: { type: "boolean", default: false },
+      format: { type: "string" },
     },
   });
   const dev = values.dev || process.env.FIREBREAK_DEV === "1";
@@ -148,13 +154,15 @@ async function run(command: string, rest: string[]): Promise<number> {
     }
     case "build": {
       const failed: Problem[] = [];
-      const bundle = compileOrReport(values.policies, dev, failed);
+      const bundle = compileOrReport(values.policies, dev, failed, true);
       if (bundle) failed.push(...testCmd(bundle, values.policies));
       if (!bundle || failed.length) return dev ? keepServing(out, failed) : 1;
       writeBundle(bundle, out);
       if (values.sign) await signBuilt(out, values);
       return 0;
     }
+    case "lint":
+      return lintCommand({ ...values, dev }, usage);
     case "explain": {
       if (values.agent === undefined) return usage("explain needs --agent");
       const bundle = compileOrReport(values.policies, dev);
@@ -226,7 +234,7 @@ function usage(problem: string): number {
 }
 
 /** The bundle, or null with the problems printed (and added to `failed`). */
-function compileOrReport(policies: string, dev: boolean, failed: Problem[] = []): Bundle | null {
+function compileOrReport(policies: string, dev: boolean, failed: Problem[] = [], lint = false): Bundle | null {
   const result = compilePolicies(resolve(policies), { dev });
   if (!result.ok) {
     console.error(result.problems.format());
@@ -234,6 +242,7 @@ function compileOrReport(policies: string, dev: boolean, failed: Problem[] = [])
     failed.push(...result.problems.list);
     return null;
   }
+  if (lint) printLintWarnings(result.bundle, result.sources, policies);
   return result.bundle;
 }
 

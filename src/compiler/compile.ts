@@ -19,6 +19,7 @@ import type {
 import { BUNDLE_FORMAT } from "../policy/types";
 import { compileMatch, type MatchData } from "./agents";
 import { checkProfileCredentials, compileCredentials } from "./credentials";
+import { emptyLintSources, entitySource, type LintSources, lintSettings } from "./lint-sources";
 import { compileProfiles } from "./profiles";
 import { buildIndex, checkSelectors, type SelectedRule } from "./rules";
 import { compileService, httpsProblem } from "./services";
@@ -31,7 +32,8 @@ export interface CompileOptions {
   dev?: boolean;
 }
 
-export type CompileResult = { ok: true; bundle: Bundle } | { ok: false; problems: Problems };
+/** `sources`: where each rule, profile and issuer is written, for `firebreak lint` (never in the bundle). */
+export type CompileResult = { ok: true; bundle: Bundle; sources: LintSources } | { ok: false; problems: Problems };
 
 export function compilePolicies(dir: string, options: CompileOptions = {}): CompileResult {
   const problems = new Problems();
@@ -39,7 +41,7 @@ export function compilePolicies(dir: string, options: CompileOptions = {}): Comp
   if (compiled === null || problems.any) return { ok: false, problems };
   // Assembled once the sources are out of reach: their YAML documents are most of the heap, and the
   // collector need not walk them again while the index is built and hashed.
-  return { ok: true, bundle: assemble(compiled, Boolean(options.dev)) };
+  return { ok: true, bundle: assemble(compiled, Boolean(options.dev)), sources: compiled.sources };
 }
 
 function compileSources(dir: string, dev: boolean, problems: Problems): Compiled | null {
@@ -48,17 +50,33 @@ function compileSources(dir: string, dev: boolean, problems: Problems): Compiled
 
   const { config, configs } = files;
   const declared = new Set(configs.flatMap((c) => (c.data as ConfigData).secrets ?? []));
-  const issuers = compileIssuers(configs, declared, problems);
+  const sources = emptyLintSources();
+  sources.lint = lintSettings(config);
+  const issuers = compileIssuers(configs, declared, sources, problems);
   const settings = compileSettings(config.data as ConfigData, config, issuers, problems);
   // `upstreams` is honoured only in policies/dev/: in firebreak.yaml it would be ignored without a word.
   if ((config.data as ConfigData).upstreams !== undefined)
     problems.add(config.at(["upstreams"]), "upstreams is only read from the dev overlay: move it to policies/dev/");
+  for (const overlay of configs.slice(1))
+    if ((overlay.data as ConfigData).lint !== undefined)
+      problems.add(overlay.at(["lint"]), "lint is only read from policies/firebreak.yaml: move it there");
   const { services, actions } = compileServices(files.services, configs, declared, problems);
   compileCredentials(configs, services, declared, problems);
-  const rules = compileRules(files.rules, actions, services, settings, issuers, problems);
+  const rules = compileRules(files.rules, actions, services, settings, issuers, sources, problems);
   const profiles = compileProfiles(files.profiles, actions, services, issuers, settings, problems);
   checkProfileCredentials(services, profiles, problems);
-  return { settings, issuers, services, actions, rules, profiles };
+  profileSources(files.profiles, sources);
+  return { settings, issuers, services, actions, rules, profiles, sources };
+}
+
+const PROFILE_KEYS = ["agents", "ttl", "max_lifetime", "budgets", "budgets.calls", "approvals"];
+
+function profileSources(files: SourceFile[], sources: LintSources): void {
+  for (const src of files)
+    (src.data as { profiles: { name: string }[] }).profiles.forEach((p, i) => {
+      if (!sources.profiles.has(p.name))
+        sources.profiles.set(p.name, entitySource(src, ["profiles", i], p, PROFILE_KEYS));
+    });
 }
 
 /** The policy files that parsed and validated (each one that did not is a problem). */
@@ -118,6 +136,7 @@ function compileRules(
   services: Record<string, ServiceSpec>,
   settings: Settings,
   issuers: IssuerSpec[],
+  sources: LintSources,
   problems: Problems,
 ): SelectedRule[] {
   const ctx: RuleContext = { settings, issuers, seen: new Map(), conditions: new Map(), problems };
@@ -132,11 +151,16 @@ function compileRules(
           problems.add(src.at(["rules", i, "actions", k]), msg),
         ),
       });
-      if (!ctx.seen.has(compiled.id)) ctx.seen.set(compiled.id, compiled);
+      if (!ctx.seen.has(compiled.id)) {
+        ctx.seen.set(compiled.id, compiled);
+        sources.rules.set(compiled.id, entitySource(src, ["rules", i], r, RULE_KEYS));
+      }
     });
   }
   return selected;
 }
+
+const RULE_KEYS = ["agents", "agents.sub", "agents.issuer", "agents.claims", "when", "mode", "effect"];
 
 /** What every rule of a compile is checked against, and what the rules before it left. */
 interface RuleContext {
@@ -156,6 +180,7 @@ interface Compiled {
   actions: ActionSpec[];
   rules: SelectedRule[];
   profiles: ProfileSpec[];
+  sources: LintSources;
 }
 
 /** The bundle: its content, and the manifest with the content's revision. */
@@ -191,6 +216,7 @@ interface ConfigData {
   secrets?: string[];
   issuers?: IssuerData[];
   upstreams?: Record<string, string>;
+  lint?: unknown;
 }
 interface IssuerData {
   name: string;
@@ -205,6 +231,7 @@ interface IssuerData {
   max_token_lifetime?: number;
   claims?: string[];
   spiffe?: { trust_domains: string[] };
+  require?: Record<string, string[]>;
 }
 export interface RuleData {
   id: string;
@@ -238,7 +265,12 @@ function compileSettings(data: ConfigData, src: SourceFile, issuers: IssuerSpec[
   };
 }
 
-function compileIssuers(configs: SourceFile[], declared: Set<string>, problems: Problems): IssuerSpec[] {
+function compileIssuers(
+  configs: SourceFile[],
+  declared: Set<string>,
+  sources: LintSources,
+  problems: Problems,
+): IssuerSpec[] {
   const out: IssuerSpec[] = [];
   configs.forEach((src, overlay) => {
     ((src.data as ConfigData).issuers ?? []).forEach((d, i) => {
@@ -272,7 +304,9 @@ function compileIssuers(configs: SourceFile[], declared: Set<string>, problems: 
         max_token_lifetime_s: d.max_token_lifetime ?? (d.max_token_age === undefined ? DEFAULT_MAX_LIFETIME_S : null),
         claims: d.claims ?? [],
         spiffe: d.spiffe ?? null,
+        ...(d.require ? { require: d.require } : {}),
       });
+      sources.issuers.set(d.name, entitySource(src, ["issuers", i], d, ["issuer", "require", "claims"]));
     });
   });
   return out;

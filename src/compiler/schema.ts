@@ -8,6 +8,23 @@ const name = { type: "string", pattern: "^[a-z][a-z0-9-]*$", maxLength: 40 };
 const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", maxLength: 64 };
 const strings = { type: "array", items: { type: "string", minLength: 1 } };
 const headerName = { type: "string", pattern: "^[A-Za-z0-9-]+$", maxLength: 64 };
+/**
+ * Lint findings accepted in the policy file itself (docs/lint.md): the lint rule's id and why, never
+ * without a reason. An acceptance that matches no finding is itself a finding (`accept-unused`).
+ */
+const accept = {
+  type: "array",
+  description: "Lint findings accepted here, each with its reason (docs/lint.md)",
+  items: {
+    type: "object",
+    additionalProperties: false,
+    required: ["lint", "reason"],
+    properties: {
+      lint: { type: "string", pattern: "^[a-z][a-z-]*$", maxLength: 60, description: "The lint rule's id" },
+      reason: { type: "string", pattern: "\\S", maxLength: 500, description: "Why this finding is accepted" },
+    },
+  },
+};
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 const issuer = {
@@ -47,6 +64,14 @@ const issuer = {
       required: ["trust_domains"],
       properties: { trust_domains: { ...strings, minItems: 1 } },
     },
+    require: {
+      type: "object",
+      description:
+        "Claims every token of this issuer must carry, each one of the listed string values (a public provider: its repository_owner)",
+      minProperties: 1,
+      additionalProperties: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    },
+    accept,
   },
   oneOf: [{ required: ["jwks_uri"] }, { required: ["jwks_var"] }],
 };
@@ -157,6 +182,32 @@ export const configSchema = {
     secrets: { type: "array", items: secretName, description: "Worker secrets and vars the policies may reference" },
     issuers: { type: "array", items: issuer },
     credentials: credentialsSchema,
+    lint: {
+      type: "object",
+      additionalProperties: false,
+      description: "`firebreak lint` settings (docs/lint.md): the caps it holds profiles to",
+      properties: {
+        caps: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            task_ttl: { type: "integer", minimum: 1, default: 900, description: "Longest profile ttl, seconds" },
+            task_lifetime: {
+              type: "integer",
+              minimum: 1,
+              default: 14400,
+              description: "Longest profile max_lifetime, seconds",
+            },
+            calls: { type: "integer", minimum: 1, default: 500, description: "Largest budgets.calls of a profile" },
+          },
+        },
+        public_issuers: {
+          type: "array",
+          items: { type: "string", minLength: 1 },
+          description: "More `iss` values of public OIDC providers, besides the built-in list",
+        },
+      },
+    },
     upstreams: {
       type: "object",
       description: "Dev overlay only: service -> local upstream base URL",
@@ -352,6 +403,7 @@ const rule = {
       ...identitySelector,
       description: "effect approve: who may approve (person issuers); omitted: settings.approvers",
     },
+    accept,
   },
 };
 
@@ -519,6 +571,7 @@ const profile = {
         items: { type: "string", pattern: "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$" },
       },
     },
+    accept,
     approvals: {
       type: "object",
       additionalProperties: false,

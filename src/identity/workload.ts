@@ -74,11 +74,25 @@ async function verifyUncached(
   if (issuer.spiffe && !isSpiffeId(sub, issuer.spiffe.trust_domains)) {
     return refuse("identity.bad_spiffe_id", issuer.name);
   }
+  const unmet = unmetRequirement(payload, issuer.require);
+  if (unmet !== null) return refuse("identity.missing_claim", `${issuer.name}: ${unmet}`);
   const claims: Record<string, unknown> = {};
   for (const name of issuer.claims) if (Object.hasOwn(payload, name)) claims[name] = payload[name];
   const agent: Agent = Object.freeze({ issuer: issuer.name, iss: issuer.issuer, sub, claims: Object.freeze(claims) });
   rememberAgent(token, issuer, env, agent, payload, now);
   return { ok: true, agent };
+}
+
+/**
+ * The first claim of the issuer's `require` that the token does not carry with one of its listed
+ * string values (a list, a number or an absent claim never matches), or null when all are met.
+ */
+export function unmetRequirement(payload: JWTPayload, require: IssuerSpec["require"]): string | null {
+  for (const [claim, values] of Object.entries(require ?? {})) {
+    const v = Object.hasOwn(payload, claim) ? payload[claim] : undefined;
+    if (typeof v !== "string" || !values.includes(v)) return `${claim} is not one of the required values`;
+  }
+  return null;
 }
 
 /**

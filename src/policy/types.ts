@@ -63,6 +63,11 @@ export interface IssuerSpec {
   max_token_lifetime_s: number | null;
   claims: string[];
   spiffe: { trust_domains: string[] } | null;
+  /**
+   * Claims every token of the issuer must carry, each with one of the listed string values (a public
+   * provider's `repository_owner`): a token without one is refused `identity.missing_claim`. Absent: none.
+   */
+  require?: Record<string, string[]>;
 }
 
 export interface CredentialSpec {

@@ -19,7 +19,7 @@ const LAYERS: string[][] = [
   ["tasks"],
   ["approvals"],
   ["gateway", "dashboard", "replay", "compiler", "catalog"],
-  ["api"],
+  ["api", "lint"],
   ["app.ts"],
   ["index.ts", "cli"],
 ];
