@@ -117,7 +117,7 @@ function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, denied: Set<num
     "rule-shadowed",
     ruleSubject(r),
     undefined,
-    `rule ${r.id} never decides: ${listed(denies)} deny${denies.length === 1 ? "s" : ""} all its actions for all its agents`,
+    `rule ${r.id} never decides: ${listed(denies)} ${denies.length === 1 ? "denies" : "deny"} all its actions for all its agents`,
   );
 }
 
