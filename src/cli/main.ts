@@ -152,15 +152,8 @@ async function run(command: string, rest: string[]): Promise<number> {
       const bundle = compileOrReport(values.policies, dev);
       return bundle && testCmd(bundle, values.policies).length === 0 ? 0 : 1;
     }
-    case "build": {
-      const failed: Problem[] = [];
-      const bundle = compileOrReport(values.policies, dev, failed, true);
-      if (bundle) failed.push(...testCmd(bundle, values.policies));
-      if (!bundle || failed.length) return dev ? keepServing(out, failed) : 1;
-      writeBundle(bundle, out);
-      if (values.sign) await signBuilt(out, values);
-      return 0;
-    }
+    case "build":
+      return buildCmd(values.policies, out, dev, values);
     case "lint":
       return lintCommand({ ...values, dev }, usage);
     case "explain": {
@@ -253,6 +246,22 @@ function writeBundle(bundle: Bundle, out: string): void {
   console.error(
     `bundle ${bundle.manifest.revision.slice(0, 12)}${bundle.manifest.dev ? " (dev)" : ""}: ${c.services} services, ${c.actions} actions, ${c.rules} rules, ${c.profiles} profiles, ${c.issuers} issuers -> ${out}`,
   );
+}
+
+/** compile + test, printing lint findings as warnings (never failing on them). */
+async function buildCmd(
+  policies: string,
+  out: string,
+  dev: boolean,
+  sign: Parameters<typeof signBuilt>[1] & { sign: boolean },
+): Promise<number> {
+  const failed: Problem[] = [];
+  const bundle = compileOrReport(policies, dev, failed, true);
+  if (bundle) failed.push(...testCmd(bundle, policies));
+  if (!bundle || failed.length) return dev ? keepServing(out, failed) : 1;
+  writeBundle(bundle, out);
+  if (sign.sign) await signBuilt(out, sign);
+  return 0;
 }
 
 function compileCmd(policies: string, out: string, dev: boolean): boolean {

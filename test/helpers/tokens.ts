@@ -21,6 +21,7 @@ export interface TokenOptions {
 export const ISSUERS = {
   remote: "https://oidc.acme.example",
   inline: "https://inline.test.example",
+  pinned: "https://pinned.test.example",
   spiffe: "https://spire.test.example",
   down: "https://down.test.example",
   people: "https://people.test.example",

@@ -4,7 +4,8 @@
  * and the agent's token never leaves Firebreak: not upstream, not in the log line, not in the data point.
  *
  * Issuers (test/fixtures/policies/gateway/firebreak.yaml): remote (RS256, remote JWKS, 30 s tolerance,
- * max token age 3600 s), inline (ES256, JWKS in TEST_ISSUER_JWKS), spiffe (ES256, trust domain
+ * max token age 3600 s), inline (ES256, JWKS in TEST_ISSUER_JWKS), pinned (inline's keys, require:
+ * repository_owner acme), spiffe (ES256, trust domain
  * acme.test), down (JWKS endpoint answers 503).
  */
 import { base64url, exportSPKI, importJWK, type JWK, SignJWT } from "jose";
@@ -163,6 +164,17 @@ describe("signatures and keys", () => {
     const sent = await send(app, ISSUE, { bearer: await token({ key: "es256", iss: ISSUERS.inline }) });
     expectAllowed(sent);
     expect(sent.records[0]).toMatchObject({ agent_issuer: "inline", agent_sub: "agent-1" });
+  });
+
+  it("an issuer's require: a token of the required owner passes, another owner's or none is 401, nothing forwarded", async () => {
+    const pinned = (claims: Record<string, unknown>) => token({ key: "es256", iss: ISSUERS.pinned, claims });
+    const ok = await send(app, ISSUE, { bearer: await pinned({ repository_owner: "acme" }) });
+    expectAllowed(ok);
+    expect(ok.records[0]).toMatchObject({ agent_issuer: "pinned", agent_sub: "agent-1" });
+    for (const claims of [{ repository_owner: "evil" }, {}, { repository_owner: ["acme"] }]) {
+      const sent = await send(app, ISSUE, { bearer: await pinned(claims) });
+      expectUnauthorized(sent, "identity.missing_claim");
+    }
   });
 });
 
