@@ -153,14 +153,15 @@ function compileRules(
       });
       if (!ctx.seen.has(compiled.id)) {
         ctx.seen.set(compiled.id, compiled);
-        sources.rules.set(compiled.id, entitySource(src, ["rules", i], r, RULE_KEYS));
+        sources.rules.set(compiled.id, entitySource(src, ["rules", i], r, RULE_KEYS, compiled.source));
       }
     });
   }
   return selected;
 }
 
-const RULE_KEYS = ["agents", "agents.sub", "agents.issuer", "agents.claims", "when", "mode", "effect"];
+/** The keys of a rule a lint finding points at (src/lint/). */
+const RULE_KEYS = ["agents.sub", "agents.claims", "when", "mode"];
 
 /** What every rule of a compile is checked against, and what the rules before it left. */
 interface RuleContext {

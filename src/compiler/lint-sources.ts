@@ -48,10 +48,22 @@ export function emptyLintSources(): LintSources {
 type Path = (string | number)[];
 
 /**
- * One entry's positions: the entry at `base`, each key of `keys` that is written (a selector by its
- * value: `actions.<selector>`), and its acceptances.
+ * The selectors a lint finding can point at (every action, a whole service, a kind of writes): only
+ * their lines are kept, since ten thousand rules name many more selectors than that.
  */
-export function entitySource(src: SourceFile, base: Path, data: object, keys: string[]): EntitySource {
+const WIDE_SELECTOR = /^(\*|[^:]+:\*|kind:(write|delete|admin))$/;
+
+/**
+ * One entry's positions: the entry at `base`, each key of `keys` that is written, its wide selectors
+ * by value (`actions.github:*`), and its acceptances.
+ */
+export function entitySource(
+  src: SourceFile,
+  base: Path,
+  data: object,
+  keys: string[],
+  where = src.at(base),
+): EntitySource {
   const d = data as Record<string, unknown>;
   const out: Record<string, string> = {};
   for (const key of keys) {
@@ -64,14 +76,14 @@ export function entitySource(src: SourceFile, base: Path, data: object, keys: st
   }
   if (Array.isArray(d.actions))
     (d.actions as string[]).forEach((sel, k) => {
-      out[`actions.${sel}`] ??= src.at([...base, "actions", k]);
+      if (WIDE_SELECTOR.test(sel)) out[`actions.${sel}`] ??= src.at([...base, "actions", k]);
     });
   const accept = ((d.accept ?? []) as { lint: string; reason: string }[]).map((a, k) => ({
     lint: a.lint,
     reason: a.reason,
     where: src.at([...base, "accept", k]),
   }));
-  return { where: src.at(base), keys: out, accept };
+  return { where, keys: out, accept };
 }
 
 /** The `lint:` block of firebreak.yaml with the positions of its keys. */

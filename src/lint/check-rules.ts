@@ -12,9 +12,7 @@ const WRITE_KINDS = new Set(["write", "delete", "admin"]);
 
 export function checkRules(ctx: LintContext): void {
   const { bundle } = ctx.model;
-  const denies = bundle.rules
-    .map((r, i) => ({ r, i }))
-    .filter(({ r }) => r.effect === "deny" && r.mode === "enforce" && alwaysMatches(r));
+  const denies = unconditionalDenies(ctx);
   bundle.rules.forEach((r, i) => {
     checkScopeOf(ctx, r, i);
     checkCondition(ctx, r);
@@ -28,17 +26,47 @@ export function checkRules(ctx: LintContext): void {
         `rule ${r.id} is in report mode: its ${r.effect} is only recorded, never enforced`,
       );
     if (r.effect === "deny") return;
-    const covering = denies.filter((d) => d.i !== i && covers(d.r.agents, r.agents));
-    const denied = new Set(covering.flatMap((d) => [...(ctx.model.actions[d.i] ?? [])]));
-    checkShadowed(
-      ctx,
-      r,
-      i,
-      denied,
-      covering.map((d) => d.r.id),
-    );
+    // The denies for everyone are one set; the others (an agent's own) are asked one by one.
+    const covering = ownDeniesOf(denies, r).filter((d) => covers(d.r.agents, r.agents));
+    const denied = (a: number) => denies.everyone.has(a) || covering.some((d) => d.actions.has(a));
+    checkShadowed(ctx, r, i, denied, [...denies.forEveryone, ...covering]);
     if (r.effect === "allow") checkCritical(ctx, r, i, denied);
   });
+}
+
+interface Deny {
+  r: RuleSpec;
+  actions: Set<number>;
+}
+
+interface Denies {
+  /** The actions denied to any agent, and the rules that deny them. */
+  everyone: Set<number>;
+  forEveryone: Deny[];
+  /** The others, by the first subject they name (a deny covers a rule's agents only if it names all its subjects). */
+  bySub: Map<string, Deny[]>;
+  noSub: Deny[];
+}
+
+/** The enforce deny rules that match every call of their actions. */
+function unconditionalDenies(ctx: LintContext): Denies {
+  const denies: Denies = { everyone: new Set(), forEveryone: [], bySub: new Map(), noSub: [] };
+  ctx.model.bundle.rules.forEach((r, i) => {
+    if (r.effect !== "deny" || r.mode !== "enforce" || !alwaysMatches(r)) return;
+    const d = { r, actions: ctx.model.actions[i] ?? new Set<number>() };
+    if (r.agents === null) {
+      denies.forEveryone.push(d);
+      for (const a of d.actions) denies.everyone.add(a);
+    } else if (r.agents.sub === undefined) denies.noSub.push(d);
+    else for (const sub of r.agents.sub) denies.bySub.set(sub, [...(denies.bySub.get(sub) ?? []), d]);
+  });
+  return denies;
+}
+
+/** The denies for some agents that could cover the rule's agents. */
+function ownDeniesOf(denies: Denies, r: RuleSpec): Deny[] {
+  const first = r.agents?.sub?.[0];
+  return first === undefined ? denies.noSub : [...(denies.bySub.get(first) ?? []), ...denies.noSub];
 }
 
 /** A rule with no condition, or one that always holds, matches every call of its actions and agents. */
@@ -109,9 +137,12 @@ function checkReachable(ctx: LintContext, r: RuleSpec, i: number): void {
   }
 }
 
-function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, denied: Set<number>, denies: string[]): void {
-  const actions = ctx.model.actions[i] ?? new Set();
-  if (actions.size === 0 || denies.length === 0 || ![...actions].every((a) => denied.has(a))) return;
+type Denied = (action: number) => boolean;
+
+function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, denied: Denied, covering: Deny[]): void {
+  const actions = [...(ctx.model.actions[i] ?? [])];
+  if (actions.length === 0 || !actions.every(denied)) return;
+  const denies = covering.filter((d) => actions.some((a) => d.actions.has(a))).map((d) => d.r.id);
   report(
     ctx,
     "rule-shadowed",
@@ -122,10 +153,10 @@ function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, denied: Set<num
 }
 
 /** An allowed critical action is reachable without a person unless a deny covers it or every task asks one. */
-function checkCritical(ctx: LintContext, r: RuleSpec, i: number, denied: Set<number>): void {
+function checkCritical(ctx: LintContext, r: RuleSpec, i: number, denied: Denied): void {
   const { bundle } = ctx.model;
   const critical = [...(ctx.model.actions[i] ?? [])].filter(
-    (a) => bundle.actions[a]?.risk === "critical" && bundle.actions[a]?.forbidden === null && !denied.has(a),
+    (a) => bundle.actions[a]?.risk === "critical" && bundle.actions[a]?.forbidden === null && !denied(a),
   );
   if (critical.length === 0) return;
   const names = (list: number[]) => list.map((a) => bundle.actions[a]?.name ?? "");

@@ -16,15 +16,28 @@ interface Node {
 const isNode = (v: unknown): v is Node =>
   typeof v === "object" && v !== null && typeof (v as Node).op === "string" && "args" in v;
 
+/** Condition -> its constant value: ten thousand rules repeat a few hundred conditions. */
+const known = new Map<string, boolean | null>();
+
 /** true or false when the condition always has that value, null when it depends on the call. */
 export function constantCondition(expr: string): boolean | null {
+  let value = known.get(expr);
+  if (value === undefined) {
+    value = constantOf(astOf(expr), expr);
+    if (known.size > 10_000) known.clear();
+    known.set(expr, value);
+  }
+  return value;
+}
+
+function astOf(expr: string): unknown {
   let ast: unknown;
   try {
     ast = (celEnvironment().parse(expr) as unknown as { ast: unknown }).ast;
   } catch {
     return null;
   }
-  return constantOf(ast, expr);
+  return ast;
 }
 
 function constantOf(node: unknown, expr: string): boolean | null {
