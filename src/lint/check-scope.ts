@@ -42,7 +42,8 @@ export function checkProfiles(ctx: LintContext): void {
 
 export function checkIssuers(ctx: LintContext): void {
   for (const iss of ctx.model.bundle.issuers) {
-    if (iss.kind !== "workload" || !ctx.publicIssuers.includes(normalIssuer(iss.issuer))) continue;
+    // Person issuers too: an approver or operator is whoever the provider vouches for.
+    if (!ctx.publicIssuers.includes(normalIssuer(iss.issuer))) continue;
     const pinned = Object.keys(iss.require ?? {}).filter((c) => RESTRICTING_CLAIMS.includes(c));
     if (pinned.length > 0) continue;
     report(

@@ -49,7 +49,11 @@ const CASES: Record<string, string[]> = {
     "ttl-above-cap caps-configured/profiles/profiles.yaml:2",
     "budget-above-cap caps-configured/profiles/profiles.yaml:5",
   ],
-  "issuer-public-unrestricted": ["issuer-public-unrestricted issuer-public-unrestricted/firebreak.yaml:19"],
+  // github-actions, and a person issuer of Google; not the one that requires an owner (trailing slash and all).
+  "issuer-public-unrestricted": [
+    "issuer-public-unrestricted issuer-public-unrestricted/firebreak.yaml:19",
+    "issuer-public-unrestricted issuer-public-unrestricted/firebreak.yaml:26",
+  ],
   "unused-agent": ["unused-agent unused-agent/rules/rules.yaml:8"],
   "unused-profile": ["unused-profile unused-profile/profiles/profiles.yaml:6"],
   "unused-rule": ["unused-rule unused-rule/rules/rules.yaml:6"],
@@ -117,6 +121,39 @@ describe("accepting a finding in the policy file", () => {
     });
     expect(fails(findings, true)).toBe(false);
     expect(fails(lintCase("allow-any-agent"), false)).toBe(true);
+  });
+
+  it("issuers and profiles accept their own findings", () => {
+    const findings = lintCase("accepted-issuer-profile");
+    expect(findings.map((f) => [brief(f), f.accepted?.where])).toEqual([
+      [
+        "issuer-public-unrestricted accepted-issuer-profile/firebreak.yaml:19",
+        "accepted-issuer-profile/firebreak.yaml:24",
+      ],
+      [
+        "profile-without-budget accepted-issuer-profile/profiles/profiles.yaml:2",
+        "accepted-issuer-profile/profiles/profiles.yaml:6",
+      ],
+    ]);
+    expect(fails(findings, true)).toBe(false);
+  });
+
+  it("an acceptance accepts only its own subject's finding", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "firebreak-lint-")), "policies");
+    cpSync(join(FIXTURES, "accepted"), dir, { recursive: true });
+    const rules = join(dir, "rules", "rules.yaml");
+    writeFileSync(
+      rules,
+      `${readFileSync(rules, "utf8")}  - id: anyone-updates\n    effect: allow\n    actions: ["svc:items.update"]\n`,
+    );
+    const result = compilePolicies(dir);
+    rmSync(dirname(dir), { recursive: true, force: true });
+    if (!result.ok) throw new Error(result.problems.format());
+    const findings = lintBundle(result.bundle, result.sources);
+    expect(findings.map((f) => [f.subject.name, f.accepted !== null])).toEqual([
+      ["anyone-reads", true],
+      ["anyone-updates", false],
+    ]);
   });
 
   it("an accept: entry without a reason does not compile", () => {
