@@ -3,7 +3,7 @@
  * valid thing, and lints to exactly the findings listed here, each at its file:line. Then acceptances,
  * the shipped policies, and the SARIF log against the SARIF 2.1.0 schema.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Validator } from "@cfworker/json-schema";
@@ -189,6 +189,46 @@ describe("accepting a finding in the policy file", () => {
       return result.bundle.manifest.revision;
     };
     expect(revision(true)).toBe(revision(false));
+  });
+});
+
+describe("the lint: block", () => {
+  /** The clean set with `files` written over it, compiled. */
+  function compileWith(files: Record<string, string>, dev = false) {
+    const dir = join(mkdtempSync(join(tmpdir(), "firebreak-lint-")), "policies");
+    cpSync(join(FIXTURES, "clean"), dir, { recursive: true });
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    }
+    const result = compilePolicies(dir, { dev });
+    rmSync(dirname(dir), { recursive: true, force: true });
+    return result;
+  }
+  const config = readFileSync(join(FIXTURES, "clean", "firebreak.yaml"), "utf8");
+
+  it("is schema-checked like the rest of firebreak.yaml", () => {
+    const result = compileWith({ "firebreak.yaml": `${config}lint:\n  caps:\n    task_ttl: soon\n` });
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.problems.format()).toBe('policies/firebreak.yaml:20: "lint.caps.task_ttl" must be integer');
+  });
+
+  it("is read from firebreak.yaml only: in the dev overlay it is a problem", () => {
+    const result = compileWith({ "dev/dev.yaml": "lint:\n  caps: { calls: 10 }\n" }, true);
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.problems.format()).toBe(
+        "policies/dev/dev.yaml:1: lint is only read from policies/firebreak.yaml: move it there",
+      );
+  });
+
+  it("public_issuers adds providers to the built-in list", () => {
+    const result = compileWith({ "firebreak.yaml": `${config}lint:\n  public_issuers: [https://ci.example.com/]\n` });
+    if (!result.ok) throw new Error(result.problems.format());
+    expect(lintBundle(result.bundle, result.sources).map(brief)).toEqual([
+      "issuer-public-unrestricted policies/firebreak.yaml:7",
+    ]);
   });
 });
 
