@@ -12,7 +12,8 @@ const WRITE_KINDS = new Set(["write", "delete", "admin"]);
 
 export function checkRules(ctx: LintContext): void {
   const { bundle } = ctx.model;
-  const denies = unconditionalDenies(ctx);
+  const denies = unconditional(ctx, "deny");
+  const approves = unconditional(ctx, "approve");
   bundle.rules.forEach((r, i) => {
     checkScopeOf(ctx, r, i);
     checkCondition(ctx, r);
@@ -27,10 +28,14 @@ export function checkRules(ctx: LintContext): void {
       );
     if (r.effect === "deny") return;
     // The denies for everyone are one set; the others (an agent's own) are asked one by one.
-    const covering = ownDeniesOf(denies, r).filter((d) => covers(d.r.agents, r.agents));
+    const covering = coveringOf(denies, r);
     const denied = (a: number) => denies.everyone.has(a) || covering.some((d) => d.actions.has(a));
     checkShadowed(ctx, r, i, denied, [...denies.forEveryone, ...covering]);
-    if (r.effect === "allow") checkCritical(ctx, r, i, denied);
+    if (r.effect !== "allow") return;
+    // An approve rule for all its agents asks a person before the allow counts (approve beats allow).
+    const asking = coveringOf(approves, r);
+    const asked = (a: number) => approves.everyone.has(a) || asking.some((d) => d.actions.has(a));
+    checkCritical(ctx, r, i, (a) => denied(a) || asked(a));
   });
 }
 
@@ -48,11 +53,11 @@ interface Denies {
   noSub: Deny[];
 }
 
-/** The enforce deny rules that match every call of their actions. */
-function unconditionalDenies(ctx: LintContext): Denies {
+/** The enforce deny (or approve) rules that match every call of their actions. */
+function unconditional(ctx: LintContext, effect: "deny" | "approve"): Denies {
   const denies: Denies = { everyone: new Set(), forEveryone: [], bySub: new Map(), noSub: [] };
   ctx.model.bundle.rules.forEach((r, i) => {
-    if (r.effect !== "deny" || r.mode !== "enforce" || !alwaysMatches(r)) return;
+    if (r.effect !== effect || r.mode !== "enforce" || !alwaysMatches(r)) return;
     const d = { r, actions: ctx.model.actions[i] ?? new Set<number>() };
     if (r.agents === null) {
       denies.forEveryone.push(d);
@@ -63,10 +68,11 @@ function unconditionalDenies(ctx: LintContext): Denies {
   return denies;
 }
 
-/** The denies for some agents that could cover the rule's agents. */
-function ownDeniesOf(denies: Denies, r: RuleSpec): Deny[] {
+/** The rules for some agents that select every agent `r` selects. */
+function coveringOf(denies: Denies, r: RuleSpec): Deny[] {
   const first = r.agents?.sub?.[0];
-  return first === undefined ? denies.noSub : [...(denies.bySub.get(first) ?? []), ...denies.noSub];
+  const candidates = first === undefined ? denies.noSub : [...(denies.bySub.get(first) ?? []), ...denies.noSub];
+  return candidates.filter((d) => covers(d.r.agents, r.agents));
 }
 
 /** A rule with no condition, or one that always holds, matches every call of its actions and agents. */
@@ -152,11 +158,11 @@ function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, denied: Denied,
   );
 }
 
-/** An allowed critical action is reachable without a person unless a deny covers it or every task asks one. */
-function checkCritical(ctx: LintContext, r: RuleSpec, i: number, denied: Denied): void {
+/** An allowed critical action is reachable without a person unless a deny or an approve rule covers it, or every task asks one. */
+function checkCritical(ctx: LintContext, r: RuleSpec, i: number, stopped: Denied): void {
   const { bundle } = ctx.model;
   const critical = [...(ctx.model.actions[i] ?? [])].filter(
-    (a) => bundle.actions[a]?.risk === "critical" && bundle.actions[a]?.forbidden === null && !denied(a),
+    (a) => bundle.actions[a]?.risk === "critical" && bundle.actions[a]?.forbidden === null && !stopped(a),
   );
   if (critical.length === 0) return;
   const names = (list: number[]) => list.map((a) => bundle.actions[a]?.name ?? "");

@@ -192,6 +192,43 @@ describe("accepting a finding in the policy file", () => {
   });
 });
 
+describe("what keeps a critical action behind a person", () => {
+  /** The critical-without-approval case with `extra` appended to its rules or profile. */
+  function lintWith(file: "rules/rules.yaml" | "profiles/profiles.yaml", extra: string, replace?: [string, string]) {
+    const dir = join(mkdtempSync(join(tmpdir(), "firebreak-lint-")), "policies");
+    cpSync(join(FIXTURES, "critical-without-approval"), dir, { recursive: true });
+    const path = join(dir, file);
+    let text = readFileSync(path, "utf8") + extra;
+    if (replace) text = text.replace(replace[0], replace[1]);
+    writeFileSync(path, text);
+    const result = compilePolicies(dir);
+    rmSync(dirname(dir), { recursive: true, force: true });
+    if (!result.ok) throw new Error(result.problems.format());
+    return lintBundle(result.bundle, result.sources).map((f) => f.rule);
+  }
+
+  it("an approve rule for the same agents", () => {
+    const approve =
+      '  - id: payouts-need-a-person\n    effect: approve\n    agents: { issuer: [ci], sub: [bot] }\n    actions: ["svc:items.payout"]\n';
+    expect(lintWith("rules/rules.yaml", approve)).toEqual([]);
+  });
+
+  it("approvals.risk on the profile", () => {
+    expect(lintWith("profiles/profiles.yaml", "    approvals: { risk: critical }\n")).toEqual([]);
+  });
+
+  it("a deny for everyone (the allow is then shadowed instead)", () => {
+    const deny = '  - id: no-payouts\n    effect: deny\n    actions: ["svc:items.payout"]\n';
+    expect(lintWith("rules/rules.yaml", deny)).toEqual(["rule-shadowed"]);
+  });
+
+  it("but not an approve rule with a condition: it may not match", () => {
+    const approve =
+      '  - id: some-payouts-need-a-person\n    effect: approve\n    agents: { issuer: [ci], sub: [bot] }\n    actions: ["svc:items.payout"]\n    when: \'resource == "x"\'\n';
+    expect(lintWith("rules/rules.yaml", approve)).toEqual(["critical-without-approval"]);
+  });
+});
+
 describe("the lint: block", () => {
   /** The clean set with `files` written over it, compiled. */
   function compileWith(files: Record<string, string>, dev = false) {
