@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { STANDARDS_COMMAND, type StandardsRow, type StandardsSection, standardsMarkdown } from "../core/standards-doc";
+import { LINT_RULES } from "../lint/rules";
 import { BUNDLE_REFUSAL_STANDARDS } from "../policy/bundle-standards";
 import { defaultIo, type Io } from "./io";
 
@@ -19,12 +20,9 @@ export const STANDARDS_USAGE = `firebreak standards [--out FILE] [--check]
 
 export const STANDARDS_FILE = "docs/standards.md";
 
-/**
- * The lint rules' rows. Plug `firebreak lint`'s table in here (each rule's id, title and `standards`),
- * e.g. `LINT_RULES.map((r) => ({ id: r.id, title: r.title, standards: r.standards }))`.
- */
+/** The lint rules' rows (src/lint/rules.ts), in the table's order. */
 export function lintRows(): StandardsRow[] {
-  return [];
+  return LINT_RULES.map((r) => ({ id: r.id, title: r.title, standards: r.standards }));
 }
 
 export function lintSection(): StandardsSection {
