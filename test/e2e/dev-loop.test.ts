@@ -6,6 +6,8 @@
  * decisions; the next good edit reloads and a changed decision shows. `firebreak compile` run beside it
  * changes nothing it serves. GitHub is a GitHub App there: the demo mints installation tokens for the
  * key `firebreak dev-keys` wrote to demo/.dev.vars.
+ * A bundle signed with the dev signing key and pushed to the local KV (`firebreak push --dev --local`)
+ * is then in force without a rebuild.
  *
  * Edits are plain file writes: wrangler's watch of policies/ (wrangler.toml `watch_dir`) picks them up.
  * Every request has a timeout, so a hang fails the test instead of stalling it; waiting is only ever for
@@ -310,6 +312,40 @@ describe("npm start under policy edits", () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     await expectDecisions("closed");
+    expectNoWranglerError(from);
+  }, 90_000);
+
+  it("a signed bundle pushed to the local KV is in force without a rebuild (docs/bundles.md)", async () => {
+    const from = lines.length;
+    // The policies as they were before the last edit, built and signed with the key dev-keys made.
+    const pushed = join(dir, "pushed");
+    cpSync(join(dir, "policies"), join(pushed, "policies"), { recursive: true });
+    writeFileSync(join(pushed, "policies", "rules", "triage-bot.yaml"), original("rules/triage-bot.yaml"));
+    const firebreak = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [join(dir, "bin", "firebreak.mjs"), ...args], {
+        cwd: dir,
+        encoding: "utf8",
+      });
+      expect(r.status, `firebreak ${args.join(" ")}:\n${r.stderr}`).toBe(0);
+      return r;
+    };
+    const out = join(pushed, "bundle.json");
+    const key = join(dir, ".dev", "bundle-signing-key.json");
+    firebreak("build", "--dev", "--policies", join(pushed, "policies"), "--out", out, "--sign", "--key", key);
+    const revision = (JSON.parse(readFileSync(out, "utf8")) as { manifest: { revision: string } }).manifest.revision;
+    firebreak("push", "--dev", "--local", "--file", join(pushed, "bundle.signed.json"));
+
+    // Readiness: every isolate looks at KV at most every 10 s; poll (each call bounded) until it serves.
+    const deadline = performance.now() + 40_000;
+    // A poll may meet the socket of a reload's old isolate closing (as callThroughReload does): poll on.
+    const served = () => health().then((h) => h.revision, () => "");
+    while ((await served()) !== revision.slice(0, 12)) {
+      expect(performance.now() < deadline, `pushed bundle ${revision} never served:\n${tail()}`).toBe(true);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const res = await fetch(`${gateway}/_firebreak/v1/health`, { signal: AbortSignal.timeout(ANSWER_MS) });
+    expect(((await res.json()) as { bundle: { source: string } }).bundle.source).toBe("kv");
+    await expectDecisions("open");
     expectNoWranglerError(from);
   }, 90_000);
 });
