@@ -69,7 +69,7 @@ function compileSources(dir: string, dev: boolean, problems: Problems): Compiled
   return { settings, issuers, services, actions, rules, profiles, sources };
 }
 
-const PROFILE_KEYS = ["agents", "ttl", "max_lifetime", "budgets", "budgets.calls", "approvals"];
+const PROFILE_KEYS = ["agents", "ttl", "max_lifetime", "budgets", "budgets.calls", "budgets.windows", "approvals"];
 
 function profileSources(files: SourceFile[], sources: LintSources): void {
   for (const src of files)

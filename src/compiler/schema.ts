@@ -199,6 +199,12 @@ export const configSchema = {
               description: "Longest profile max_lifetime, seconds",
             },
             calls: { type: "integer", minimum: 1, default: 500, description: "Largest budgets.calls of a profile" },
+            calls_per_minute: {
+              type: "integer",
+              minimum: 1,
+              default: 120,
+              description: "Fastest budgets.windows of a profile, as calls per minute",
+            },
           },
         },
         public_issuers: {

@@ -21,6 +21,16 @@ export function checkProfiles(ctx: LintContext): void {
         "budgets.calls",
         `profile ${p.name} allows ${calls} calls per task, above the cap of ${ctx.caps.calls}`,
       );
+    // The fastest window, as calls per minute: a window bounds the rate, and the cap is a rate.
+    const fastest = Math.max(0, ...windows.map((w) => (w.calls * 60) / w.seconds));
+    if (fastest > ctx.caps.calls_per_minute)
+      report(
+        ctx,
+        "budget-above-cap",
+        subject,
+        "budgets.windows",
+        `profile ${p.name}'s windows allow ${Math.round(fastest)} calls per minute, above the cap of ${ctx.caps.calls_per_minute}`,
+      );
     if (p.ttl_s > ctx.caps.task_ttl)
       report(
         ctx,

@@ -8,7 +8,7 @@ import { DEFAULT_CAPS, type LintId, PUBLIC_ISSUERS } from "./rules";
 export interface LintContext {
   model: LintModel;
   sources: LintSources;
-  caps: { task_ttl: number; task_lifetime: number; calls: number };
+  caps: { task_ttl: number; task_lifetime: number; calls: number; calls_per_minute: number };
   publicIssuers: string[];
   findings: Finding[];
 }

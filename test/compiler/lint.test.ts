@@ -32,7 +32,10 @@ const CASES: Record<string, string[]> = {
   "service-wide-write-glob": ["service-wide-write-glob service-wide-write-glob/rules/rules.yaml:11"],
   "critical-without-approval": ["critical-without-approval critical-without-approval/rules/rules.yaml:6"],
   "profile-without-budget": ["profile-without-budget profile-without-budget/profiles/profiles.yaml:2"],
-  "budget-above-cap": ["budget-above-cap budget-above-cap/profiles/profiles.yaml:6"],
+  "budget-above-cap": [
+    "budget-above-cap budget-above-cap/profiles/profiles.yaml:6",
+    "budget-above-cap budget-above-cap/profiles/profiles.yaml:13",
+  ],
   "condition-always-true": ["condition-always-true condition-always-true/rules/rules.yaml:10"],
   "rule-shadowed": ["rule-shadowed rule-shadowed/rules/rules.yaml:6"],
   "rule-unreachable": [
