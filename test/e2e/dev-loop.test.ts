@@ -338,7 +338,7 @@ describe("npm start under policy edits", () => {
     // Readiness: every isolate looks at KV at most every 10 s; poll (each call bounded) until it serves.
     const deadline = performance.now() + 40_000;
     // A poll may meet the socket of a reload's old isolate closing (as callThroughReload does): poll on.
-    const served = () => health().then((h) => h.revision, () => "");
+    const served = async () => (await health().catch(() => null))?.revision;
     while ((await served()) !== revision.slice(0, 12)) {
       expect(performance.now() < deadline, `pushed bundle ${revision} never served:\n${tail()}`).toBe(true);
       await new Promise((r) => setTimeout(r, 250));
