@@ -105,14 +105,15 @@ export function position(c: Column): { array: "indexes" | "blobs" | "doubles"; a
   return { array, at: Number(m[2]) - 1 };
 }
 
+/** Each field's array, position and value, worked out once: a data point is written for every call. */
+const PLAN = FIELDS.map((field) => ({ ...position(LAYOUT[field].column), of: LAYOUT[field].of }));
+
 /** The data point of a record, every value at its column's position. */
 export function dataPointOf(r: DecisionRecord): AnalyticsEngineDataPoint {
   const indexes: string[] = [];
   const blobs: string[] = [];
   const doubles: number[] = [];
-  for (const field of FIELDS) {
-    const { column: c, of } = LAYOUT[field];
-    const { array, at } = position(c);
+  for (const { array, at, of } of PLAN) {
     const value = of(r);
     if (array === "doubles") doubles[at] = value as number;
     else if (array === "indexes") indexes[at] = (value as string).slice(0, INDEX_MAX);
