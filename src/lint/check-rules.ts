@@ -30,12 +30,17 @@ export function checkRules(ctx: LintContext): void {
     // The denies for everyone are one set; the others (an agent's own) are asked one by one.
     const covering = coveringOf(denies, r);
     const denied = (a: number) => denies.everyone.has(a) || covering.some((d) => d.actions.has(a));
-    checkShadowed(ctx, r, i, denied, [...denies.forEveryone, ...covering]);
-    if (r.effect !== "allow") return;
-    // An approve rule for all its agents asks a person before the allow counts (approve beats allow).
+    if (r.effect !== "allow") {
+      checkShadowed(ctx, r, i, denied, [...denies.forEveryone, ...covering]);
+      return;
+    }
+    // An approve rule for all its agents asks a person before the allow counts (approve beats allow),
+    // so an allow all of whose actions are denied or asked for never decides either.
     const asking = coveringOf(approves, r);
     const asked = (a: number) => approves.everyone.has(a) || asking.some((d) => d.actions.has(a));
-    checkCritical(ctx, r, i, (a) => denied(a) || asked(a));
+    const stopped = (a: number) => denied(a) || asked(a);
+    checkShadowed(ctx, r, i, stopped, [...denies.forEveryone, ...covering, ...approves.forEveryone, ...asking]);
+    checkCritical(ctx, r, i, stopped);
   });
 }
 
@@ -145,16 +150,27 @@ function checkReachable(ctx: LintContext, r: RuleSpec, i: number): void {
 
 type Denied = (action: number) => boolean;
 
-function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, denied: Denied, covering: Deny[]): void {
+function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, stopped: Denied, covering: Deny[]): void {
   const actions = [...(ctx.model.actions[i] ?? [])];
-  if (actions.length === 0 || !actions.every(denied)) return;
-  const denies = covering.filter((d) => actions.some((a) => d.actions.has(a))).map((d) => d.r.id);
+  if (actions.length === 0 || !actions.every(stopped)) return;
+  const by = covering.filter((d) => actions.some((a) => d.actions.has(a)));
+  const ids = by.map((d) => d.r.id);
+  const asks = by.filter((d) => d.r.effect === "approve").length;
+  const one = ids.length === 1;
+  const verb =
+    asks === 0
+      ? one
+        ? "denies"
+        : "deny"
+      : asks === ids.length
+        ? `${one ? "asks" : "ask"} a person for`
+        : "deny or ask a person for";
   report(
     ctx,
     "rule-shadowed",
     ruleSubject(r),
     undefined,
-    `rule ${r.id} never decides: ${listed(denies)} ${denies.length === 1 ? "denies" : "deny"} all its actions for all its agents`,
+    `rule ${r.id} never decides: ${listed(ids)} ${verb} all its actions for all its agents`,
   );
 }
 

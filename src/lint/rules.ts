@@ -74,8 +74,9 @@ export const LINT_RULES = [
   }),
   rule("rule-shadowed", {
     severity: "warning",
-    title: "A rule never decides: an unconditional deny covers all its actions for all its agents",
-    fix: "remove the rule, or narrow the deny that covers it",
+    title:
+      "A rule never decides: unconditional denies (or, over an allow, approve rules) cover all its actions for all its agents",
+    fix: "remove the rule, or narrow the deny or approve rule that covers it",
     why: "Dead rules mislead reviewers about what agents may do, and come alive when the deny changes.",
     standards: { asi: "ASI03", maestro: "L6", nist: ["MEASURE"] },
   }),

@@ -38,6 +38,7 @@ const CASES: Record<string, string[]> = {
   ],
   "condition-always-true": ["condition-always-true condition-always-true/rules/rules.yaml:10"],
   "rule-shadowed": ["rule-shadowed rule-shadowed/rules/rules.yaml:6"],
+  "rule-shadowed-by-approve": ["rule-shadowed rule-shadowed-by-approve/rules/rules.yaml:7"],
   "rule-unreachable": [
     "rule-unreachable rule-unreachable/rules/rules.yaml:10",
     "rule-unreachable rule-unreachable/rules/rules.yaml:11",
@@ -210,10 +211,10 @@ describe("what keeps a critical action behind a person", () => {
     return lintBundle(result.bundle, result.sources).map((f) => f.rule);
   }
 
-  it("an approve rule for the same agents", () => {
+  it("an approve rule for the same agents (the allow, which then never decides, is shadowed instead)", () => {
     const approve =
       '  - id: payouts-need-a-person\n    effect: approve\n    agents: { issuer: [ci], sub: [bot] }\n    actions: ["svc:items.payout"]\n';
-    expect(lintWith("rules/rules.yaml", approve)).toEqual([]);
+    expect(lintWith("rules/rules.yaml", approve)).toEqual(["rule-shadowed"]);
   });
 
   it("approvals.risk on the profile", () => {
