@@ -56,41 +56,23 @@ export const LAYOUT = {
 
 export type FieldName = keyof typeof LAYOUT;
 
+export const FIELDS = Object.keys(LAYOUT) as FieldName[];
+
+/** What each revision of layout v1 after the first appended (the first is every other field). */
+const APPENDED: readonly { revision: number; added: readonly FieldName[] }[] = [
+  // Issue 15: refusals by OWASP Agentic id (docs/standards.md).
+  { revision: 2, added: ["asi"] },
+];
+
 /**
  * Which fields each revision of layout v1 added, in order. Appending keeps every earlier position's
  * meaning, so the layout id stays `v1`; a stored row older than a revision has "" (blobs) or 0
  * (doubles) in that revision's fields. docs/analytics.md has the same list.
  */
 export const LAYOUT_REVISIONS: readonly { revision: number; added: readonly FieldName[] }[] = [
-  {
-    revision: 1,
-    added: [
-      "agent",
-      "layout",
-      "decision_id",
-      "bundle_revision",
-      "effect",
-      "reason",
-      "would_effect",
-      "would_reason",
-      "agent_issuer",
-      "agent_sub",
-      "task_id",
-      "service",
-      "action",
-      "resource",
-      "method",
-      "rules",
-      "status",
-      "upstream_status",
-      "latency_ms",
-      "would_block",
-    ],
-  },
-  // Issue 15: refusals by OWASP Agentic id (docs/standards.md).
-  { revision: 2, added: ["asi"] },
+  { revision: 1, added: FIELDS.filter((f) => !APPENDED.some((r) => r.added.includes(f))) },
+  ...APPENDED,
 ];
-export const FIELDS = Object.keys(LAYOUT) as FieldName[];
 
 /** The column of a field: the only way the query builder names a column. */
 export function column(field: FieldName): Column {
