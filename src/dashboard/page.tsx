@@ -145,25 +145,32 @@ function DecisionsPart(props: { period: Period; figures: Figures }) {
           </Card>
         ))}
       </div>
-      <Card>
-        <HorizontalBarChart
-          id="refusals-by-asi"
-          title="Refusals by OWASP Agentic risk"
-          items={f.deniedAsi}
-          tone="other"
-          width={960}
-          emptyText="No refusals."
-        />
-        <p class="muted source" id="asi-note">
-          Each refusal's reason code maps to one ASI id of the OWASP Top 10 for Agentic Applications 2026
-          (docs/standards.md); "(none)" where no agentic risk applies.
-        </p>
-      </Card>
+      <AsiRefusals items={f.deniedAsi} />
     </>
   );
 }
 
 type Counted = Extract<Figures, { state: "ok" }>;
+
+/** Refusals grouped by the OWASP Agentic id of their reason code (src/core/reason-standards.ts). */
+function AsiRefusals({ items }: { items: Counted["deniedAsi"] }) {
+  return (
+    <Card>
+      <HorizontalBarChart
+        id="refusals-by-asi"
+        title="Refusals by OWASP Agentic risk"
+        items={items}
+        tone="other"
+        width={960}
+        emptyText="No refusals."
+      />
+      <p class="muted source" id="asi-note">
+        Each refusal's reason code maps to one ASI id of the OWASP Top 10 for Agentic Applications 2026
+        (docs/standards.md); "(none)" where no agentic risk applies.
+      </p>
+    </Card>
+  );
+}
 
 function Totals({ figures: f }: { figures: Counted }) {
   const total = Object.values(f.totals).reduce((a, b) => a + b, 0);
