@@ -11,22 +11,18 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main";
 import { type SignedBundleFile, trustedKeys, verifyHead } from "../../src/policy/signed";
+import { captureConsole } from "../helpers/console";
+
+const { out, err } = captureConsole();
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FIXTURE = join(ROOT, "test", "fixtures", "policies", "gateway");
-let out: string[];
-let err: string[];
 let dir: string;
 
 beforeEach(() => {
-  out = [];
-  err = [];
   dir = mkdtempSync(join(tmpdir(), "firebreak-bundles-"));
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
 });
 afterEach(() => {
-  vi.restoreAllMocks();
   rmSync(dir, { recursive: true, force: true });
   delete process.env.FIREBREAK_SIGNING_KEY;
 });
@@ -124,7 +120,7 @@ describe("build --sign", () => {
       [["--key", pub], /not a private Ed25519 JWK/],
       [["--key", join(dir, "k1.json"), "--sequence", "1.5"], /positive integer/],
     ] as const) {
-      err = [];
+      err.length = 0;
       expect(await main(["build", "--policies", FIXTURE, "--out", join(dir, "bundle.json"), "--sign", ...args])).toBe(
         2,
       );
@@ -182,7 +178,7 @@ describe("push", () => {
     const signed = await build(["--key", file, "--sequence", "3"]);
     const path = join(dir, "bundle.signed.json");
     writeFileSync(path, JSON.stringify({ ...signed, bundle: signed.bundle.replace("agent-reads", "agent-reade") }));
-    err = [];
+    err.length = 0;
     expect(await main(["push", "--dry-run", "--file", path])).toBe(2);
     expect(err[0]).toMatch(/^firebreak push: .*not the one signed/);
     expect(out).toEqual([]);

@@ -2,21 +2,15 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main";
+import { captureConsole } from "../helpers/console";
+
+const { out, err } = captureConsole();
 
 const ROOT = join(import.meta.dirname, "..", "..");
-let out: string[];
-let err: string[];
 
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-});
 afterEach(() => {
-  vi.restoreAllMocks();
   delete process.env.FIREBREAK_DEV;
 });
 
@@ -65,7 +59,7 @@ describe("a dev build that fails keeps serving the last good bundle", () => {
     const good = readFileSync(bundle, "utf8");
     const rules = join(policies, "rules", "triage-bot.yaml");
     writeFileSync(rules, readFileSync(rules, "utf8").replace(/when: '/, "when: 'nonsense( && "));
-    err = [];
+    err.length = 0;
     expect(await main(["build", "--policies", policies, "--out", bundle, "--dev"])).toBe(0);
     expect(readFileSync(bundle, "utf8")).toBe(good);
     expect(err.join("\n")).toMatch(/triage-bot\.yaml:\d+/);

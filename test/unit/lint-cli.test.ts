@@ -2,27 +2,19 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main";
+import { captureConsole } from "../helpers/console";
+
+const { out, err } = captureConsole({ stdout: true });
 
 const FIXTURES = "test/fixtures/lint";
-let out: string[];
-let err: string[];
 let dir: string;
 
 beforeEach(() => {
-  out = [];
-  err = [];
   dir = mkdtempSync(join(tmpdir(), "firebreak-lint-"));
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out.push(String(s));
-    return true;
-  });
 });
 afterEach(() => {
-  vi.restoreAllMocks();
   rmSync(dir, { recursive: true, force: true });
 });
 
