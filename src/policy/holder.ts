@@ -10,6 +10,7 @@
  * Nothing here throws at a caller: KV down, garbage or a refused head keep the bundle in force, and
  * the refusal is kept (`status().last_rejection`) and logged once per change as a structured line.
  */
+import { withTimeout } from "../core/timeout";
 import { type BundleState, bundleState, loadBundle } from "./load";
 import {
   type BundleRefusal,
@@ -228,35 +229,23 @@ function isEmpty(keys: unknown): boolean {
 /** The gateway's highest accepted sequence after raising it to `sequence` (no mark: `sequence`). Never throws. */
 async function raise(order: RefreshConfig["order"], sequence: number): Promise<number | Refused> {
   if (!order) return sequence;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${KV_TIMEOUT_MS} ms`)), KV_TIMEOUT_MS);
-  });
   try {
-    const highest = await Promise.race([order(sequence), timeout]);
+    const highest = await withTimeout(order(sequence), KV_TIMEOUT_MS);
     if (Number.isSafeInteger(highest)) return highest;
     return { ok: false, code: "bundle.order_unreachable", detail: "the high-water mark is not a number" };
   } catch (e) {
     return { ok: false, code: "bundle.order_unreachable", detail: `raising the high-water mark: ${errorName(e)}` };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 /** A KV read: the text, null when absent, or why it could not be read. Never throws. */
 async function read(store: BundleStore, key: string): Promise<string | null | Refused> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${KV_TIMEOUT_MS} ms`)), KV_TIMEOUT_MS);
-  });
   try {
-    const value = await Promise.race([store.get(key, "text"), timeout]);
+    const value = await withTimeout(store.get(key, "text"), KV_TIMEOUT_MS);
     if (value === null || typeof value === "string") return value;
     return { ok: false, code: "bundle.malformed", detail: `${key} is not text` };
   } catch (e) {
     return { ok: false, code: "bundle.kv_unreachable", detail: `reading ${key}: ${errorName(e)}` };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
 /** Durable Object calls bounded in time: every caller of an object (gateway, API, directory, dashboard) uses these. */
+import { withTimeout } from "../core/timeout";
 
 export const TASK_RPC_TIMEOUT_MS = 5000;
 
@@ -8,12 +9,4 @@ export const TASK_RPC_TIMEOUT_MS = 5000;
  */
 export function rpcCall<T>(p: PromiseLike<unknown>): Promise<T> {
   return withTimeout(Promise.resolve(p) as Promise<T>, TASK_RPC_TIMEOUT_MS);
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
