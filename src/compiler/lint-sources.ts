@@ -23,9 +23,12 @@ export interface EntitySource {
   accept: Acceptance[];
 }
 
-/** The `lint:` block of policies/firebreak.yaml, as written (defaults are the lint's). */
+/** Defaults of the caps in `lint.caps` of policies/firebreak.yaml (the JSON Schema publishes them). */
+export const DEFAULT_CAPS = { task_ttl: 900, task_lifetime: 14_400, calls: 500, calls_per_minute: 120 } as const;
+
+/** The `lint:` block of policies/firebreak.yaml, as written (DEFAULT_CAPS where a cap is not). */
 export interface LintSettings {
-  caps?: { task_ttl?: number; task_lifetime?: number; calls?: number };
+  caps?: { [K in keyof typeof DEFAULT_CAPS]?: number };
   public_issuers?: string[];
   /** `file:line` of the block's keys (`caps.task_ttl`), for findings about the settings. */
   keys: Record<string, string>;

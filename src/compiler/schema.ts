@@ -3,6 +3,7 @@
  * complete and check policy files; the compiler validates with the same objects.
  */
 import { MAX_SCOPE_PATTERNS } from "../policy/scope";
+import { DEFAULT_CAPS } from "./lint-sources";
 
 const name = { type: "string", pattern: "^[a-z][a-z0-9-]*$", maxLength: 40 };
 const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", maxLength: 64 };
@@ -191,18 +192,28 @@ export const configSchema = {
           type: "object",
           additionalProperties: false,
           properties: {
-            task_ttl: { type: "integer", minimum: 1, default: 900, description: "Longest profile ttl, seconds" },
+            task_ttl: {
+              type: "integer",
+              minimum: 1,
+              default: DEFAULT_CAPS.task_ttl,
+              description: "Longest profile ttl, seconds",
+            },
             task_lifetime: {
               type: "integer",
               minimum: 1,
-              default: 14400,
+              default: DEFAULT_CAPS.task_lifetime,
               description: "Longest profile max_lifetime, seconds",
             },
-            calls: { type: "integer", minimum: 1, default: 500, description: "Largest budgets.calls of a profile" },
+            calls: {
+              type: "integer",
+              minimum: 1,
+              default: DEFAULT_CAPS.calls,
+              description: "Largest budgets.calls of a profile",
+            },
             calls_per_minute: {
               type: "integer",
               minimum: 1,
-              default: 120,
+              default: DEFAULT_CAPS.calls_per_minute,
               description: "Fastest budgets.windows of a profile, as calls per minute",
             },
           },

@@ -1,9 +1,9 @@
 /** What every check reads: the bundle's model, where things are written, and the caps. */
-import type { LintSources } from "../compiler/lint-sources";
+import { DEFAULT_CAPS, type LintSources } from "../compiler/lint-sources";
 import type { RuleSpec } from "../policy/types";
 import { type Finding, finding } from "./finding";
 import type { LintModel } from "./model";
-import { DEFAULT_CAPS, type LintId, PUBLIC_ISSUERS } from "./rules";
+import { type LintId, PUBLIC_ISSUERS } from "./rules";
 
 export interface LintContext {
   model: LintModel;

@@ -143,9 +143,6 @@ export type LintId = (typeof LINT_RULES)[number]["id"];
 
 export const LINT_RULE_BY_ID: ReadonlyMap<string, LintRule> = new Map(LINT_RULES.map((r) => [r.id, r]));
 
-/** Defaults of the caps in `lint.caps` of policies/firebreak.yaml. */
-export const DEFAULT_CAPS = { task_ttl: 900, task_lifetime: 14_400, calls: 500, calls_per_minute: 120 } as const;
-
 /**
  * `iss` values of public OIDC providers: anyone can have one mint a token for any audience they like
  * (a workflow in any public repository). `lint.public_issuers` adds more.
