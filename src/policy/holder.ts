@@ -11,7 +11,7 @@
  * the refusal is kept (`status().last_rejection`) and logged once per change as a structured line.
  */
 import { withTimeout } from "../core/timeout";
-import { type BundleState, bundleState, loadBundle } from "./load";
+import { type BundleState, bundleState } from "./load";
 import {
   type BundleRefusal,
   bundleKey,
@@ -96,7 +96,7 @@ export class BundleHolder {
   private keys: { value: unknown; keys: Promise<TrustedKeys | null | Refused> } | null = null;
 
   constructor(builtInJson: unknown) {
-    this.current = { state: bundleState(builtInJson)(), source: BUILT_IN };
+    this.current = { state: bundleState(builtInJson), source: BUILT_IN };
     const m = (builtInJson as { manifest?: { compiler_version?: unknown; dev?: unknown } })?.manifest;
     this.floor = { compiler_version: String(m?.compiler_version ?? ""), dev: m?.dev === true };
   }
@@ -162,12 +162,8 @@ export class BundleHolder {
     if (typeof bytes !== "string") return this.refuse(bytes, now);
     const checked = await checkBundle(bytes, payload);
     if (!checked.ok) return this.refuse(checked, now, head);
-    let state: BundleState;
-    try {
-      state = { ok: true, bundle: loadBundle(checked.json) };
-    } catch (e) {
-      return this.refuse({ ok: false, code: "bundle.unloadable", detail: (e as Error).message }, now, head);
-    }
+    const state = bundleState(checked.json);
+    if (!state.ok) return this.refuse({ ok: false, code: "bundle.unloadable", detail: state.error }, now, head);
     const highest = await raise(config.order, payload.sequence);
     if (typeof highest !== "number") return this.refuse(highest, now);
     if (highest > payload.sequence) {

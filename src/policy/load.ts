@@ -22,19 +22,13 @@ export class BundleError extends Error {}
 
 export type BundleState = { ok: true; bundle: LoadedBundle } | { ok: false; error: string };
 
-/** Loads the bundle once per isolate, on first use; a bundle that does not load is kept as its error. */
-export function bundleState(json: unknown): () => BundleState {
-  let state: BundleState | undefined;
-  return () => {
-    if (!state) {
-      try {
-        state = { ok: true, bundle: loadBundle(json) };
-      } catch (e) {
-        state = { ok: false, error: e instanceof Error ? e.message : "unloadable bundle" };
-      }
-    }
-    return state;
-  };
+/** The bundle loaded, or the reason it does not load, kept as a state: never thrown at a request. */
+export function bundleState(json: unknown): BundleState {
+  try {
+    return { ok: true, bundle: loadBundle(json) };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : "unloadable bundle" };
+  }
 }
 
 export function loadBundle(json: unknown): LoadedBundle {
