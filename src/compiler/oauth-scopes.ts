@@ -7,6 +7,7 @@
  */
 
 import type { ActionSpec, ServiceSpec } from "../policy/types";
+import { serviceProblem } from "./scope";
 import type { Problems } from "./source";
 
 export type OauthScopesData = Record<string, string[]>;
@@ -24,13 +25,12 @@ export function compileOauthScopes(
   const out: Record<string, string[]> = {};
   for (const service of Object.keys(data).sort()) {
     const where = (...p: (string | number)[]) => at("oauth_scopes", service, ...p);
-    const provider = Object.hasOwn(services, service) ? services[service]!.provider : undefined;
-    const problem = serviceProblem(service, provider, services, selected);
+    const problem = oauthProblem(service, services, selected);
     if (problem) {
       problems.add(where(), problem);
       continue;
     }
-    const most = (provider as { scopes: string[] }).scopes;
+    const most = (services[service]!.provider as { scopes: string[] }).scopes;
     const seen = new Set<string>();
     data[service]!.forEach((scope, k) => {
       if (seen.has(scope)) problems.add(where(k), `scope "${scope}" is listed twice: remove one`);
@@ -46,17 +46,10 @@ export function compileOauthScopes(
   return out;
 }
 
-function serviceProblem(
-  service: string,
-  provider: ServiceSpec["provider"],
-  services: Record<string, ServiceSpec>,
-  selected: ActionSpec[],
-): string | null {
-  if (!Object.hasOwn(services, service))
-    return `oauth_scopes names unknown service "${service}": add policies/services/${service}.yaml or fix the name`;
-  if (!selected.some((a) => a.service === service))
-    return `oauth_scopes.${service}: this profile allows no ${service} action: remove it, or add the actions`;
-  const kind = provider?.provider;
+function oauthProblem(service: string, services: Record<string, ServiceSpec>, selected: ActionSpec[]): string | null {
+  const problem = serviceProblem("oauth_scopes", service, services, selected);
+  if (problem) return problem;
+  const kind = services[service]!.provider?.provider;
   if (kind !== "oauth2_client_credentials" && kind !== "token_exchange")
     return `oauth_scopes.${service}: ${service}'s credential is ${kind ?? "static"}, not an OAuth provider (oauth2_client_credentials or token_exchange): remove it`;
   return null;

@@ -28,22 +28,13 @@ export function compileScope(
   const scope: Scope = {};
   for (const service of Object.keys(data).sort()) {
     const where = (...p: (string | number)[]) => at("scope", service, ...p);
-    const spec = Object.hasOwn(services, service) ? services[service] : undefined;
-    if (!spec) {
-      problems.add(
-        where(),
-        `scope names unknown service "${service}": add policies/services/${service}.yaml or fix the name`,
-      );
+    const problem = serviceProblem("scope", service, services, selected);
+    if (problem) {
+      problems.add(where(), problem);
       continue;
     }
+    const spec = services[service]!;
     const own = selected.filter((a) => a.service === service);
-    if (own.length === 0) {
-      problems.add(
-        where(),
-        `scope.${service}: this profile allows no ${service} action: remove it, or add the actions`,
-      );
-      continue;
-    }
     if (!own.some(touchesRepositories))
       problems.add(
         where("repositories"),
@@ -53,6 +44,23 @@ export function compileScope(
     scope[service] = { repositories: canonicalNames(patterns) };
   }
   return scope;
+}
+
+/**
+ * Why a profile's per-service block (`scope`, `oauth_scopes`) cannot name `service`: unknown, or not
+ * called by the profile; null when it can.
+ */
+export function serviceProblem(
+  key: string,
+  service: string,
+  services: Record<string, ServiceSpec>,
+  selected: ActionSpec[],
+): string | null {
+  if (!Object.hasOwn(services, service))
+    return `${key} names unknown service "${service}": add policies/services/${service}.yaml or fix the name`;
+  if (!selected.some((a) => a.service === service))
+    return `${key}.${service}: this profile allows no ${service} action: remove it, or add the actions`;
+  return null;
 }
 
 /** The well-formed patterns; each other one, a duplicate and another account's is a problem at its line. */
