@@ -7,7 +7,7 @@
 // The machine's speed drifts (other tenants; phases ~1.7x slower lasting seconds), so the workers are
 // measured in short slices, rotating, many rounds: every worker sees the same mix of fast and slow
 // phases, and the median over rounds is compared.
-//   node bench/ablate.mjs [--seconds 1.5] [--rounds 15] [--rate 1000] [--verbose]
+//   node bench/ablate.mjs [--seconds 1.5] [--rounds 15] [--rate 1000] [--only a,b] [--verbose]
 // Not part of `npm run bench`; its results are summarised in docs/benchmarks.md.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,13 +43,58 @@ const NO_TIMEOUT_SIGNAL = "globalThis.setTimeout = () => 0; globalThis.clearTime
 
 // The catch-all handler of src/app.ts without Hono around it (keep in step with src/app.ts).
 const DIRECT_ENTRY_TAIL = `import { bundleState } from ${app("policy/load.ts")};
-  const getBundle = bundleState(bundle);
+  const state = bundleState(bundle);
   export default { fetch(request, env) {
-    return handleProxy(request, { bundle: getBundle(), env, gatewayDomain: env.GATEWAY_DOMAIN || undefined,
+    return handleProxy(request, { bundle: state, env, gatewayDomain: env.GATEWAY_DOMAIN || undefined,
       now: () => new Date(), fetcher: (r) => fetch(r), analytics: env.DECISIONS, newId: () => crypto.randomUUID() });
   } };`;
 
+/** `forward` as the pass-through does it: fetch(url, { method, headers }) and the answer as it is. */
+const plainForward = () =>
+  replaceImport(
+    ROOT,
+    "plain-forward",
+    join("gateway", "send.ts"),
+    "./forward",
+    `export * from ${app("gateway/forward.ts")};
+export async function forward(input) {
+  const { req } = input;
+  const response = await input.fetcher(new Request(req.service.upstream + req.path + req.rawQuery,
+    { method: req.method, headers: input.headers }));
+  // Mutable headers, as decisionResponse needs (a fetch answer's are immutable).
+  return { ok: true, response: new Response(response.body, response) };
+}`,
+  );
+
+/** No decision record: no data point, no log line. */
+const noRecord = () =>
+  replaceImport(ROOT, "no-record", join("gateway", "pipeline.ts"), "./record", "export function record() {}");
+
+/** The upstream's answer returned as it is, without Firebreak's decision headers. */
+const noDecisionHeaders = () =>
+  replaceImport(
+    ROOT,
+    "no-decision-headers",
+    join("gateway", "send.ts"),
+    "./respond",
+    `export * from ${app("gateway/respond.ts")};
+export function decisionResponse(response) { return response; }
+`,
+  );
+
 const VARIANTS = [
+  {
+    name: "fb-plain-forward",
+    plugins: [plainForward()],
+    what: "forward as the pass-through: no header work, no timer",
+  },
+  { name: "fb-no-record", plugins: [noRecord()], what: "no decision record (data point and log line)" },
+  { name: "fb-no-decision-headers", plugins: [noDecisionHeaders()], what: "the upstream answer as it is" },
+  {
+    name: "fb-bare",
+    plugins: [plainForward(), noRecord(), noDecisionHeaders()],
+    what: "all three: what is left is identity, route, classify, decide and the awaits",
+  },
   { name: "fb-no-log", banner: NO_LOG, what: "no console.log of the decision record" },
   { name: "fb-no-token-cache", plugins: [noTokenCache()], what: "token cache off: every request verifies ES256" },
   { name: "fb-no-timeout", banner: NO_TIMEOUT_SIGNAL, what: "no upstream timeout timer (setTimeout/clearTimeout)" },
@@ -71,7 +116,9 @@ ${DIRECT_ENTRY_TAIL}`,
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-ablate-"));
 let mf;
 try {
-  const started = await startVariants({ repoRoot: ROOT, outDir: tmp, variants: VARIANTS });
+  const only = cliArg("only", null)?.split(",");
+  const variants = VARIANTS.filter((v) => !only || only.includes(v.name));
+  const started = await startVariants({ repoRoot: ROOT, outDir: tmp, variants });
   const { keys } = started;
   mf = started.mf;
   const workerdPid = findWorkerdPid();

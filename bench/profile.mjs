@@ -24,6 +24,12 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const i = process.argv.indexOf("--seconds");
 const SECONDS = i > 0 ? Number(process.argv[i + 1]) : 8;
 const TASKS = process.argv.includes("--tasks");
+// --worker passthrough: the same load on the pass-through, to read Firebreak's frames against its own.
+const w2 = process.argv.indexOf("--worker");
+const WORKER = w2 > 0 ? process.argv[w2 + 1] : "firebreak";
+// --rate N: N req/s offered (compare workers at the same load); default as fast as it goes.
+const r2 = process.argv.indexOf("--rate");
+const RATE = r2 > 0 ? Number(process.argv[r2 + 1]) : undefined;
 const INSPECTOR_PORT = 9329;
 
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-profile-"));
@@ -37,9 +43,9 @@ try {
   const load = TASKS
     ? { clientHeaders: (await startTasks(new URL("/", w.urls.firebreak), token, 50)).map((t) => t.headers) }
     : { headers: { authorization: `Bearer ${token}` } };
-  await measure({ url: w.urls.firebreak, connections: 50, seconds: 3, ...load }); // warm-up
+  await measure({ url: w.urls[WORKER], connections: 50, seconds: 3, ...load }); // warm-up
 
-  const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:firebreak`);
+  const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:${WORKER}`);
   await new Promise((resolve, reject) => {
     ws.once("open", resolve);
     ws.once("error", reject);
@@ -62,7 +68,7 @@ try {
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 250 });
   await send("Profiler.start");
-  const m = await measure({ url: w.urls.firebreak, connections: 50, seconds: SECONDS, ...load });
+  const m = await measure({ url: w.urls[WORKER], connections: 50, seconds: SECONDS, overallRate: RATE, ...load });
   const { result } = await send("Profiler.stop");
   ws.close();
   const profile = result.profile;

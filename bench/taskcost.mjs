@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import { cliArg, findWorkerdPid, measure, printRotation, rotate } from "./load.mjs";
 import { inspectTask, startTasks } from "./tasks.mjs";
-import { memoryDurableObjectsDir, replaceImport, signToken, startVariants } from "./workers.mjs";
+import { FLOOR_HEADER, memoryDurableObjectsDir, replaceImport, signToken, startVariants } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -99,6 +99,74 @@ export function chainHashText() { return GENESIS; }`,
     banner: "globalThis.setTimeout = () => 0; globalThis.clearTimeout = () => {};",
   },
   {
+    name: "tc-no-settle-entry",
+    what: "a settle marks its call settled and records success, with no log entry of its own (no INSERT, no hash)",
+    plugins: [
+      replaceImport(
+        ROOT,
+        "no-settle-entry",
+        join("tasks", "task-object.ts"),
+        "./settle",
+        `export * from ${src("tasks/settle.ts")};
+import { HeldSettles as Real } from ${src("tasks/settle.ts")};
+export class HeldSettles extends Real {
+  apply(store, n) {
+    const task = store.task();
+    if (!task || n === 0) return;
+    for (let i = 0; i < n; i++) {
+      const h = this.notes[i];
+      for (const seq of h.seqs) {
+        const call = store.openCall(seq);
+        if (call === undefined) continue;
+        store.markSettled(seq, h.status);
+        store.recordSuccess(call.action, call.resource, JSON.parse(call.labels));
+      }
+    }
+  }
+}`,
+      ),
+    ],
+  },
+  {
+    name: "tc-carry-only",
+    what: "settles only ride on the next admit: no wait of their own (no waitUntil, no timer per held box)",
+    plugins: [
+      replaceImport(
+        ROOT,
+        "carry-only",
+        join("gateway", "admit.ts"),
+        "./settles",
+        `export * from ${src("gateway/settles.ts")};
+import { holdSettle as real } from ${src("gateway/settles.ts")};
+export function holdSettle(ns, taskId, held) { real(ns, taskId, held, () => {}); }`,
+      ),
+    ],
+  },
+  {
+    name: "tc-no-rpc-timer",
+    what: "the admit RPC not bounded in time (no withTimeout around it)",
+    plugins: [
+      replaceImport(
+        ROOT,
+        "no-rpc-timer",
+        join("gateway", "admit.ts"),
+        "../tasks/rpc",
+        `export * from ${src("tasks/rpc.ts")};
+export function rpcCall(p) { return Promise.resolve(p); }`,
+      ),
+    ],
+  },
+  {
+    name: "tc-native-timers",
+    what: "workerd's own timers (compatibility flag no_nodejs_global_timers), not Node's Timeout objects",
+    compatibilityFlags: ["nodejs_compat", "no_nodejs_global_timers"],
+  },
+  {
+    name: "tc-no-log",
+    what: "no console.log of the decision record",
+    banner: "console.log = () => {};",
+  },
+  {
     name: "tc-one-write",
     what: "admitAll does its reads and one counter upsert (one commit, few statements); settles dropped",
     object: `
@@ -131,7 +199,7 @@ const tmp = mkdtempSync(join(tmpdir(), "firebreak-taskcost-"));
 const doDir = memoryDurableObjectsDir();
 let mf;
 try {
-  const w = await startVariants({ repoRoot: ROOT, outDir: tmp, variants, durableObjectsDir: doDir });
+  const w = await startVariants({ repoRoot: ROOT, outDir: tmp, variants, durableObjectsDir: doDir, floorWorker: true });
   mf = w.mf;
   const workerdPid = findWorkerdPid();
   const token = await signToken(w.keys);
@@ -141,6 +209,13 @@ try {
   const rows = [
     { row: "passthrough", url: w.urls.passthrough, opts: { headers: workload } },
     { row: "firebreak-no-task", url: w.urls.firebreak, opts: { headers: workload } },
+    {
+      row: "floor",
+      url: w.urls.floor,
+      opts: {
+        clientHeaders: Array.from({ length: HOT ? 1 : C }, (_, i) => ({ ...workload, [FLOOR_HEADER]: `tc-${i}` })),
+      },
+    },
   ];
   const tasksOf = {};
   for (const name of ["firebreak", ...variants.map((v) => v.name)]) {
@@ -164,7 +239,12 @@ try {
       `${ROUNDS} rounds x ${SECONDS} s, objects' SQLite ${doDir ? "on tmpfs" : "on disk"}; medians over rounds ` +
       `(the real task path counted ${counted} calls)`,
   );
-  const WHAT = { passthrough: "baseline", "firebreak-no-task": "Firebreak, workload token", tasks: "full task path" };
+  const WHAT = {
+    passthrough: "baseline",
+    "firebreak-no-task": "Firebreak, workload token",
+    tasks: "full task path",
+    floor: "pass-through + one Durable Object write",
+  };
   const cpu = printRotation(results, {
     reference: "tasks",
     whatOf: (row) => VARIANTS.find((v) => v.name === row)?.what ?? WHAT[row],

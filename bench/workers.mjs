@@ -42,7 +42,7 @@ const UPSTREAM_BODY = JSON.stringify({
 
 // Beside the API: GitHub's installation-token endpoints and an OAuth token endpoint, answering as those
 // do (they check nothing: the bench measures what a task start with minted credentials costs Firebreak).
-const UPSTREAM = `
+export const UPSTREAM = `
 const body = ${JSON.stringify(UPSTREAM_BODY)};
 const token = () => "tok_" + crypto.randomUUID().replaceAll("-", "");
 async function tokens(request, path) {
@@ -73,7 +73,7 @@ export default {
 };`;
 
 // The bare minimum a proxy does: same upstream URL as Firebreak builds, same method and headers.
-const PASSTHROUGH = `
+export const PASSTHROUGH = `
 export default {
   async fetch(request) {
     const url = new URL(request.url);
@@ -277,7 +277,11 @@ export async function startVariants({ repoRoot, outDir, variants, ...options }) 
   const firebreakScript = await bundleFirebreak(repoRoot, bundlePath, outDir);
   const built = [];
   for (const v of variants)
-    built.push({ name: v.name, script: await bundleFirebreak(repoRoot, bundlePath, outDir, v) });
+    built.push({
+      name: v.name,
+      script: await bundleFirebreak(repoRoot, bundlePath, outDir, v),
+      compatibilityFlags: v.compatibilityFlags,
+    });
   return { ...(await startWorkers({ repoRoot, firebreakScript, keys, variants: built, ...options })), keys };
 }
 
@@ -355,7 +359,7 @@ export async function startWorkers({
         scriptPath: w.script,
         modulesRoot: dirname(w.script),
         compatibilityDate: config.compatibilityDate,
-        compatibilityFlags: config.compatibilityFlags,
+        compatibilityFlags: w.compatibilityFlags ?? config.compatibilityFlags,
         durableObjects: config.durableObjects,
         analyticsEngineDatasets: config.analyticsEngineDatasets,
         bindings: {
