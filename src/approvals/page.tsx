@@ -124,6 +124,7 @@ const STEP_COLUMNS: Parameters<typeof Table<StepView>>[0]["columns"] = [
   { label: "Action", value: (s) => s.action ?? "", mono: true },
   { label: "Resource", value: (s) => s.resource ?? "", mono: true },
   { label: "Outcome", value: outcome },
+  { label: "ASI", value: "asi", mono: true },
 ];
 
 /** A page that says why there is nothing to decide here (not signed in, not an approver, unknown). */

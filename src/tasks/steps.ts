@@ -3,6 +3,9 @@
  * its JSON columns parsed; and the request facts as they are written (canonical JSON, bounded).
  */
 import { canonicalJson, type Json } from "../core/canonical-json";
+import { asiOf } from "../core/reason-standards";
+import type { Reason } from "../core/reasons";
+import type { AsiId } from "../core/standards";
 import type { StepFacts } from "../request/decide-call";
 import type { Entry, StepRow } from "./task-store";
 import type { StepRequest } from "./types";
@@ -19,6 +22,11 @@ export interface StepView {
   args: Record<string, string | number> | null;
   outcome: string | null;
   reason: string | null;
+  /**
+   * The reason's OWASP Agentic id, as the decision record carries it (src/core/reason-standards.ts):
+   * derived when read, never stored, so it cannot disagree with the hashed reason; "" for none.
+   */
+  asi: AsiId | "";
   ref: number | null;
   status: number | null;
   settled: boolean;
@@ -41,6 +49,7 @@ export function stepView(row: StepRow): StepView {
     args: row.args === null ? null : (JSON.parse(row.args) as Record<string, string | number>),
     outcome: row.outcome,
     reason: row.reason,
+    asi: row.reason === null ? "" : asiOf(row.reason as Reason),
     ref: row.ref,
     status: row.status,
     settled: Boolean(row.settled),

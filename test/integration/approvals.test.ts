@@ -366,3 +366,24 @@ describe("when a person is asked", () => {
     expectGranted(await merge(task.token, { headers: { "firebreak-approval": a.id } }), a.id);
   });
 });
+
+describe("the approval page's recent steps", () => {
+  it("show each refused step's OWASP Agentic id beside its outcome", async () => {
+    const task = await newTask(app, "approving");
+    const outside = await send(app, "/github/repos/acme/api/issues/1/comments", {
+      bearer: task.token,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ body: "hi" }),
+    });
+    expectRefusal(outside, 403, "task.action_not_in_profile");
+    const asi = outside.records[0]?.asi;
+    expect(asi).toMatch(/^ASI\d\d$/);
+    const a = await ask(task.token);
+    const shown = await page(a.id, await person());
+    expect(shown.res.status).toBe(200);
+    expect(shown.html).toContain(`<th scope="col">ASI</th>`);
+    const row = /<tr>(?:(?!<\/tr>).)*task\.action_not_in_profile(?:(?!<\/tr>).)*<\/tr>/s.exec(shown.html)?.[0] ?? "";
+    expect(row).toContain(`>${asi}<`);
+  });
+});

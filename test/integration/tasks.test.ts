@@ -338,6 +338,20 @@ describe("complete", () => {
     ]);
     expect(view.log).toEqual({ ok: true });
   });
+
+  it("names each refused step's OWASP Agentic id in the log, as its decision record does", async () => {
+    const task = await newTask(app, "basic");
+    for (let i = 0; i < 10; i++) expectAllowed(await send(app, ISSUE, { bearer: task.token }));
+    const refused = await send(app, ISSUE, { bearer: task.token });
+    expectRefusal(refused, 403, "budget.exhausted");
+    const view = (await taskRoute(app, `/${task.id}`, task.token)).json as unknown as TaskView;
+    const calls = view.steps.filter((s) => s.kind === "call");
+    expect(calls.map((s) => [s.outcome, s.reason, s.asi])).toEqual([
+      ...Array.from({ length: 10 }, () => ["reserved", null, ""]),
+      ["refused", "budget.exhausted", "ASI08"],
+    ]);
+    expect(refused.records[0]?.asi).toBe("ASI08");
+  });
 });
 
 function base64url(s: string): Uint8Array {
