@@ -102,6 +102,11 @@ const ELSEWHERE: Record<string, { why: string; file: string; holds: string }> = 
     file: "test/e2e/log-recipes.test.ts",
     holds: 'join(ROOT, "docs", "walkthrough.md")',
   },
+  "npx firebreak build --dev --sign --key .dev/bundle-signing-key.json   # build/bundle.signed.json": {
+    why: "push writes the local KV that wrangler dev reads (.wrangler/state); this test's gateway keeps its own",
+    file: "test/e2e/dev-loop.test.ts",
+    holds: '"push", "--dev", "--local"',
+  },
   "export CLOUDFLARE_ACCOUNT_ID=<your account id>": {
     why: "the Analytics Engine SQL API needs a Cloudflare account: the CLI runs on a fake one",
     file: "test/e2e/decisions-cli.test.ts",
