@@ -5,6 +5,7 @@
  * compile, never part of the shipped bundle: positions are plain `file:line` strings, so the YAML
  * documents are not kept alive by it.
  */
+import type { DEFAULT_CAPS } from "./lint-caps";
 import type { SourceFile } from "./source";
 
 /** A finding accepted in a policy file: the lint rule's id, why, and where the acceptance is written. */
@@ -22,9 +23,6 @@ export interface EntitySource {
   keys: Record<string, string>;
   accept: Acceptance[];
 }
-
-/** Defaults of the caps in `lint.caps` of policies/firebreak.yaml (the JSON Schema publishes them). */
-export const DEFAULT_CAPS = { task_ttl: 900, task_lifetime: 14_400, calls: 500, calls_per_minute: 120 } as const;
 
 /** The `lint:` block of policies/firebreak.yaml, as written (DEFAULT_CAPS where a cap is not). */
 export interface LintSettings {

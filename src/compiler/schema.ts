@@ -3,7 +3,7 @@
  * complete and check policy files; the compiler validates with the same objects.
  */
 import { MAX_SCOPE_PATTERNS } from "../policy/scope";
-import { DEFAULT_CAPS } from "./lint-sources";
+import { DEFAULT_CAPS } from "./lint-caps";
 
 const name = { type: "string", pattern: "^[a-z][a-z0-9-]*$", maxLength: 40 };
 const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", maxLength: 64 };

@@ -1,5 +1,6 @@
 /** What every check reads: the bundle's model, where things are written, and the caps. */
-import { DEFAULT_CAPS, type LintSources } from "../compiler/lint-sources";
+import { DEFAULT_CAPS } from "../compiler/lint-caps";
+import type { LintSources } from "../compiler/lint-sources";
 import type { RuleSpec } from "../policy/types";
 import { type Finding, finding } from "./finding";
 import type { LintModel } from "./model";
