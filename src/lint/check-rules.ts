@@ -150,21 +150,20 @@ function checkReachable(ctx: LintContext, r: RuleSpec, i: number): void {
 
 type Denied = (action: number) => boolean;
 
+/** What the covering rules do to the shadowed one, agreeing with how many there are. */
+function coverVerb(denies: number, asks: number): string {
+  if (asks === 0) return denies === 1 ? "denies" : "deny";
+  if (denies === 0) return asks === 1 ? "asks a person for" : "ask a person for";
+  return "deny or ask a person for";
+}
+
 function checkShadowed(ctx: LintContext, r: RuleSpec, i: number, stopped: Denied, covering: Deny[]): void {
   const actions = [...(ctx.model.actions[i] ?? [])];
   if (actions.length === 0 || !actions.every(stopped)) return;
   const by = covering.filter((d) => actions.some((a) => d.actions.has(a)));
   const ids = by.map((d) => d.r.id);
   const asks = by.filter((d) => d.r.effect === "approve").length;
-  const one = ids.length === 1;
-  const verb =
-    asks === 0
-      ? one
-        ? "denies"
-        : "deny"
-      : asks === ids.length
-        ? `${one ? "asks" : "ask"} a person for`
-        : "deny or ask a person for";
+  const verb = coverVerb(ids.length - asks, asks);
   report(
     ctx,
     "rule-shadowed",
