@@ -2,7 +2,10 @@
 // CPU profile of the Firebreak isolate inside workerd while autocannon loads it (c=50), through the
 // V8 inspector Miniflare exposes. Prints the functions and modules with the most self time, and
 // writes the .cpuprofile (open it in Chrome DevTools > Performance) to the temp directory.
-//   node bench/profile.mjs [--seconds 8] [--tasks]
+//   node bench/profile.mjs [--seconds 8] [--tasks] [--worker passthrough] [--rate N] [--outside]
+// --worker passthrough: the same load on the pass-through. --rate N: N req/s offered (default: as fast
+// as it goes). --outside: no inspector; prints workerd's pid and loads it for an outside profiler
+// (Linux `perf record -g -p <pid>`), which sees workerd's C++ too (SQLite, RPC, GC, system calls).
 // --tasks: the calls carry task tokens (a task per connection, started through the API), so the
 // profile includes admission: task-token verification, the admit and settle RPCs and the task
 // objects (they run in the same isolate).
@@ -15,29 +18,27 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { register } from "tsx/esm/api";
 import WebSocket from "ws";
-import { measure } from "./load.mjs";
+import { cliArg, findWorkerdPid, measure } from "./load.mjs";
 import { startTasks } from "./tasks.mjs";
-import { bundleFirebreak, gatewayFixture, signToken, startWorkers } from "./workers.mjs";
+import { bundleFirebreak, gatewayFixture, memoryDurableObjectsDir, signToken, startWorkers } from "./workers.mjs";
 
 register();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const i = process.argv.indexOf("--seconds");
-const SECONDS = i > 0 ? Number(process.argv[i + 1]) : 8;
+const SECONDS = Number(cliArg("seconds", 8));
 const TASKS = process.argv.includes("--tasks");
-// --worker passthrough: the same load on the pass-through, to read Firebreak's frames against its own.
-const w2 = process.argv.indexOf("--worker");
-const WORKER = w2 > 0 ? process.argv[w2 + 1] : "firebreak";
-// --rate N: N req/s offered (compare workers at the same load); default as fast as it goes.
-const r2 = process.argv.indexOf("--rate");
-const RATE = r2 > 0 ? Number(process.argv[r2 + 1]) : undefined;
+const WORKER = cliArg("worker", "firebreak");
+const RATE = Number(cliArg("rate", 0)) || undefined;
+const OUTSIDE = process.argv.includes("--outside");
 const INSPECTOR_PORT = 9329;
 
 const tmp = mkdtempSync(join(tmpdir(), "firebreak-profile-"));
+const doDir = memoryDurableObjectsDir(); // the objects' SQLite on tmpfs, as in npm run bench
 let mf;
 try {
   const { bundlePath, keys } = await gatewayFixture(ROOT, tmp);
   const firebreakScript = await bundleFirebreak(ROOT, bundlePath, tmp);
-  const w = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, inspectorPort: INSPECTOR_PORT });
+  const inspectorPort = OUTSIDE ? undefined : INSPECTOR_PORT;
+  const w = await startWorkers({ repoRoot: ROOT, firebreakScript, keys, inspectorPort, durableObjectsDir: doDir });
   mf = w.mf;
   const token = await signToken(keys);
   const load = TASKS
@@ -45,6 +46,19 @@ try {
     : { headers: { authorization: `Bearer ${token}` } };
   await measure({ url: w.urls[WORKER], connections: 50, seconds: 3, ...load }); // warm-up
 
+  if (OUTSIDE) {
+    console.log(`workerd pid ${findWorkerdPid()}: profile it now (perf record -g -p <pid> -- sleep 10)`);
+    const m = await measure({ url: w.urls[WORKER], connections: 50, seconds: SECONDS, overallRate: RATE, ...load });
+    console.log(`${m.requests_2xx} requests, ${m.req_per_s.toFixed(0)} req/s`);
+  } else await sampled(w, load);
+} finally {
+  await mf?.dispose();
+  rmSync(tmp, { recursive: true, force: true });
+  if (doDir) rmSync(doDir, { recursive: true, force: true });
+}
+
+/** The V8 sampling profile of the worker's isolate over one load, summarised. */
+async function sampled(w, load) {
   const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:${WORKER}`);
   await new Promise((resolve, reject) => {
     ws.once("open", resolve);
@@ -145,7 +159,4 @@ try {
     "dispatch",
   ];
   for (const s of stages) if (inclusive.has(s)) console.log(`  ${perReq(inclusive.get(s)).padStart(7)}  ${s}`);
-} finally {
-  await mf?.dispose();
-  rmSync(tmp, { recursive: true, force: true });
 }

@@ -128,21 +128,6 @@ export class HeldSettles extends Real {
     ],
   },
   {
-    name: "tc-carry-only",
-    what: "settles only ride on the next admit: no wait of their own (no waitUntil, no timer per held box)",
-    plugins: [
-      replaceImport(
-        ROOT,
-        "carry-only",
-        join("gateway", "admit.ts"),
-        "./settles",
-        `export * from ${src("gateway/settles.ts")};
-import { holdSettle as real } from ${src("gateway/settles.ts")};
-export function holdSettle(ns, taskId, held) { real(ns, taskId, held, () => {}); }`,
-      ),
-    ],
-  },
-  {
     name: "tc-no-rpc-timer",
     what: "the admit RPC not bounded in time (no withTimeout around it)",
     plugins: [
